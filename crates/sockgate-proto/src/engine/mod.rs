@@ -1,0 +1,1 @@
+//! Engine.IO v4: packets, polling payloads, handshake and the session state machine.

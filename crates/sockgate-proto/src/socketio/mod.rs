@@ -1,0 +1,1 @@
+//! Socket.IO v5 packets: the JSON parser with binary placeholders and the msgpack parser.
