@@ -1,1 +1,62 @@
-//! x
+//! Engine.IO v4 transports for sockgate: HTTP long-polling and WebSocket over hyper.
+//!
+//! An [`Engine`] owns the sessions. Each session is a pure
+//! [`sockgate_proto::engine::Session`] state machine behind a lock, driven by:
+//! - the polling handlers (one GET and one POST in flight at a time),
+//! - at most one WebSocket task, which reads client frames and writes the session's queue with
+//!   vectored writes,
+//! - one shared timer per engine for every session's heartbeat (no timer per connection).
+//!
+//! The layer above implements [`EngineHandler`] and sends through [`Connection`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sockgate_engine::{Connection, Engine, EngineConfig, EngineHandler, Message, CloseReason};
+//! use sockgate_proto::engine::Frame;
+//!
+//! struct Echo;
+//! impl EngineHandler for Echo {
+//!     type Data = ();
+//!     fn on_open(&self, _: &Arc<Connection<()>>) {}
+//!     fn on_message(&self, conn: &Arc<Connection<()>>, message: Message) {
+//!         let frame = match message {
+//!             Message::Text(text) => Frame::message(&text),
+//!             Message::Binary(data) => Frame::binary(data),
+//!         };
+//!         let _ = conn.send(Arc::new(frame));
+//!     }
+//!     fn on_close(&self, _: &Connection<()>, _: CloseReason) {}
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let engine = Engine::new(EngineConfig::default().path("/engine.io/"), Echo);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! engine.serve(listener).await
+//! # }
+//! ```
+
+mod config;
+mod connection;
+mod cors;
+mod engine;
+mod error;
+mod handler;
+mod polling;
+mod request;
+mod service;
+mod session_state;
+mod timer;
+mod websocket;
+
+pub use config::{AllowRequest, AllowRequestFuture, EngineConfig, Transports};
+pub use connection::Connection;
+pub use cors::{AllowOrigin, Cors};
+pub use engine::{Engine, ResponseBody};
+pub use error::RequestError;
+pub use handler::{EngineHandler, Message};
+pub use request::{query_pairs, RemoteAddr, RequestInfo};
+pub use service::{serve, EngineLayer, EngineService, Mounted};
+pub use sockgate_proto::engine::{CloseReason, SessionConfig, Sid, TransportKind};
+
+/// Errors from request bodies and inner services.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

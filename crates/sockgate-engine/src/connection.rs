@@ -1,0 +1,185 @@
+//! One Engine.IO session as the upper layer sees it: a handle to send frames and close.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use sockgate_proto::engine::{CloseReason, SessionError, SharedFrame, Sid, TransportKind};
+
+use crate::request::RequestInfo;
+use crate::session_state::SessionState;
+
+/// Reports closes and releases sessions; implemented by the engine.
+pub(crate) trait Reporter<D>: Send + Sync {
+    /// The session closed or finished: notify the handler once and drop it from the table.
+    fn settle(&self, connection: &Connection<D>);
+    /// The session's next deadline moved earlier: tell the shared timer.
+    fn schedule(&self, connection: &Arc<Connection<D>>, at: Instant);
+}
+
+/// A live Engine.IO session: the upper layer's handle to send to one client.
+///
+/// Cloning the `Arc` is cheap. Every method is safe to call after the session closed; sends are
+/// then refused with [`SessionError::Closed`].
+pub struct Connection<D> {
+    sid: Sid,
+    info: Arc<RequestInfo>,
+    pub(crate) state: Mutex<SessionState>,
+    reporter: Weak<dyn Reporter<D>>,
+    data: D,
+}
+
+impl<D> fmt::Debug for Connection<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Send + Sync + 'static> Connection<D> {
+    pub(crate) fn new(
+        sid: Sid,
+        info: Arc<RequestInfo>,
+        state: SessionState,
+        reporter: Weak<dyn Reporter<D>>,
+        data: D,
+    ) -> Connection<D> {
+        Connection {
+            sid,
+            info,
+            state: Mutex::new(state),
+            reporter,
+            data,
+        }
+    }
+
+    /// The Engine.IO session id.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The handshake request.
+    pub fn info(&self) -> &Arc<RequestInfo> {
+        &self.info
+    }
+
+    /// The upper layer's per-connection data.
+    pub fn data(&self) -> &D {
+        &self.data
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> TransportKind {
+        self.state.lock().session.transport()
+    }
+
+    /// True when a frame sent now would go out at once (used by volatile emits).
+    pub fn is_writable(&self) -> bool {
+        self.state.lock().is_writable()
+    }
+
+    /// True once the session is closed.
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().session.is_closed()
+    }
+
+    /// Queues one frame for the client.
+    pub fn send(&self, frame: SharedFrame) -> Result<(), SessionError> {
+        self.send_all([frame])
+    }
+
+    /// Queues several frames in order, atomically: nothing else is interleaved (a Socket.IO
+    /// packet and its binary attachments).
+    pub fn send_all(
+        &self,
+        frames: impl IntoIterator<Item = SharedFrame>,
+    ) -> Result<(), SessionError> {
+        let result = {
+            let mut state = self.state.lock();
+            let mut result = Ok(());
+            for frame in frames {
+                result = state.session.send(frame);
+                if result.is_err() {
+                    break;
+                }
+            }
+            state.wake();
+            result
+        };
+        if result == Err(SessionError::BufferFull) {
+            self.settle();
+        }
+        result
+    }
+
+    /// Closes the session from the server side, after the queued frames are delivered.
+    pub fn close(&self) {
+        {
+            let mut state = self.state.lock();
+            state.session.close(Instant::now());
+            state.wake();
+        }
+        self.settle();
+    }
+
+    /// Ends the session at once with `reason` (transport failure, protocol error).
+    pub(crate) fn fail(&self, reason: CloseReason) {
+        {
+            let mut state = self.state.lock();
+            state.session.fail(reason);
+            state.wake();
+        }
+        self.settle();
+    }
+
+    pub(crate) fn settle(&self) {
+        if let Some(reporter) = self.reporter.upgrade() {
+            reporter.settle(self);
+        }
+    }
+
+    /// Registers the session's next deadline with the shared timer, if it moved earlier.
+    pub(crate) fn reschedule(self: &Arc<Self>) {
+        let at = {
+            let mut state = self.state.lock();
+            match state.session.poll_timeout() {
+                Some(at) if state.scheduled.is_none_or(|s| at < s) => {
+                    state.scheduled = Some(at);
+                    at
+                }
+                _ => return,
+            }
+        };
+        if let Some(reporter) = self.reporter.upgrade() {
+            reporter.schedule(self, at);
+        }
+    }
+
+    /// Waits until the WebSocket writer has something to do: frames queued, the session
+    /// closed, or (while probing) the probe ended.
+    pub(crate) fn poll_ws_work(&self, cx: &mut Context<'_>, probing: bool) -> Poll<()> {
+        let mut state = self.state.lock();
+        let ready = state.session.is_closed()
+            || if probing {
+                !state.session.is_upgrading()
+                    || state.session.transport() == TransportKind::WebSocket
+            } else {
+                state.has_queued()
+            };
+        if ready {
+            return Poll::Ready(());
+        }
+        store_waker(&mut state.ws_waker, cx.waker());
+        Poll::Pending
+    }
+}
+
+pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(existing) if existing.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}

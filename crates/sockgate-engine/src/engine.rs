@@ -1,0 +1,331 @@
+//! The engine: the session table, request routing and the handshake.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::Full;
+use parking_lot::Mutex;
+use sockgate_proto::engine::{handshake_json, Session, SessionConfig, Sid, TransportKind};
+
+use crate::config::EngineConfig;
+use crate::connection::{Connection, Reporter};
+use crate::error::RequestError;
+use crate::handler::EngineHandler;
+use crate::request::{raw_query_param, RequestInfo};
+use crate::session_state::SessionState;
+use crate::timer::SharedTimer;
+use crate::{polling, websocket, BoxError};
+
+/// The body of every response the engine writes.
+pub type ResponseBody = Full<Bytes>;
+
+/// An Engine.IO v4 server: owns the sessions and answers the requests under its path.
+///
+/// Serve it alone with [`crate::serve`], or mount it on an axum `Router` with
+/// [`Engine::layer`] so it shares the application's port.
+pub struct Engine<H: EngineHandler> {
+    pub(crate) shared: Arc<Shared<H>>,
+}
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.shared.config)
+            .field("sessions", &self.session_count())
+            .finish()
+    }
+}
+
+pub(crate) struct Shared<H: EngineHandler> {
+    pub(crate) config: EngineConfig,
+    pub(crate) session_config: Arc<SessionConfig>,
+    pub(crate) handler: H,
+    sessions: Mutex<HashMap<Sid, Arc<Connection<H::Data>>>>,
+    timer: Arc<SharedTimer<Connection<H::Data>>>,
+    timer_started: AtomicBool,
+    this: Weak<Shared<H>>,
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// An engine with these options, calling `handler` for each session.
+    pub fn new(config: EngineConfig, handler: H) -> Engine<H> {
+        let session_config = Arc::new(config.session.clone());
+        let shared = Arc::new_cyclic(|this| Shared {
+            config,
+            session_config,
+            handler,
+            sessions: Mutex::new(HashMap::new()),
+            timer: SharedTimer::new(),
+            timer_started: AtomicBool::new(false),
+            this: this.clone(),
+        });
+        Engine { shared }
+    }
+
+    /// The options.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.shared.handler
+    }
+
+    /// Number of live sessions (closing ones included until they are released).
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.lock().len()
+    }
+
+    /// The session with this sid, if it is live.
+    pub fn connection(&self, sid: Sid) -> Option<Arc<Connection<H::Data>>> {
+        self.shared.sessions.lock().get(&sid).cloned()
+    }
+
+    /// Every live session.
+    pub fn connections(&self) -> Vec<Arc<Connection<H::Data>>> {
+        self.shared.sessions.lock().values().cloned().collect()
+    }
+
+    /// Closes every session (their queues are still delivered).
+    pub fn close_all(&self) {
+        for connection in self.connections() {
+            connection.close();
+        }
+    }
+
+    /// True when `path` is under this engine's path.
+    pub fn matches(&self, path: &str) -> bool {
+        self.shared.matches(path)
+    }
+
+    /// Answers one HTTP request addressed to the engine.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.shared.clone().handle(request).await
+    }
+}
+
+impl<H: EngineHandler> Shared<H> {
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let base = &self.config.path;
+        path.starts_with(base.as_str()) || path == base.trim_end_matches('/')
+    }
+
+    pub(crate) async fn handle<B>(self: Arc<Self>, request: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let request_headers = request.headers().clone();
+        let mut response = if request.method() == Method::OPTIONS && self.config.cors.is_some() {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            if let Some(cors) = &self.config.cors {
+                cors.apply_preflight(&request_headers, response.headers_mut());
+            }
+            return response;
+        } else {
+            match self.clone().route(request).await {
+                Ok(response) => response,
+                Err(error) => error_response(&error),
+            }
+        };
+        if let Some(cors) = &self.config.cors {
+            cors.apply(&request_headers, response.headers_mut());
+        }
+        response
+    }
+
+    async fn route<B>(
+        self: Arc<Self>,
+        request: Request<B>,
+    ) -> Result<Response<ResponseBody>, RequestError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let query = request.uri().query().unwrap_or("");
+        let transport = raw_query_param(query, "transport")
+            .and_then(TransportKind::parse)
+            .filter(|t| match t {
+                TransportKind::Polling => self.config.transports.polling,
+                TransportKind::WebSocket => self.config.transports.websocket,
+            })
+            .ok_or(RequestError::TransportUnknown)?;
+        let is_upgrade = websocket::is_upgrade_request(request.headers());
+
+        if let Some(sid) = raw_query_param(query, "sid") {
+            let connection = Sid::parse(sid)
+                .and_then(|sid| self.sessions.lock().get(&sid).cloned())
+                .ok_or(RequestError::UnknownSid)?;
+            if is_upgrade && transport == TransportKind::WebSocket {
+                if !self.config.allow_upgrades {
+                    return Err(RequestError::BadRequest);
+                }
+                return websocket::upgrade(self, request, Some(connection));
+            }
+            if transport != connection.transport() || transport != TransportKind::Polling {
+                return Err(RequestError::BadRequest);
+            }
+            let method = request.method().clone();
+            return match method {
+                Method::GET => polling::get(&self, &connection, request.headers()).await,
+                Method::POST => polling::post(&self, &connection, request).await,
+                _ => Err(RequestError::BadRequest),
+            };
+        }
+
+        if request.method() != Method::GET {
+            return Err(RequestError::BadHandshakeMethod);
+        }
+        if transport == TransportKind::WebSocket && !is_upgrade {
+            return Err(RequestError::BadRequest);
+        }
+        if raw_query_param(query, "EIO") != Some("4") {
+            return Err(RequestError::UnsupportedProtocolVersion);
+        }
+        let (parts, body) = request.into_parts();
+        let info = Arc::new(RequestInfo::from_parts(&parts));
+        let request = Request::from_parts(parts, body);
+        if let Some(allow) = &self.config.allow_request {
+            allow(info.clone()).await.map_err(RequestError::Forbidden)?;
+        }
+        match transport {
+            TransportKind::Polling => {
+                let connection = self.open(TransportKind::Polling, info);
+                let body = format!(
+                    "0{}",
+                    handshake_json(connection.sid(), self.upgrades(), &self.session_config)
+                );
+                self.handler.on_open(&connection);
+                Ok(polling::text_response(Bytes::from(body)))
+            }
+            TransportKind::WebSocket => websocket::upgrade(self, request, None).map(|r| {
+                // The session itself opens once the 101 is sent (see `websocket::upgrade`).
+                r
+            }),
+        }
+    }
+
+    pub(crate) fn upgrades(&self) -> &'static [&'static str] {
+        if self.config.allow_upgrades && self.config.transports.websocket {
+            &["websocket"]
+        } else {
+            &[]
+        }
+    }
+
+    /// Creates and registers a session.
+    pub(crate) fn open(
+        &self,
+        transport: TransportKind,
+        info: Arc<RequestInfo>,
+    ) -> Arc<Connection<H::Data>> {
+        let sid = Sid::from_random(rand::random());
+        let session = Session::new(self.session_config.clone(), transport, Instant::now());
+        let reporter: Weak<dyn Reporter<H::Data>> = self.this.clone();
+        let connection = Arc::new(Connection::new(
+            sid,
+            info,
+            SessionState::new(session),
+            reporter,
+            H::Data::default(),
+        ));
+        self.sessions.lock().insert(sid, connection.clone());
+        self.start_timer();
+        connection.reschedule();
+        connection
+    }
+
+    fn start_timer(&self) {
+        if self.timer_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let timer = self.timer.clone();
+        let this = self.this.clone();
+        tokio::spawn(timer.run(move |connection, now| {
+            if let Some(shared) = this.upgrade() {
+                shared.fire(&connection, now);
+            }
+        }));
+    }
+
+    /// The shared timer reached a deadline of this session.
+    fn fire(&self, connection: &Arc<Connection<H::Data>>, now: Instant) {
+        {
+            let mut state = connection.state.lock();
+            if state.scheduled.is_some_and(|at| at <= now) {
+                state.scheduled = None;
+            }
+            let outcome = state.session.handle_timeout(now);
+            if outcome.ping_queued || outcome.upgrade_expired || outcome.closed.is_some() {
+                state.wake();
+            }
+        }
+        connection.settle();
+        connection.reschedule();
+    }
+}
+
+impl<H: EngineHandler> Reporter<H::Data> for Shared<H> {
+    fn settle(&self, connection: &Connection<H::Data>) {
+        let (report, remove) = {
+            let mut state = connection.state.lock();
+            let report = (state.session.is_closed() && !state.close_reported).then(|| {
+                state.close_reported = true;
+                state
+                    .session
+                    .close_reason()
+                    .unwrap_or(sockgate_proto::engine::CloseReason::ForcedClose)
+            });
+            let remove = state.session.is_finished() && !state.removed;
+            state.removed |= remove;
+            (report, remove)
+        };
+        if remove {
+            self.sessions.lock().remove(&connection.sid());
+        }
+        if let Some(reason) = report {
+            self.handler.on_close(connection, reason);
+        }
+    }
+
+    fn schedule(&self, connection: &Arc<Connection<H::Data>>, at: Instant) {
+        self.timer.schedule(connection, at);
+    }
+}
+
+pub(crate) fn error_response(error: &RequestError) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::from(error.body())));
+    *response.status_mut() = error.status();
+    let content_type = if error.code().is_some() {
+        "application/json"
+    } else {
+        "text/html"
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,424 @@
+//! WebSocket: the HTTP upgrade, and one driver task per socket that reads client frames and
+//! writes the session's queue.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use sockgate_proto::engine::{
+    handshake_json, CloseReason, Frame, Packet, PacketOutcome, ProbeOutcome, SharedFrame,
+    TransportKind,
+};
+use sockgate_proto::ws::{self, FrameDecoder, OpCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::connection::Connection;
+use crate::engine::{ResponseBody, Shared};
+use crate::error::RequestError;
+use crate::handler::{EngineHandler, Message};
+use crate::request::RequestInfo;
+
+/// Most frames handed to one vectored write.
+const MAX_IOVECS: usize = 256;
+/// Bytes read from the socket per wake-up into a stack buffer, then copied into the
+/// connection's buffer only if a frame is incomplete.
+const READ_CHUNK: usize = 16 * 1024;
+
+pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
+
+/// Answers the upgrade with a 101 and spawns the driver, for a new session (`existing` is
+/// `None`) or as a probe of a polling session.
+pub(crate) fn upgrade<H: EngineHandler, B>(
+    shared: Arc<Shared<H>>,
+    request: Request<B>,
+    existing: Option<Arc<Connection<H::Data>>>,
+) -> Result<Response<ResponseBody>, RequestError> {
+    let (mut parts, _body) = request.into_parts();
+    let version_ok = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let key = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let (Some(key), true) = (key, version_ok) else {
+        return Err(RequestError::BadRequest);
+    };
+    let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
+        // The server under us cannot hand over the connection (HTTP/2, or upgrades disabled).
+        return Err(RequestError::BadRequest);
+    };
+
+    // A second WebSocket for a session that already upgraded (or is upgrading) is accepted
+    // and closed at once, as Node does, rather than refused with an HTTP error.
+    let (connection, refused) = match existing {
+        Some(connection) => {
+            let started = connection.state.lock().session.start_probe(Instant::now());
+            connection.reschedule();
+            (Some(connection), started.is_err())
+        }
+        None => (None, false),
+    };
+    let info = Arc::new(RequestInfo::from_parts(&parts));
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::debug!(%error, "WebSocket upgrade failed");
+                if let (Some(connection), false) = (connection, refused) {
+                    connection.state.lock().session.abort_probe();
+                }
+                return;
+            }
+        };
+        let (mut socket, leftover) = Socket::new(upgraded);
+        if refused {
+            let _ = socket.write_frames(&[&ws::encode_close(1000, "")]).await;
+            socket.shutdown().await;
+            return;
+        }
+        let socket = (socket, leftover);
+        match connection {
+            Some(connection) => Driver::probe(shared, connection, socket).run().await,
+            None => {
+                let connection = shared.open(TransportKind::WebSocket, info);
+                let handshake = Frame::text_packet(Bytes::from(format!(
+                    "0{}",
+                    handshake_json(connection.sid(), &[], &shared.session_config)
+                )));
+                let mut driver = Driver::active(shared.clone(), connection.clone(), socket);
+                if driver
+                    .socket
+                    .write_frames(&[handshake.ws_frame()])
+                    .await
+                    .is_err()
+                {
+                    connection.fail(CloseReason::TransportError);
+                    return;
+                }
+                shared.handler.on_open(&connection);
+                driver.run().await;
+            }
+        }
+    });
+
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&ws::accept_key(key.as_bytes())) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    Ok(response)
+}
+
+/// The upgraded connection. A plain TCP stream is used directly so that an idle socket holds no
+/// read buffer: we wait for readiness, then read into a stack buffer. Other streams (TLS,
+/// in-memory) go through hyper's `Upgraded` with a buffer reserved while waiting.
+enum Socket {
+    Tcp(TcpStream),
+    Other(TokioIo<Upgraded>),
+}
+
+impl Socket {
+    /// Returns the socket and any bytes hyper already read past the HTTP request.
+    fn new(upgraded: Upgraded) -> (Socket, Bytes) {
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => (Socket::Tcp(parts.io.into_inner()), parts.read_buf),
+            Err(upgraded) => (Socket::Other(TokioIo::new(upgraded)), Bytes::new()),
+        }
+    }
+
+    /// Reads what is available into `buf`; `Ok(0)` means the peer closed.
+    async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(stream) => loop {
+                stream.readable().await?;
+                match read_now(stream, buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            },
+            Socket::Other(io) => {
+                buf.reserve(READ_CHUNK);
+                io.read_buf(buf).await
+            }
+        }
+    }
+
+    /// Writes whole frames, gathering many into each system call.
+    async fn write_frames(&mut self, frames: &[&Bytes]) -> io::Result<()> {
+        match self {
+            Socket::Tcp(stream) => {
+                for chunk in frames.chunks(MAX_IOVECS) {
+                    let mut slices: Vec<IoSlice<'_>> =
+                        chunk.iter().map(|f| IoSlice::new(f)).collect();
+                    let mut remaining: &mut [IoSlice<'_>] = &mut slices;
+                    while !remaining.is_empty() {
+                        stream.writable().await?;
+                        match stream.try_write_vectored(remaining) {
+                            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                            Ok(n) => IoSlice::advance_slices(&mut remaining, n),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Socket::Other(io) => {
+                for frame in frames {
+                    io.write_all(frame).await?;
+                }
+                io.flush().await
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let _ = match self {
+            Socket::Tcp(stream) => stream.shutdown().await,
+            Socket::Other(io) => io.shutdown().await,
+        };
+    }
+}
+
+/// Kept out of the async driver so the stack buffer is not part of its (long-lived) state.
+fn read_now(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let mut chunk = [0u8; READ_CHUNK];
+    let n = stream.try_read(&mut chunk)?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+enum Step {
+    Continue,
+    Stop,
+}
+
+struct Driver<H: EngineHandler> {
+    shared: Arc<Shared<H>>,
+    connection: Arc<Connection<H::Data>>,
+    socket: Socket,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    probing: bool,
+}
+
+impl<H: EngineHandler> Driver<H> {
+    fn active(
+        shared: Arc<Shared<H>>,
+        connection: Arc<Connection<H::Data>>,
+        (socket, leftover): (Socket, Bytes),
+    ) -> Self {
+        let max = usize::try_from(shared.session_config.max_payload).unwrap_or(usize::MAX);
+        Driver {
+            shared,
+            connection,
+            socket,
+            buf: BytesMut::from(&leftover[..]),
+            decoder: FrameDecoder::new(max),
+            probing: false,
+        }
+    }
+
+    fn probe(
+        shared: Arc<Shared<H>>,
+        connection: Arc<Connection<H::Data>>,
+        socket: (Socket, Bytes),
+    ) -> Self {
+        let mut driver = Driver::active(shared, connection, socket);
+        driver.probing = true;
+        driver
+    }
+
+    async fn run(mut self) {
+        let close_code = self.run_loop().await;
+        if let Some(code) = close_code {
+            let _ = self
+                .socket
+                .write_frames(&[&ws::encode_close(code, "")])
+                .await;
+        }
+        self.socket.shutdown().await;
+        if self.probing {
+            self.connection.state.lock().session.abort_probe();
+        } else {
+            self.connection.fail(CloseReason::TransportClose);
+        }
+    }
+
+    /// Runs until the socket must close; returns the close code to send, if any.
+    async fn run_loop(&mut self) -> Option<u16> {
+        loop {
+            if self.probing {
+                let state = self.connection.state.lock();
+                if state.session.is_closed() {
+                    return Some(1000);
+                }
+                if !state.session.is_upgrading() {
+                    // The probe timed out or was refused; polling carries on.
+                    return Some(1000);
+                }
+            } else {
+                let (frames, closed) = {
+                    let mut state = self.connection.state.lock();
+                    (state.session.drain(), state.session.is_closed())
+                };
+                if !frames.is_empty() && self.write(&frames).await.is_err() {
+                    self.connection.fail(CloseReason::TransportError);
+                    return None;
+                }
+                if closed {
+                    self.connection.settle();
+                    return Some(1000);
+                }
+            }
+
+            // Handle every complete frame already buffered before waiting again.
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(message)) => match self.on_frame(message).await {
+                    Step::Continue => continue,
+                    Step::Stop => return Some(1000),
+                },
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(sid = %self.connection.sid(), %error, "WebSocket protocol error");
+                    if !self.probing {
+                        self.connection.fail(if error.close_code() == 1009 {
+                            CloseReason::TransportError
+                        } else {
+                            CloseReason::ParseError
+                        });
+                    }
+                    return Some(error.close_code());
+                }
+            }
+            if self.buf.is_empty() && self.buf.capacity() > 0 {
+                // Release the buffer while idle: thousands of quiet sockets must not each
+                // hold one.
+                self.buf = BytesMut::new();
+            }
+
+            let connection = self.connection.clone();
+            let probing = self.probing;
+            tokio::select! {
+                read = self.socket.read(&mut self.buf) => match read {
+                    Ok(0) => {
+                        if !self.probing {
+                            self.connection.fail(CloseReason::TransportClose);
+                        }
+                        return None;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        if !self.probing {
+                            self.connection.fail(CloseReason::TransportError);
+                        }
+                        return None;
+                    }
+                },
+                _ = poll_fn(|cx| connection.poll_ws_work(cx, probing)) => {}
+            }
+        }
+    }
+
+    async fn write(&mut self, frames: &std::collections::VecDeque<SharedFrame>) -> io::Result<()> {
+        let bytes: Vec<&Bytes> = frames.iter().map(|f| f.ws_frame()).collect();
+        self.socket.write_frames(&bytes).await
+    }
+
+    async fn on_frame(&mut self, message: ws::Message) -> Step {
+        let packet = match message {
+            ws::Message::Text(text) => match Packet::decode_text(text) {
+                Ok(packet) => packet,
+                Err(error) => {
+                    tracing::debug!(sid = %self.connection.sid(), %error, "invalid packet");
+                    if !self.probing {
+                        self.connection.fail(CloseReason::ParseError);
+                    }
+                    return Step::Stop;
+                }
+            },
+            ws::Message::Binary(data) => Packet::Binary(data),
+            ws::Message::Ping(payload) => {
+                let pong = ws::encode_frame(OpCode::Pong, &payload);
+                return match self.socket.write_frames(&[&pong]).await {
+                    Ok(()) => Step::Continue,
+                    Err(_) => Step::Stop,
+                };
+            }
+            ws::Message::Pong(_) => return Step::Continue,
+            ws::Message::Close(_) => {
+                if !self.probing {
+                    self.connection.fail(CloseReason::TransportClose);
+                }
+                return Step::Stop;
+            }
+        };
+        if self.probing {
+            return self.on_probe_packet(packet).await;
+        }
+        let outcome = {
+            let mut state = self.connection.state.lock();
+            state.session.handle_packet(Instant::now(), packet)
+        };
+        match outcome {
+            PacketOutcome::Message(text) => {
+                self.shared
+                    .handler
+                    .on_message(&self.connection, Message::Text(text));
+            }
+            PacketOutcome::Binary(data) => {
+                self.shared
+                    .handler
+                    .on_message(&self.connection, Message::Binary(data));
+            }
+            PacketOutcome::Closed(_) => {
+                self.connection.settle();
+                return Step::Stop;
+            }
+            PacketOutcome::None => {}
+        }
+        self.connection.reschedule();
+        Step::Continue
+    }
+
+    async fn on_probe_packet(&mut self, packet: Packet) -> Step {
+        let outcome = {
+            let mut state = self.connection.state.lock();
+            let outcome = state.session.handle_probe_packet(packet);
+            // A parked poll must now be answered (with a noop, or refused after the switch).
+            state.wake();
+            outcome
+        };
+        match outcome {
+            Ok(ProbeOutcome::Reply(frame)) => {
+                if self.socket.write_frames(&[frame.ws_frame()]).await.is_err() {
+                    return Step::Stop;
+                }
+                Step::Continue
+            }
+            Ok(ProbeOutcome::Upgraded) => {
+                self.probing = false;
+                Step::Continue
+            }
+            Ok(ProbeOutcome::None) => Step::Continue,
+            Err(error) => {
+                tracing::debug!(sid = %self.connection.sid(), %error, "upgrade refused");
+                Step::Stop
+            }
+        }
+    }
+}

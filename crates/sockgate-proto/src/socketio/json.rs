@@ -1,0 +1,301 @@
+//! The default JSON parser (npm `socket.io-parser` 4.x): `<type>[<n>-][<nsp>,][<ackId>][<json>]`,
+//! followed by one Engine.IO binary message per attachment.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::error::ParseError;
+use super::packet::{is_payload_valid, placeholders_valid, EioMessage, Packet, PacketType};
+
+/// Node's default limit on the number of attachments of one binary packet.
+pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+/// A packet encoded by the JSON parser: one text message followed by one binary message per
+/// attachment, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPacket {
+    /// The text message (valid UTF-8), without the Engine.IO `4` prefix.
+    pub text: Bytes,
+    /// The attachments, each to be sent as its own Engine.IO binary message after `text`.
+    pub attachments: Vec<Bytes>,
+}
+
+impl EncodedPacket {
+    /// The Engine.IO messages to send, in order: the text, then one binary message per attachment.
+    pub fn into_messages(self) -> Vec<EioMessage> {
+        self.into_iter().collect()
+    }
+
+    /// The number of Engine.IO messages this packet takes (1 + the number of attachments).
+    pub fn message_count(&self) -> usize {
+        1 + self.attachments.len()
+    }
+}
+
+impl IntoIterator for EncodedPacket {
+    type Item = EioMessage;
+    type IntoIter = std::iter::Chain<
+        std::iter::Once<EioMessage>,
+        std::iter::Map<std::vec::IntoIter<Bytes>, fn(Bytes) -> EioMessage>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(EioMessage::Text(self.text)).chain(
+            self.attachments
+                .into_iter()
+                .map(EioMessage::Binary as fn(_) -> _),
+        )
+    }
+}
+
+/// Encodes `packet` with the JSON parser.
+///
+/// Events and acks with attachments are sent as wire type `5`/`6` with the attachment count;
+/// attachments on other packet types are ignored. `data` of `None` or `Some(Value::Null)` is
+/// omitted, like Node does for `undefined`/`null`.
+pub fn encode_json(packet: &Packet) -> EncodedPacket {
+    let mut out = Vec::with_capacity(estimate_len(packet));
+    encode_json_into(packet, &mut out);
+    let attachments = if packet.is_event() || packet.is_ack() {
+        packet.attachments.clone()
+    } else {
+        Vec::new()
+    };
+    EncodedPacket {
+        text: Bytes::from(out),
+        attachments,
+    }
+}
+
+/// Appends the text message of `packet` (as produced by [`encode_json`]) to `out`, which can be
+/// reused between packets. The attachments must be sent separately, after the text message.
+pub fn encode_json_into(packet: &Packet, out: &mut Vec<u8>) {
+    let wire = packet.wire_type();
+    out.push(b'0' + wire.as_u8());
+    if matches!(wire, PacketType::BinaryEvent | PacketType::BinaryAck) {
+        push_u64(out, packet.attachments.len() as u64);
+        out.push(b'-');
+    }
+    if !packet.nsp.is_empty() && packet.nsp != "/" {
+        out.extend_from_slice(packet.nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = packet.id {
+        push_u64(out, id);
+    }
+    match &packet.data {
+        None | Some(Value::Null) => {}
+        Some(data) => serde_json::to_writer(&mut *out, data)
+            .expect("serializing a serde_json::Value into a Vec cannot fail"),
+    }
+}
+
+fn estimate_len(packet: &Packet) -> usize {
+    // Cheap guess: header plus a fixed allowance for the payload.
+    8 + packet.nsp.len() + if packet.data.is_some() { 64 } else { 0 }
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Decodes one text message into a packet and the number of attachments that must follow.
+///
+/// The kind of a binary packet is reported as `Event`/`Ack`.
+pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
+    let b = s.as_bytes();
+    let first = *b.first().ok_or(ParseError::Empty)?;
+    let wire = match first {
+        b'0'..=b'6' => PacketType::from_u8(first - b'0').ok_or(ParseError::InvalidType)?,
+        _ => return Err(ParseError::UnknownType(s.chars().next().unwrap_or('\0'))),
+    };
+    let mut i = 1;
+
+    // attachment count
+    let mut count = 0usize;
+    let binary = matches!(wire, PacketType::BinaryEvent | PacketType::BinaryAck);
+    if binary {
+        let dash = b[i..]
+            .iter()
+            .position(|&c| c == b'-')
+            .ok_or(ParseError::IllegalAttachments)?
+            + i;
+        let digits = &b[i..dash];
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(ParseError::IllegalAttachments);
+        }
+        count = digits
+            .iter()
+            .try_fold(0usize, |acc, &d| {
+                acc.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+            })
+            .unwrap_or(usize::MAX);
+        if count > max_attachments {
+            return Err(ParseError::TooManyAttachments {
+                count,
+                max: max_attachments,
+            });
+        }
+        i = dash + 1;
+    }
+
+    // namespace: from '/' to ',' or to the end of the string
+    let nsp = if b.get(i) == Some(&b'/') {
+        match b[i..].iter().position(|&c| c == b',') {
+            Some(p) => {
+                let nsp = &s[i..i + p];
+                i += p + 1;
+                nsp
+            }
+            None => {
+                let nsp = &s[i..];
+                i = b.len();
+                nsp
+            }
+        }
+    } else {
+        "/"
+    };
+
+    // ack id
+    let digits_end = b[i..]
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .map_or(b.len(), |p| p + i);
+    let id = if digits_end > i {
+        let id = s[i..digits_end]
+            .parse::<u64>()
+            .map_err(|_| ParseError::InvalidAckId)?;
+        i = digits_end;
+        Some(id)
+    } else {
+        None
+    };
+
+    // payload
+    let data = if i < b.len() {
+        let v: Value =
+            serde_json::from_str(&s[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
+        Some(v)
+    } else {
+        None
+    };
+    validate(wire, data.as_ref())?;
+    if binary {
+        if let Some(d) = &data {
+            if !placeholders_valid(d, count) {
+                return Err(ParseError::IllegalPlaceholder);
+            }
+        }
+    }
+    let packet = Packet {
+        kind: wire.without_binary(),
+        nsp: nsp.to_owned(),
+        id,
+        data,
+        attachments: Vec::with_capacity(count),
+    };
+    Ok((packet, count))
+}
+
+/// `isPayloadValid` when data is present; events and acks additionally require data.
+pub(crate) fn validate(kind: PacketType, data: Option<&Value>) -> Result<(), ParseError> {
+    let needs_data = matches!(
+        kind,
+        PacketType::Event | PacketType::Ack | PacketType::BinaryEvent | PacketType::BinaryAck
+    );
+    if (data.is_none() && needs_data) || (data.is_some() && !is_payload_valid(kind, data)) {
+        return Err(ParseError::InvalidPayload);
+    }
+    Ok(())
+}
+
+/// The JSON parser's decoder: a state machine fed with Engine.IO messages.
+///
+/// A text message decodes to a packet immediately unless it announces attachments; the decoder then
+/// collects that many binary messages and returns the packet with the last one.
+#[derive(Debug, Clone)]
+pub struct JsonDecoder {
+    max_attachments: usize,
+    pending: Option<(Packet, usize)>,
+}
+
+impl Default for JsonDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JsonDecoder {
+    /// A decoder with Node's default limit of [`DEFAULT_MAX_ATTACHMENTS`] attachments per packet.
+    pub fn new() -> Self {
+        Self::with_max_attachments(DEFAULT_MAX_ATTACHMENTS)
+    }
+
+    /// A decoder that rejects binary packets announcing more than `max` attachments.
+    pub fn with_max_attachments(max: usize) -> Self {
+        Self {
+            max_attachments: max,
+            pending: None,
+        }
+    }
+
+    /// The configured maximum number of attachments per packet.
+    pub fn max_attachments(&self) -> usize {
+        self.max_attachments
+    }
+
+    /// `true` while a binary packet is waiting for more attachments.
+    pub fn is_reconstructing(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Drops any partially reconstructed binary packet.
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+
+    /// Feeds one Engine.IO message. Returns `Ok(Some(packet))` when a packet is complete and
+    /// `Ok(None)` when more binary messages are needed.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`ParseError`] when the message breaks the protocol (see its variants). The caller
+    /// should then close the Engine.IO connection; the decoder has dropped its pending state.
+    pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
+        match msg {
+            EioMessage::Text(text) => {
+                if self.pending.take().is_some() {
+                    return Err(ParseError::UnexpectedText);
+                }
+                let s = std::str::from_utf8(&text).map_err(|_| ParseError::InvalidUtf8)?;
+                let (packet, count) = decode_text(s, self.max_attachments)?;
+                if count == 0 {
+                    Ok(Some(packet))
+                } else {
+                    self.pending = Some((packet, count));
+                    Ok(None)
+                }
+            }
+            EioMessage::Binary(bin) => {
+                let (packet, count) = self.pending.as_mut().ok_or(ParseError::UnexpectedBinary)?;
+                packet.attachments.push(bin);
+                if packet.attachments.len() == *count {
+                    Ok(self.pending.take().map(|(p, _)| p))
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The one command that runs every test of the workspace:
+#   Rust: fmt check, clippy (-D warnings), cargo test
+#   end to end: the official JS clients (e2e/js, node --test) against the Rust servers
+#
+# Needs: the Rust toolchain (with rustfmt + clippy), Node >= 20 and npm.
+# Environment:
+#   CARGO_TARGET_DIR       honoured by cargo; the e2e tests look for binaries there too
+#   SOCKGATE_BIN_DIR       where the e2e tests find the built binaries
+#                          (default: $CARGO_TARGET_DIR/debug, else target/debug)
+#   SOCKGATE_E2E_FILTER    optional --test-name-pattern for node --test
+#   SOCKGATE_SKIP_RUST=1   skip fmt/clippy/cargo test (e2e only; for quick local runs)
+#
+# Each step is a function; add new ones (Redis, Chromium, ...) to `main`.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+E2E_JS="$ROOT/e2e/js"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export SOCKGATE_BIN_DIR="${SOCKGATE_BIN_DIR:-$TARGET_DIR/debug}"
+
+NODE_PASS=0
+NODE_FAIL=0
+FAILED_STEPS=()
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# (a) JS dependencies: npm ci when node_modules is missing or the lock file changed.
+npm_deps() {
+  step "npm dependencies (e2e/js)"
+  local stamp="$E2E_JS/node_modules/.sockgate-lock.sha256"
+  local want
+  want="$(sha256sum "$E2E_JS/package-lock.json" | cut -d' ' -f1)"
+  if [ -d "$E2E_JS/node_modules" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "up to date"
+    return 0
+  fi
+  (cd "$E2E_JS" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+}
+
+# (b) formatting
+rust_fmt() {
+  step "cargo fmt --all -- --check"
+  cargo fmt --all -- --check
+}
+
+# (c) lints
+rust_clippy() {
+  step "cargo clippy --workspace --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+}
+
+# (d) unit and integration tests of the crates
+rust_test() {
+  step "cargo test --workspace"
+  local log rc=0
+  log="$(mktemp)"
+  cargo test --workspace 2>&1 | tee "$log" || rc=$?
+  echo "--- cargo test summary"
+  grep -E '^test result:|^error|FAILED|panicked' "$log" || true
+  rm -f "$log"
+  return "$rc"
+}
+
+# (e) build the servers the e2e tests start
+build_servers() {
+  step "cargo build -p conformance"
+  cargo build -p conformance --quiet
+  [ -x "$SOCKGATE_BIN_DIR/conformance" ] || {
+    echo "conformance binary not found in $SOCKGATE_BIN_DIR" >&2
+    return 1
+  }
+}
+
+# (e) the official JS clients against the servers
+node_e2e() {
+  step "node --test e2e/js/test (binaries from $SOCKGATE_BIN_DIR)"
+  local log rc=0 args=(--test --test-concurrency=1)
+  [ -n "${SOCKGATE_E2E_FILTER:-}" ] && args+=(--test-name-pattern="$SOCKGATE_E2E_FILTER")
+  log="$(mktemp)"
+  # bounded: the whole e2e run must finish within 15 minutes
+  (cd "$E2E_JS" && timeout --kill-after=10 900 node "${args[@]}" test/) 2>&1 | tee "$log" || rc=$?
+  NODE_PASS="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  NODE_FAIL="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  NODE_PASS="${NODE_PASS:-0}"
+  NODE_FAIL="${NODE_FAIL:-0}"
+  rm -f "$log"
+  if [ "$rc" -ne 0 ] && [ "$NODE_FAIL" -eq 0 ]; then NODE_FAIL=1; fi
+  return "$rc"
+}
+
+# Runs a step, records a failure and carries on, so one run shows every problem.
+run() {
+  if ! "$@"; then
+    FAILED_STEPS+=("$1")
+    echo "!! step failed: $1" >&2
+  fi
+}
+
+main() {
+  npm_deps
+  if [ "${SOCKGATE_SKIP_RUST:-0}" != 1 ]; then
+    run rust_fmt
+    run rust_clippy
+    run rust_test
+  fi
+  if build_servers; then
+    run node_e2e
+  else
+    FAILED_STEPS+=(build_servers)
+  fi
+
+  echo
+  if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then
+    echo "failed steps: ${FAILED_STEPS[*]}"
+  fi
+  echo "e2e: $NODE_PASS passed, $NODE_FAIL failed"
+  [ "${#FAILED_STEPS[@]}" -eq 0 ]
+}
+
+main "$@"
