@@ -36,7 +36,7 @@ npm_deps() {
     echo "up to date"
     return 0
   fi
-  (cd "$E2E_JS" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$E2E_JS" && npm ci --no-audit --no-fund --loglevel=error) || return 1
   echo "$want" > "$stamp"
 }
 
@@ -67,7 +67,7 @@ rust_test() {
 # (e) build the servers the e2e tests start
 build_servers() {
   step "cargo build -p conformance"
-  cargo build -p conformance --quiet
+  cargo build -p conformance --quiet || return 1
   [ -x "$SOCKGATE_BIN_DIR/conformance" ] || {
     echo "conformance binary not found in $SOCKGATE_BIN_DIR" >&2
     return 1
@@ -92,6 +92,8 @@ node_e2e() {
 }
 
 # Runs a step, records a failure and carries on, so one run shows every problem.
+# NB: `set -e` does not apply inside a function called from `if`, so every step
+# function must propagate its failures itself (`|| return 1`, or its last command).
 run() {
   if ! "$@"; then
     FAILED_STEPS+=("$1")
@@ -100,7 +102,7 @@ run() {
 }
 
 main() {
-  npm_deps
+  npm_deps || { echo "npm ci failed" >&2; exit 1; }
   if [ "${SOCKGATE_SKIP_RUST:-0}" != 1 ]; then
     run rust_fmt
     run rust_clippy

@@ -7,6 +7,8 @@
 //! - `/test-engine/`: the same echo plus two controls for our own tests: the text message
 //!   `close` makes the server close the session, and `sessions` answers with the live session
 //!   counts of both engines as `{"echo":N,"test":M}`;
+//! - `/socket.io/`: the Socket.IO v5 server the official Socket.IO suite expects: namespaces
+//!   `/` and `/custom`, the four handlers of the spec's "Test suite" section, recovery off;
 //! - `GET /health`: `ok`.
 
 use std::sync::{Arc, OnceLock};
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use sockgate::{AckSender, Payload, SocketIo, SocketRef};
 use sockgate_engine::{
     CloseReason, Connection, Cors, Engine, EngineConfig, EngineHandler, Message,
 };
@@ -110,12 +113,38 @@ async fn main() -> std::io::Result<()> {
     let _ = controls.echo.set(echo.clone());
     let _ = controls.test.set(test.clone());
 
+    let io = socket_io_suite_server();
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .layer(echo.layer())
-        .layer(test.layer());
+        .layer(test.layer())
+        .layer(io.layer());
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("conformance listening on http://127.0.0.1:{port}");
     sockgate_engine::serve(listener, app).await
+}
+
+/// The Socket.IO server of the official v5 suite (`docs/socket.io-protocol/v5-current.md`).
+fn socket_io_suite_server() -> SocketIo {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .max_http_buffer_size(1_000_000)
+        .connect_timeout(Duration::from_millis(1000))
+        .cors(Cors::any())
+        .build();
+    io.ns("/", |socket: SocketRef| {
+        let _ = socket.emit("auth", &socket.handshake().auth);
+        socket.on("message", |socket: SocketRef, payload: Payload| {
+            let _ = socket.emit("message-back", payload);
+        });
+        socket.on("message-with-ack", |payload: Payload, ack: AckSender| {
+            let _ = ack.send(payload);
+        });
+    });
+    io.ns("/custom", |socket: SocketRef| {
+        let _ = socket.emit("auth", &socket.handshake().auth);
+    });
+    io
 }

@@ -1,0 +1,386 @@
+//! Results: one line per run on the console, and `results.md`, `results.json`, `chart.svg`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::coord::RunResult;
+use crate::scenario::{Kind, Scenario};
+use crate::util::{median, ncpus};
+
+/// The metrics shown for a kind of scenario: (key, label).
+fn shown(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        Kind::Idle => &[
+            ("connected", "clients connected"),
+            ("connect_failed", "connect failures"),
+            ("connect_p50_ms", "connect p50 (ms)"),
+            ("connect_p99_ms", "connect p99 (ms)"),
+            ("rss_kb", "server RSS (KiB)"),
+            ("rss_per_conn_kb", "RSS per connection (KiB)"),
+            ("cpu_per_conn_us", "server CPU per connect (us)"),
+            ("idle_cpu_us_per_conn_s", "idle CPU (us per conn per s)"),
+            ("gen_share_connect", "generator CPU share"),
+        ],
+        Kind::Echo | Kind::Polling => &[
+            ("rt_per_s", "round trips/s"),
+            ("cpu_per_rt_us", "server CPU per round trip (us)"),
+            ("lat_p50_ms", "latency p50 (ms)"),
+            ("lat_p99_ms", "latency p99 (ms)"),
+            ("lat_p999_ms", "latency p99.9 (ms)"),
+            ("timeouts", "ack timeouts"),
+            ("server_cores_run", "server CPU (cores)"),
+            ("gen_share_run", "generator CPU share"),
+        ],
+        Kind::Broadcast | Kind::Rooms => &[
+            ("deliveries_per_s", "deliveries/s"),
+            ("loss", "loss (fraction)"),
+            ("late", "late arrivals (>1 s)"),
+            ("cpu_per_delivery_us", "server CPU per delivery (us)"),
+            ("lat_p50_ms", "latency p50 (ms)"),
+            ("lat_p99_ms", "latency p99 (ms)"),
+            ("lat_p999_ms", "latency p99.9 (ms)"),
+            ("send_rate_ratio", "sent / target rate"),
+            ("server_cores_run", "server CPU (cores)"),
+            ("gen_share_run", "generator CPU share"),
+        ],
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// A one-line summary of a run for the console.
+pub(crate) fn one_line(sc: &Scenario, r: &RunResult) -> String {
+    let g = |k: &str| fmt(r.metrics.get(k).copied().unwrap_or(f64::NAN));
+    let mut s = match sc.kind {
+        Kind::Idle => format!(
+            "{} conn ({} failed), connect p99 {} ms, RSS {} KiB/conn, CPU {} us/conn, gen {}",
+            g("connected"), g("connect_failed"), g("connect_p99_ms"), g("rss_per_conn_kb"), g("cpu_per_conn_us"), g("gen_share_connect")
+        ),
+        Kind::Echo | Kind::Polling => format!(
+            "{} rt/s, {} us CPU/rt, p50 {} p99 {} p999 {} ms, {} timeouts, gen {}",
+            g("rt_per_s"), g("cpu_per_rt_us"), g("lat_p50_ms"), g("lat_p99_ms"), g("lat_p999_ms"), g("timeouts"), g("gen_share_run")
+        ),
+        Kind::Broadcast | Kind::Rooms => format!(
+            "{} deliveries/s, loss {}, {} us CPU/delivery, p50 {} p99 {} p999 {} ms, sent {}x target, gen {}",
+            g("deliveries_per_s"), g("loss"), g("cpu_per_delivery_us"), g("lat_p50_ms"), g("lat_p99_ms"), g("lat_p999_ms"), g("send_rate_ratio"), g("gen_share_run")
+        ),
+    };
+    if let Some(why) = &r.refused {
+        let _ = write!(s, "  REFUSED: {why}");
+    }
+    s
+}
+
+/// Median of a metric over the unrefused runs of (scenario, server); None when there are none.
+fn med(runs: &[RunResult], sc: &str, server: &str, key: &str) -> Option<f64> {
+    let v: Vec<f64> = runs
+        .iter()
+        .filter(|r| r.scenario == sc && r.server == server && r.refused.is_none())
+        .filter_map(|r| r.metrics.get(key).copied())
+        .collect();
+    (!v.is_empty()).then(|| median(&v))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    / 1048576.0
+            })
+        })
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{} cores ({cpu}), {mem:.0} GiB RAM, Linux {}, node {node}",
+        ncpus(),
+        kernel.trim()
+    )
+}
+
+/// Writes `results.md`, `results.json` and `chart.svg` into `dir`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_all(
+    dir: &Path,
+    scenarios: &[Scenario],
+    servers: &[&str],
+    runs: &[RunResult],
+    rounds: usize,
+    max_share: f64,
+    skipped: &[String],
+    smoke: bool,
+) -> std::io::Result<()> {
+    let machine = machine();
+    let json = serde_json::json!({
+        "machine": machine, "smoke": smoke, "rounds": rounds, "max_gen_share": max_share,
+        "servers": servers, "skipped": skipped, "scenarios": scenarios, "runs": runs,
+    });
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# sockgate-bench results{}\n",
+        if smoke {
+            " (smoke run: tiny sizes, not a benchmark)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(md, "Machine: {machine}. Servers alternated {rounds}x per scenario (A B C A B C ...), each a fresh process; cells are medians of the runs. A run is refused (not counted) when the load generator used more than {:.0}% of the machine's CPU or sent under 90% of its target rate.\n", max_share * 100.0);
+    for s in skipped {
+        let _ = writeln!(md, "- {s}");
+    }
+    let subject = servers.iter().find(|s| **s == "sockgate").copied();
+    for sc in scenarios {
+        let on: Vec<&str> = servers
+            .iter()
+            .copied()
+            .filter(|s| runs.iter().any(|r| r.scenario == sc.name && r.server == *s))
+            .collect();
+        if on.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "\n## {}\n", sc.name);
+        let _ = writeln!(md, "{}\n", describe(sc));
+        let others: Vec<&str> = ["socketioxide", "node"]
+            .into_iter()
+            .filter(|o| on.contains(o) && subject.is_some_and(|s| on.contains(&s)))
+            .collect();
+        let mut head = String::from("| metric |");
+        let mut rule = String::from("|---|");
+        for s in &on {
+            let n = runs
+                .iter()
+                .filter(|r| r.scenario == sc.name && r.server == *s)
+                .count();
+            let refused = runs
+                .iter()
+                .filter(|r| r.scenario == sc.name && r.server == *s && r.refused.is_some())
+                .count();
+            let _ = write!(
+                head,
+                " {s} (n={}{}) |",
+                n - refused,
+                if refused > 0 {
+                    format!(", {refused} refused")
+                } else {
+                    String::new()
+                }
+            );
+            rule.push_str("---:|");
+        }
+        for o in &others {
+            let _ = write!(head, " sockgate / {o} |");
+            rule.push_str("---:|");
+        }
+        let _ = writeln!(md, "{head}\n{rule}");
+        for (key, label) in shown(sc.kind) {
+            let mut line = format!("| {label} |");
+            for s in &on {
+                let cell = med(runs, &sc.name, s, key).map_or_else(|| "refused".to_string(), fmt);
+                let _ = write!(line, " {cell} |");
+            }
+            for o in &others {
+                let r = match (
+                    med(runs, &sc.name, "sockgate", key),
+                    med(runs, &sc.name, o, key),
+                ) {
+                    (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
+                        format!("{:.2}x", a / b)
+                    }
+                    _ => "-".into(),
+                };
+                let _ = write!(line, " {r} |");
+            }
+            let _ = writeln!(md, "{line}");
+        }
+        for r in runs
+            .iter()
+            .filter(|r| r.scenario == sc.name && r.refused.is_some())
+        {
+            let _ = writeln!(
+                md,
+                "\nRefused: {} round {}: {}",
+                r.server,
+                r.round,
+                r.refused.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let _ = writeln!(md, "\n![chart](chart.svg)");
+    std::fs::write(dir.join("results.md"), md)?;
+    chart(&dir.join("chart.svg"), scenarios, servers, runs).map_err(std::io::Error::other)
+}
+
+fn describe(sc: &Scenario) -> String {
+    let transport = if sc.kind == Kind::Polling {
+        "long-polling"
+    } else if sc.eio_only {
+        "WebSocket, raw Engine.IO (no Socket.IO namespace)"
+    } else {
+        "WebSocket"
+    };
+    let what = match sc.kind {
+        Kind::Idle => format!("{} clients opened at {}/s over {} process(es), then held {} s", sc.clients, sc.connect_rate, sc.procs, sc.duration_s),
+        Kind::Echo | Kind::Polling => format!("{} clients, each emitting `echo` with an ack {} per second (waiting for each ack), {} s", sc.clients, if sc.rate > 0.0 { format!("{}", sc.rate) } else { "as fast as possible".into() }, sc.duration_s),
+        Kind::Broadcast => format!("{} clients all receiving; {} of them emit `broadcast`, {} msg/s in total, {} s", sc.clients, sc.senders, sc.rate, sc.duration_s),
+        Kind::Rooms => format!("{} clients in rooms of {}; one member per room emits `room` to its room, {} msg/s in total, {} s", sc.clients, sc.room_size, sc.rate, sc.duration_s),
+    };
+    format!("{what}; {transport}; payload padding {} B.", sc.payload)
+}
+
+/// Panels of the chart: (scenario, metric, title).
+const PANELS: &[(&str, &str, &str)] = &[
+    ("idle-5k", "rss_per_conn_kb", "idle 5k: RSS/conn (KiB)"),
+    ("idle-19k", "rss_per_conn_kb", "idle 19k: RSS/conn (KiB)"),
+    ("idle-5k", "cpu_per_conn_us", "5k connects: CPU/conn (us)"),
+    ("echo-50", "cpu_per_rt_us", "echo 50: CPU/round trip (us)"),
+    ("echo-50", "lat_p99_ms", "echo 50: p99 (ms)"),
+    ("polling-50", "cpu_per_rt_us", "polling 50: CPU/rt (us)"),
+    (
+        "broadcast-1000@100",
+        "cpu_per_delivery_us",
+        "bcast 1000@100: CPU/delivery (us)",
+    ),
+    (
+        "broadcast-1000@100",
+        "lat_p99_ms",
+        "bcast 1000@100: p99 (ms)",
+    ),
+    (
+        "broadcast-1000@400",
+        "cpu_per_delivery_us",
+        "bcast 1000@400: CPU/delivery (us)",
+    ),
+    (
+        "broadcast-1000@400",
+        "lat_p99_ms",
+        "bcast 1000@400: p99 (ms)",
+    ),
+    (
+        "rooms-2000x10@1000",
+        "cpu_per_delivery_us",
+        "rooms: CPU/delivery (us)",
+    ),
+    ("rooms-2000x10@1000", "lat_p99_ms", "rooms: p99 (ms)"),
+    // Smoke-size panels, used when the full scenarios are absent.
+    ("idle-20", "rss_per_conn_kb", "idle 20: RSS/conn (KiB)"),
+    ("echo-5", "lat_p99_ms", "echo 5: p99 (ms)"),
+    ("broadcast-20@50", "lat_p99_ms", "bcast 20@50: p99 (ms)"),
+    ("polling-5", "lat_p99_ms", "polling 5: p99 (ms)"),
+];
+
+fn color(server: &str) -> RGBColor {
+    match server {
+        "sockgate" => RGBColor(0x1b, 0x9e, 0x77),
+        "socketioxide" => RGBColor(0xd9, 0x5f, 0x02),
+        "node" => RGBColor(0x75, 0x70, 0xb3),
+        _ => RGBColor(0x66, 0x66, 0x66),
+    }
+}
+
+fn chart(
+    path: &Path,
+    scenarios: &[Scenario],
+    servers: &[&str],
+    runs: &[RunResult],
+) -> Result<(), String> {
+    let panels: Vec<_> = PANELS
+        .iter()
+        .filter(|(sc, _, _)| {
+            scenarios.iter().any(|s| s.name == *sc) && runs.iter().any(|r| r.scenario == *sc)
+        })
+        .collect();
+    let cols = 4usize;
+    let rows = panels.len().div_ceil(cols).max(1);
+    let root = SVGBackend::new(path, (1200, 40 + 260 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (title, body) = root.split_vertically(40);
+    title
+        .titled(
+            "sockgate-bench: medians of alternating runs (lower is better)",
+            ("sans-serif", 20),
+        )
+        .map_err(|e| e.to_string())?;
+    let areas = body.split_evenly((rows, cols));
+    for ((sc, key, label), area) in panels.iter().zip(areas.iter()) {
+        let vals: Vec<(usize, &str, f64)> = servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                med(runs, sc, s, key)
+                    .filter(|v| v.is_finite())
+                    .map(|v| (i, *s, v))
+            })
+            .collect();
+        let top = vals.iter().map(|v| v.2).fold(0.0f64, f64::max).max(1e-9) * 1.2;
+        let mut ch = ChartBuilder::on(area)
+            .caption(*label, ("sans-serif", 14))
+            .margin(8)
+            .x_label_area_size(20)
+            .y_label_area_size(45)
+            .build_cartesian_2d(0.0..servers.len() as f64, 0.0..top)
+            .map_err(|e| e.to_string())?;
+        ch.configure_mesh()
+            .disable_x_mesh()
+            .disable_x_axis()
+            .y_labels(5)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        ch.draw_series(vals.iter().map(|(i, s, v)| {
+            Rectangle::new(
+                [(*i as f64 + 0.15, 0.0), (*i as f64 + 0.85, *v)],
+                color(s).filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+        ch.draw_series(vals.iter().map(|(i, s, v)| {
+            Text::new(
+                format!("{s} {}", fmt(*v)),
+                (*i as f64 + 0.1, *v + top * 0.06),
+                ("sans-serif", 11),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}

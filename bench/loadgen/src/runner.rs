@@ -1,0 +1,405 @@
+//! `loadgen bench`: starts each server in turn, alternates them (A B C A B C ...) for every
+//! scenario, and writes the table, raw JSON and chart.
+
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::coord::{self, RunResult};
+use crate::scenario::{Kind, Scenario};
+use crate::util::Args;
+
+/// A server under test.
+pub(crate) struct Server {
+    pub(crate) name: &'static str,
+    program: String,
+    args: Vec<String>,
+    /// Serves only raw Engine.IO (the conformance baseline), so runs only `eio_only` scenarios.
+    eio_only: bool,
+}
+
+impl Server {
+    fn start(&self, port: u16, log: &Path) -> Result<Child, String> {
+        let out = std::fs::File::create(log).map_err(|e| format!("log file: {e}"))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .args(["--port", &port.to_string()])
+            .env("PORT", port.to_string())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", self.name))?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Err(format!(
+                    "{} exited at start ({st}); see {}",
+                    self.name,
+                    log.display()
+                ));
+            }
+            if TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(200),
+            )
+            .is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(300));
+                return Ok(child);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(format!(
+            "{} did not listen on {port} within 20 s",
+            self.name
+        ))
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("/work/target-bench"), PathBuf::from)
+}
+
+/// The servers asked for, and why each missing one is skipped.
+fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
+    let wanted = args
+        .str("servers")
+        .unwrap_or("sockgate,socketioxide,node,conformance");
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    for name in wanted.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bin = |flag: &str, default: PathBuf| args.str(flag).map_or(default, PathBuf::from);
+        let (server, missing) = match name {
+            "sockgate" => {
+                let p = bin("sockgate-bin", target_dir().join("release/bench-server"));
+                let ok = p.exists();
+                (
+                    Server {
+                        name: "sockgate",
+                        program: p.display().to_string(),
+                        args: vec![],
+                        eio_only: false,
+                    },
+                    (!ok).then(|| {
+                        format!(
+                            "{} not built (cargo build --release -p sockgate-bench-server)",
+                            p.display()
+                        )
+                    }),
+                )
+            }
+            "socketioxide" => {
+                let p = bin(
+                    "socketioxide-bin",
+                    PathBuf::from("/work/target-bench-sioxide/release/socketioxide-bench-server"),
+                );
+                let ok = p.exists();
+                (
+                    Server {
+                        name: "socketioxide",
+                        program: p.display().to_string(),
+                        args: vec![],
+                        eio_only: false,
+                    },
+                    (!ok).then(|| format!("{} not built (see bench/smoke.sh)", p.display())),
+                )
+            }
+            "node" => {
+                let dir = args
+                    .str("node-dir")
+                    .map_or_else(|| bench_dir.join("node-server"), PathBuf::from);
+                let has_node = Command::new("node")
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                let has_mod = dir.join("node_modules/socket.io/package.json").exists();
+                let why = if !has_node {
+                    Some("`node` is not installed".to_string())
+                } else if !has_mod {
+                    Some(format!("{}/node_modules missing (npm ci)", dir.display()))
+                } else {
+                    None
+                };
+                (
+                    Server {
+                        name: "node",
+                        program: "node".into(),
+                        args: vec![dir.join("server.js").display().to_string()],
+                        eio_only: false,
+                    },
+                    why,
+                )
+            }
+            "conformance" => {
+                let p = bin("conformance-bin", target_dir().join("release/conformance"));
+                let ok = p.exists();
+                (
+                    Server {
+                        name: "conformance",
+                        program: p.display().to_string(),
+                        args: vec![],
+                        eio_only: true,
+                    },
+                    (!ok).then(|| {
+                        format!(
+                            "{} not built (cargo build --release -p conformance)",
+                            p.display()
+                        )
+                    }),
+                )
+            }
+            other => {
+                skipped.push(format!("{other}: unknown server"));
+                continue;
+            }
+        };
+        match missing {
+            None => found.push(server),
+            Some(why) => skipped.push(format!("{name}: skipped, {why}")),
+        }
+    }
+    (found, skipped)
+}
+
+/// The scenarios of a full run (sizes chosen so that it stays well under 15 minutes on 2 cores).
+fn full_scenarios() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    for (name, n, rate, procs) in [
+        ("idle-1k", 1000, 1000.0, 1),
+        ("idle-5k", 5000, 1000.0, 1),
+        ("idle-19k", 19000, 1500.0, 2),
+    ] {
+        let mut s = Scenario::new(name, Kind::Idle, n);
+        s.connect_rate = rate;
+        s.procs = procs;
+        s.duration_s = 3.0;
+        s.drain_s = 0.0;
+        v.push(s);
+    }
+    let mut s = Scenario::new("echo-50", Kind::Echo, 50);
+    s.rate = 100.0;
+    v.push(s);
+    for rate in [100.0, 400.0] {
+        let mut s = Scenario::new(&format!("broadcast-1000@{rate}"), Kind::Broadcast, 1000);
+        s.rate = rate;
+        s.senders = 4;
+        s.procs = 2;
+        v.push(s);
+    }
+    let mut s = Scenario::new("rooms-2000x10@1000", Kind::Rooms, 2000);
+    s.rate = 1000.0;
+    s.room_size = 10;
+    s.procs = 2;
+    v.push(s);
+    let mut s = Scenario::new("polling-50", Kind::Polling, 50);
+    s.rate = 50.0;
+    s.connect_rate = 200.0;
+    v.push(s);
+    let mut s = Scenario::new("eio-idle-5k", Kind::Idle, 5000);
+    s.eio_only = true;
+    s.path = "/engine.io/".into();
+    s.duration_s = 3.0;
+    s.drain_s = 0.0;
+    v.push(s);
+    v
+}
+
+/// Every scenario at a tiny size, for the test command.
+fn smoke_scenarios() -> Vec<Scenario> {
+    let tiny = |name: &str, kind: Kind, n: usize, rate: f64| {
+        let mut s = Scenario::new(name, kind, n);
+        s.rate = rate;
+        s.duration_s = 1.0;
+        s.drain_s = 0.5;
+        s.settle_s = 0.2;
+        s.connect_rate = 500.0;
+        s
+    };
+    let mut v = vec![
+        tiny("idle-20", Kind::Idle, 20, 0.0),
+        tiny("echo-5", Kind::Echo, 5, 50.0),
+        tiny("broadcast-20@50", Kind::Broadcast, 20, 50.0),
+        tiny("rooms-40x5@50", Kind::Rooms, 40, 50.0),
+        tiny("polling-5", Kind::Polling, 5, 20.0),
+        tiny("eio-idle-20", Kind::Idle, 20, 0.0),
+    ];
+    v[2].senders = 2;
+    v[2].procs = 2;
+    v[3].room_size = 5;
+    let last = v.len() - 1;
+    v[last].eio_only = true;
+    v[last].path = "/engine.io/".into();
+    v
+}
+
+/// Why a smoke run failed, if it did.
+fn smoke_failure(sc: &Scenario, r: &RunResult) -> Option<String> {
+    let m = &r.metrics;
+    let g = |k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+    if g("connect_failed") > 0.0 || g("connected") < sc.clients as f64 {
+        return Some(format!(
+            "{} of {} clients connected",
+            g("connected"),
+            sc.clients
+        ));
+    }
+    if g("closed_during_run") > 0.0 {
+        return Some(format!(
+            "{} connections closed during the run",
+            g("closed_during_run")
+        ));
+    }
+    match sc.kind {
+        Kind::Idle => None,
+        Kind::Echo | Kind::Polling => {
+            (!(g("round_trips") > 0.0 && g("timeouts") == 0.0)).then(|| {
+                format!(
+                    "{} round trips, {} timeouts",
+                    g("round_trips"),
+                    g("timeouts")
+                )
+            })
+        }
+        Kind::Broadcast | Kind::Rooms => (!(g("received") > 0.0 && g("loss") <= 0.01))
+            .then(|| format!("{} received, loss {:.3}", g("received"), g("loss"))),
+    }
+}
+
+/// Entry point of `loadgen bench`; returns the exit code.
+pub(crate) fn main(args: &Args) -> i32 {
+    let smoke = args.flag("smoke");
+    let bench_dir = std::env::current_exe()
+        .ok()
+        .and_then(|_| std::env::var_os("SOCKGATE_BENCH_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let out_dir = args.str("out").map_or_else(
+        || {
+            if smoke {
+                std::env::temp_dir().join("sockgate-bench-smoke")
+            } else {
+                bench_dir.join("results")
+            }
+        },
+        PathBuf::from,
+    );
+    let rounds: usize = args.num("rounds", if smoke { 1 } else { 2 });
+    let max_share: f64 = args.num("max-gen-share", coord::DEFAULT_MAX_GEN_SHARE);
+    let (servers, skipped) = servers(args, &bench_dir);
+    for s in &skipped {
+        println!("{s}");
+    }
+    if servers.is_empty() {
+        eprintln!("no server available");
+        return 1;
+    }
+    let mut scenarios = if smoke {
+        smoke_scenarios()
+    } else {
+        full_scenarios()
+    };
+    if let Some(only) = args.str("only") {
+        let only: Vec<&str> = only.split(',').collect();
+        scenarios.retain(|s| only.contains(&s.name.as_str()));
+    }
+    let logs = std::env::temp_dir().join("sockgate-bench-logs");
+    let _ = std::fs::create_dir_all(&logs);
+    let _ = std::fs::create_dir_all(&out_dir);
+    let started = Instant::now();
+    let mut runs: Vec<RunResult> = Vec::new();
+    let mut failures = Vec::new();
+    let mut port: u16 = 39200;
+    for sc in &scenarios {
+        let on: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.eio_only == sc.eio_only)
+            .collect();
+        for round in 1..=rounds {
+            for server in &on {
+                port = if port >= 39700 { 39200 } else { port + 1 };
+                let log = logs.join(format!("{}-{}-{round}.log", server.name, sc.name));
+                print!(
+                    "[{:>6.1}s] {:<22} {:<13} round {round}: ",
+                    started.elapsed().as_secs_f64(),
+                    sc.name,
+                    server.name
+                );
+                let _ = std::io::stdout().flush();
+                let mut child = match server.start(port, &log) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        println!("FAILED to start: {e}");
+                        failures.push(format!("{} {}: {e}", sc.name, server.name));
+                        continue;
+                    }
+                };
+                let outcome = coord::run(sc, child.id(), port, max_share);
+                let _ = child.kill();
+                let _ = child.wait();
+                match outcome {
+                    Ok((metrics, refused, error)) => {
+                        let r = RunResult {
+                            scenario: sc.name.clone(),
+                            server: server.name.to_string(),
+                            round,
+                            metrics,
+                            refused,
+                            error,
+                        };
+                        println!("{}", crate::report::one_line(sc, &r));
+                        if smoke {
+                            if let Some(why) = smoke_failure(sc, &r) {
+                                println!(
+                                    "    SMOKE FAILURE: {why}{}",
+                                    r.error
+                                        .as_deref()
+                                        .map(|e| format!(" (first error: {e})"))
+                                        .unwrap_or_default()
+                                );
+                                failures.push(format!("{} {}: {why}", sc.name, server.name));
+                            }
+                        }
+                        runs.push(r);
+                    }
+                    Err(e) => {
+                        println!("FAILED: {e}");
+                        failures.push(format!("{} {}: {e}", sc.name, server.name));
+                    }
+                }
+            }
+        }
+    }
+    let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+    if let Err(e) = crate::report::write_all(
+        &out_dir, &scenarios, &names, &runs, rounds, max_share, &skipped, smoke,
+    ) {
+        eprintln!("writing results: {e}");
+        return 1;
+    }
+    println!(
+        "results in {} ({:.0} s)",
+        out_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if failures.is_empty() {
+        println!("{} passed, 0 failed", runs.len());
+        0
+    } else {
+        for f in &failures {
+            println!("FAILED: {f}");
+        }
+        println!(
+            "{} passed, {} failed",
+            runs.len().saturating_sub(failures.len()),
+            failures.len()
+        );
+        1
+    }
+}

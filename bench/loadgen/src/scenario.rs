@@ -1,0 +1,100 @@
+//! Scenario definitions shared by the coordinator and its worker processes.
+
+use serde::{Deserialize, Serialize};
+
+/// What the clients do once connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    /// Open clients at a rate and hold them (answering pings only).
+    Idle,
+    /// Each client emits `echo` with an ack and waits for it (WebSocket).
+    Echo,
+    /// `senders` clients emit `broadcast` at `rate` msg/s in total; every client receives it.
+    Broadcast,
+    /// Clients in rooms of `room_size`; the first member of each room emits `room` to its room,
+    /// `rate` msg/s in total over all rooms, one room at a time.
+    Rooms,
+    /// `echo` with ack over HTTP long-polling.
+    Polling,
+}
+
+/// One scenario at one size.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Scenario {
+    /// Label used in tables, e.g. `broadcast-1000@100`.
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    /// Total clients, over all worker processes.
+    pub(crate) clients: usize,
+    /// Connections opened per second, in total.
+    pub(crate) connect_rate: f64,
+    /// Worker processes the clients are spread over.
+    pub(crate) procs: usize,
+    /// Length of the measured phase (the hold, for `idle`), seconds.
+    pub(crate) duration_s: f64,
+    /// echo/polling: round trips per second per client (0 = closed loop);
+    /// broadcast/rooms: messages per second in total.
+    pub(crate) rate: f64,
+    /// broadcast: how many clients send.
+    pub(crate) senders: usize,
+    /// rooms: members per room.
+    pub(crate) room_size: usize,
+    /// Padding bytes in each payload.
+    pub(crate) payload: usize,
+    /// Engine.IO only (no Socket.IO `40` connect), for the raw Engine.IO baseline.
+    pub(crate) eio_only: bool,
+    /// Endpoint path, `/socket.io/` or `/engine.io/`.
+    pub(crate) path: String,
+    /// Time after the last send during which arrivals are still counted, seconds.
+    pub(crate) drain_s: f64,
+    /// Arrivals with a latency above this are counted as late, milliseconds.
+    pub(crate) late_ms: f64,
+    /// Pause between the end of connecting and the measurement (lets the server settle), seconds.
+    pub(crate) settle_s: f64,
+}
+
+impl Scenario {
+    pub(crate) fn new(name: &str, kind: Kind, clients: usize) -> Self {
+        Self {
+            name: name.to_string(),
+            kind,
+            clients,
+            connect_rate: 1000.0,
+            procs: 1,
+            duration_s: 8.0,
+            rate: 0.0,
+            senders: 4,
+            room_size: 10,
+            payload: 32,
+            eio_only: false,
+            path: "/socket.io/".to_string(),
+            drain_s: 1.5,
+            late_ms: 1000.0,
+            settle_s: 1.0,
+        }
+    }
+
+    /// The global client indices `[start, end)` worker `index` owns.
+    pub(crate) fn share(&self, index: usize) -> (usize, usize) {
+        let per = self.clients / self.procs;
+        let extra = self.clients % self.procs;
+        let start = index * per + index.min(extra);
+        let len = per + usize::from(index < extra);
+        (start, start + len)
+    }
+
+    /// Whether global client `g` sends (broadcast and rooms).
+    pub(crate) fn is_sender(&self, g: usize) -> bool {
+        match self.kind {
+            Kind::Broadcast => g < self.senders,
+            Kind::Rooms => g % self.room_size == 0,
+            _ => false,
+        }
+    }
+
+    /// How many clients send in total.
+    pub(crate) fn sender_count(&self) -> usize {
+        (0..self.clients).filter(|&g| self.is_sender(g)).count()
+    }
+}

@@ -1,0 +1,38 @@
+// Node socket.io 4.8 comparison server for sockgate-bench.
+// Handlers on "/": `echo` answers its ack with the arguments it received; `broadcast` re-emits
+// `broadcast` with the same data to every socket of "/". For the `rooms` scenario only: a client whose
+// handshake auth carries `room` joins that room, and `room` re-emits `room` to `data.room`.
+// Default settings; binds 127.0.0.1 on --port N (or PORT, default 3001).
+"use strict";
+const http = require("http");
+const { Server } = require("socket.io");
+
+let port = Number(process.env.PORT || 3001);
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--port") port = Number(args[++i]);
+  else if (args[i].startsWith("--port=")) port = Number(args[i].slice(7));
+}
+
+const httpServer = http.createServer();
+const io = new Server(httpServer);
+
+io.on("connection", (socket) => {
+  const room = socket.handshake.auth && socket.handshake.auth.room;
+  if (typeof room === "string") socket.join(room);
+  socket.on("echo", (...args) => {
+    const ack = args.length > 0 && typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (ack) ack(...args);
+  });
+  socket.on("broadcast", (...args) => {
+    io.emit("broadcast", ...args);
+  });
+  socket.on("room", (data) => {
+    if (data && typeof data.room === "string") io.to(data.room).emit("room", data);
+  });
+});
+
+httpServer.listen(port, "127.0.0.1", () => {
+  console.log(`node socket.io listening on http://127.0.0.1:${port}`);
+});
+process.on("SIGTERM", () => process.exit(0));

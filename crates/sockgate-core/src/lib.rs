@@ -1,0 +1,19 @@
+//! The adapter contract of sockgate.
+//!
+//! A Socket.IO namespace hands every room operation and broadcast to an [`Adapter`]. The
+//! [`InMemoryAdapter`] serves a single node; a cluster adapter (Redis, ...) implements the same
+//! trait, forwarding to other nodes in the Node adapters' wire formats and delivering locally
+//! through the [`LocalNamespace`] it is given. Nothing here depends on the server crate, so an
+//! adapter crate depends on this one only.
+
+mod adapter;
+mod memory;
+mod room;
+
+pub use adapter::{
+    Adapter, AdapterFactory, BoxFuture, BroadcastFlags, BroadcastOptions, LocalNamespace,
+    PersistedSession, Room, SocketDetails,
+};
+pub use memory::{InMemoryAdapter, RecoveryConfig};
+pub use room::RoomIndex;
+pub use sockgate_proto::engine::Sid;

@@ -1,0 +1,154 @@
+//! The index of which socket is in which room, both ways.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::adapter::{BroadcastOptions, Room};
+use crate::Sid;
+
+/// Rooms to sockets and sockets to rooms. Not synchronized: the adapter wraps it in a lock.
+#[derive(Debug, Default)]
+pub struct RoomIndex {
+    rooms: HashMap<Room, HashSet<Sid>>,
+    sids: HashMap<Sid, Vec<Room>>,
+}
+
+impl RoomIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `sid` to each room (idempotent).
+    pub fn add_all(&mut self, sid: Sid, rooms: &[Room]) {
+        let joined = self.sids.entry(sid).or_default();
+        for room in rooms {
+            if !joined.contains(room) {
+                joined.push(room.clone());
+            }
+            self.rooms.entry(room.clone()).or_default().insert(sid);
+        }
+    }
+
+    /// Removes `sid` from one room; an empty room disappears.
+    pub fn del(&mut self, sid: Sid, room: &str) {
+        if let Some(joined) = self.sids.get_mut(&sid) {
+            joined.retain(|r| &**r != room);
+        }
+        self.remove_member(room, sid);
+    }
+
+    /// Removes `sid` from every room.
+    pub fn del_all(&mut self, sid: Sid) {
+        for room in self.sids.remove(&sid).unwrap_or_default() {
+            self.remove_member(&room, sid);
+        }
+    }
+
+    fn remove_member(&mut self, room: &str, sid: Sid) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&sid);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    /// The rooms `sid` is in, in join order.
+    pub fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+        self.sids.get(&sid).cloned().unwrap_or_default()
+    }
+
+    /// Every room name with at least one member.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.rooms.keys().cloned().collect()
+    }
+
+    /// Members of a room.
+    pub fn members(&self, room: &str) -> impl Iterator<Item = Sid> + '_ {
+        self.rooms.get(room).into_iter().flatten().copied()
+    }
+
+    /// Number of indexed sockets.
+    pub fn socket_count(&self) -> usize {
+        self.sids.len()
+    }
+
+    /// The sockets a broadcast reaches: the union of `rooms` (every socket when empty), minus
+    /// the members of `except`, each once.
+    pub fn select(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        let excluded = |sid: &Sid| {
+            opts.except
+                .iter()
+                .any(|room| self.rooms.get(room).is_some_and(|m| m.contains(sid)))
+        };
+        if opts.rooms.is_empty() {
+            return self.sids.keys().filter(|s| !excluded(s)).copied().collect();
+        }
+        if opts.rooms.len() == 1 {
+            return self
+                .members(&opts.rooms[0])
+                .filter(|s| !excluded(s))
+                .collect();
+        }
+        let mut seen = HashSet::new();
+        opts.rooms
+            .iter()
+            .flat_map(|room| self.members(room))
+            .filter(|sid| seen.insert(*sid) && !excluded(sid))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid(n: u8) -> Sid {
+        Sid::from_random([n; 15])
+    }
+
+    fn room(name: &str) -> Room {
+        Room::from(name)
+    }
+
+    #[test]
+    fn join_leave_and_cleanup() {
+        let mut index = RoomIndex::new();
+        index.add_all(sid(1), &[room("a"), room("b"), room("a")]);
+        index.add_all(sid(2), &[room("a")]);
+        assert_eq!(index.rooms_of(sid(1)), vec![room("a"), room("b")]);
+        index.del(sid(1), "b");
+        assert_eq!(index.rooms_of(sid(1)), vec![room("a")]);
+        assert!(!index.rooms().contains(&room("b")));
+        index.del_all(sid(1));
+        index.del_all(sid(2));
+        assert!(index.rooms().is_empty());
+        assert_eq!(index.socket_count(), 0);
+    }
+
+    #[test]
+    fn select_union_minus_except() {
+        let mut index = RoomIndex::new();
+        index.add_all(sid(1), &[room("a")]);
+        index.add_all(sid(2), &[room("a"), room("b")]);
+        index.add_all(sid(3), &[room("b"), room("x")]);
+        index.add_all(sid(4), &[room("c")]);
+        let opts = |rooms: &[&str], except: &[&str]| BroadcastOptions {
+            rooms: rooms.iter().map(|r| room(r)).collect(),
+            except: except.iter().map(|r| room(r)).collect(),
+            ..Default::default()
+        };
+        let mut all = index.select(&opts(&[], &[]));
+        all.sort();
+        assert_eq!(all.len(), 4);
+        let mut ab = index.select(&opts(&["a", "b"], &[]));
+        ab.sort();
+        let mut expected = vec![sid(1), sid(2), sid(3)];
+        expected.sort();
+        assert_eq!(ab, expected);
+        let ab_not_x = index.select(&opts(&["a", "b"], &["x"]));
+        assert_eq!(ab_not_x.len(), 2);
+        assert!(!ab_not_x.contains(&sid(3)));
+        assert!(index.select(&opts(&["nope"], &[])).is_empty());
+    }
+}

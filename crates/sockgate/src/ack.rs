@@ -1,0 +1,191 @@
+//! Acknowledgements in both directions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sockgate_core::Sid;
+use tokio::sync::oneshot;
+
+use crate::payload::{IntoPayload, Payload};
+use crate::socket::SocketRef;
+
+/// Why an ack did not arrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckError {
+    /// No answer within the timeout: the client may be slow or gone; retry or give up.
+    Timeout,
+    /// The socket disconnected before answering.
+    Disconnected,
+    /// The answer did not deserialize into the requested type.
+    Decode(String),
+    /// The packet could not be sent (socket closed or arguments not serializable).
+    Send(String),
+}
+
+impl fmt::Display for AckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AckError::Timeout => f.write_str("operation has timed out"),
+            AckError::Disconnected => f.write_str("socket disconnected before acknowledging"),
+            AckError::Decode(e) => write!(f, "could not decode the acknowledgement: {e}"),
+            AckError::Send(e) => write!(f, "could not send: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// Pending acks of one socket, by ack id.
+#[derive(Debug, Default)]
+pub(crate) struct AckTable {
+    pending: HashMap<u64, oneshot::Sender<Payload>>,
+}
+
+impl AckTable {
+    pub(crate) fn insert(&mut self, id: u64) -> oneshot::Receiver<Payload> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.insert(id, tx);
+        rx
+    }
+
+    /// Completes the ack `id`; unknown ids (late, duplicate) are ignored.
+    pub(crate) fn resolve(&mut self, id: u64, payload: Payload) -> bool {
+        match self.pending.remove(&id) {
+            Some(tx) => tx.send(payload).is_ok(),
+            None => false,
+        }
+    }
+
+    pub(crate) fn forget(&mut self, id: u64) {
+        self.pending.remove(&id);
+    }
+
+    /// Drops every pending ack: their futures resolve to [`AckError::Disconnected`].
+    pub(crate) fn clear(&mut self) {
+        self.pending = HashMap::new();
+    }
+}
+
+/// The answer to one `emit_with_ack`. Resolves to the ack's first argument deserialized as `T`
+/// (use [`Payload`]-returning [`AckFuture::raw`] for every argument).
+pub struct AckFuture<T> {
+    inner: Pin<Box<dyn Future<Output = Result<Payload, AckError>> + Send>>,
+    _marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for AckFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AckFuture")
+    }
+}
+
+impl<T: DeserializeOwned> AckFuture<T> {
+    pub(crate) fn new(
+        socket: SocketRef,
+        id: u64,
+        rx: oneshot::Receiver<Payload>,
+        timeout: Duration,
+    ) -> Self {
+        AckFuture {
+            inner: Box::pin(async move {
+                let result = tokio::time::timeout(timeout, rx).await;
+                match result {
+                    Ok(Ok(payload)) => Ok(payload),
+                    Ok(Err(_)) => Err(AckError::Disconnected),
+                    Err(_) => {
+                        socket.acks.lock().forget(id);
+                        Err(AckError::Timeout)
+                    }
+                }
+            }),
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn failed(error: AckError) -> Self {
+        AckFuture {
+            inner: Box::pin(async move { Err(error) }),
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    /// Every argument of the answer, binary included.
+    pub async fn raw(self) -> Result<Payload, AckError> {
+        self.inner.await
+    }
+}
+
+impl<T: DeserializeOwned> Future for AckFuture<T> {
+    type Output = Result<T, AckError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx).map(|result| {
+            let payload = result?;
+            let first = payload.args.into_iter().next().unwrap_or(Value::Null);
+            serde_json::from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+        })
+    }
+}
+
+/// Every answer to a broadcast with acks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AckResponses {
+    /// Answers, by socket (remote sockets are keyed by a nil id when their node does not say).
+    pub answers: Vec<(Option<Sid>, Payload)>,
+    /// Local sockets that did not answer in time.
+    pub missing: Vec<Sid>,
+    /// How many answers were expected in all (local and remote).
+    pub expected: usize,
+}
+
+impl AckResponses {
+    /// True when everyone answered.
+    pub fn is_complete(&self) -> bool {
+        self.answers.len() == self.expected
+    }
+
+    /// The first argument of each answer, deserialized.
+    pub fn values<T: DeserializeOwned>(&self) -> Vec<Result<T, serde_json::Error>> {
+        self.answers
+            .iter()
+            .map(|(_, p)| serde_json::from_value(p.args.first().cloned().unwrap_or(Value::Null)))
+            .collect()
+    }
+}
+
+/// Answers the client's ack once. Dropping it without sending sends nothing (as in Node).
+#[derive(Debug)]
+pub struct AckSender {
+    socket: SocketRef,
+    id: Option<u64>,
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: SocketRef, id: Option<u64>) -> Self {
+        AckSender { socket, id }
+    }
+
+    /// Whether the client asked for an ack.
+    pub fn is_requested(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Answers with `data` (a tuple sends several arguments, a [`Payload`] sends them as is).
+    /// Without a requested ack this does nothing.
+    pub fn send<P: IntoPayload>(self, data: P) -> Result<(), crate::SendError> {
+        let Some(id) = self.id else {
+            return Ok(());
+        };
+        let payload = data
+            .into_payload()
+            .map_err(|e| crate::SendError::Serialize(e.to_string()))?;
+        self.socket
+            .send_packet(payload.into_ack(self.socket.ns_name(), id))
+    }
+}

@@ -1,0 +1,287 @@
+//! One Engine.IO connection as Socket.IO sees it: its decoder and its sockets, one per
+//! namespace joined.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use sockgate_core::{Room, Sid};
+use sockgate_engine::Connection;
+use sockgate_proto::socketio::{Decoder, EioMessage, Packet, PacketType};
+use tokio::task::AbortHandle;
+
+use crate::handler::{run_future, MessageParts};
+use crate::handshake::Handshake;
+use crate::payload::{encode_frames, Payload};
+use crate::reason::DisconnectReason;
+use crate::server::Registry;
+use crate::socket::{Socket, SocketRef};
+
+/// Socket.IO state of one Engine.IO connection (the engine's per-connection data).
+#[derive(Default)]
+pub struct ClientState {
+    decoder: Mutex<Option<Decoder>>,
+    sockets: Mutex<Vec<(Box<str>, Arc<Socket>)>>,
+    /// Namespaces whose CONNECT is being processed (middlewares are async).
+    connecting: Mutex<Vec<Box<str>>>,
+    connect_timer: Mutex<Option<AbortHandle>>,
+    /// A Socket.IO-level reason that wins over the engine's when the connection closes.
+    close_reason: Mutex<Option<DisconnectReason>>,
+}
+
+impl std::fmt::Debug for ClientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientState")
+            .field("sockets", &self.sockets.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientState {
+    pub(crate) fn sockets(&self) -> Vec<Arc<Socket>> {
+        self.sockets.lock().iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Arc<Socket>> {
+        self.sockets
+            .lock()
+            .iter()
+            .find(|(n, _)| &**n == nsp)
+            .map(|(_, s)| s.clone())
+    }
+
+    pub(crate) fn remove_socket(&self, nsp: &str) {
+        self.sockets.lock().retain(|(n, _)| &**n != nsp);
+    }
+
+    pub(crate) fn set_close_reason(&self, reason: DisconnectReason) {
+        self.close_reason.lock().get_or_insert(reason);
+    }
+
+    pub(crate) fn set_connect_timer(&self, handle: AbortHandle) {
+        *self.connect_timer.lock() = Some(handle);
+    }
+
+    pub(crate) fn has_joined(&self) -> bool {
+        !self.sockets.lock().is_empty() || !self.connecting.lock().is_empty()
+    }
+
+    fn cancel_connect_timer(&self) {
+        if let Some(timer) = self.connect_timer.lock().take() {
+            timer.abort();
+        }
+    }
+}
+
+type Conn = Arc<Connection<ClientState>>;
+
+/// Closes the connection because the client broke the protocol; its sockets leave with
+/// `parse error`.
+fn protocol_violation(conn: &Conn, why: &str) {
+    tracing::debug!(sid = %conn.sid(), why, "closing connection: protocol violation");
+    conn.data().set_close_reason(DisconnectReason::ParseError);
+    conn.close();
+}
+
+pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMessage) {
+    let decoded = {
+        let mut decoder = conn.data().decoder.lock();
+        let decoder = decoder.get_or_insert_with(|| registry.shared.config.parser.decoder());
+        decoder.feed(message)
+    };
+    match decoded {
+        Ok(Some(packet)) => dispatch(registry, conn, packet),
+        Ok(None) => {}
+        Err(error) => protocol_violation(conn, &error.to_string()),
+    }
+}
+
+fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet) {
+    let client = conn.data();
+    match packet.kind {
+        PacketType::Connect => {
+            let nsp: Box<str> = normalize(&packet.nsp).into();
+            {
+                let mut connecting = client.connecting.lock();
+                if client.socket(&nsp).is_some() || connecting.contains(&nsp) {
+                    drop(connecting);
+                    return protocol_violation(conn, "duplicate CONNECT");
+                }
+                connecting.push(nsp.clone());
+            }
+            let auth = packet.data;
+            let registry = registry.clone();
+            let conn = conn.clone();
+            run_future(async move {
+                connect(&registry, &conn, &nsp, auth).await;
+                conn.data().connecting.lock().retain(|n| *n != nsp);
+            });
+        }
+        PacketType::Disconnect => match client.socket(normalize(&packet.nsp)) {
+            Some(socket) => socket.close(DisconnectReason::ClientNamespaceDisconnect),
+            None => protocol_violation(conn, "DISCONNECT for a namespace not joined"),
+        },
+        PacketType::Event | PacketType::BinaryEvent => {
+            let Some(socket) = client.socket(normalize(&packet.nsp)) else {
+                return protocol_violation(conn, "EVENT for a namespace not joined");
+            };
+            let mut args = match packet.data {
+                Some(Value::Array(args)) => args,
+                _ => return protocol_violation(conn, "EVENT payload is not an array"),
+            };
+            let event = match args.first() {
+                Some(Value::String(name)) => name.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return protocol_violation(conn, "EVENT without a name"),
+            };
+            args.remove(0);
+            socket.dispatch(MessageParts {
+                event,
+                payload: Payload {
+                    args,
+                    attachments: packet.attachments,
+                },
+                ack_id: packet.id,
+            });
+        }
+        PacketType::Ack | PacketType::BinaryAck => {
+            let Some(socket) = client.socket(normalize(&packet.nsp)) else {
+                return protocol_violation(conn, "ACK for a namespace not joined");
+            };
+            let (Some(id), Some(Value::Array(args))) = (packet.id, packet.data) else {
+                return protocol_violation(conn, "ACK without id or arguments");
+            };
+            let payload = Payload {
+                args,
+                attachments: packet.attachments,
+            };
+            socket.acks.lock().resolve(id, payload);
+        }
+        PacketType::ConnectError => protocol_violation(conn, "CONNECT_ERROR from a client"),
+    }
+}
+
+fn normalize(nsp: &str) -> &str {
+    if nsp.is_empty() {
+        "/"
+    } else {
+        nsp
+    }
+}
+
+fn send_raw(registry: &Registry, conn: &Conn, packet: &Packet) {
+    let _ = conn.send_all(encode_frames(registry.shared.config.parser, packet));
+}
+
+/// The CONNECT of one namespace: find it, recover or create the socket, run middlewares,
+/// answer, then call the connect handler.
+async fn connect(registry: &Arc<Registry>, conn: &Conn, nsp: &str, auth: Option<Value>) {
+    let Some(ns) = registry.namespace_for(nsp) else {
+        send_raw(
+            registry,
+            conn,
+            &Packet::connect_error(nsp, "Invalid namespace", None),
+        );
+        return;
+    };
+    let auth = auth.unwrap_or_else(|| json!({}));
+    let adapter = ns.adapter().clone();
+    let recovery = registry.shared.config.recovery;
+
+    let mut restored = None;
+    if adapter.recovery_enabled() {
+        if let (Some(Value::String(pid)), Some(Value::String(offset))) =
+            (auth.get("pid"), auth.get("offset"))
+        {
+            restored = adapter.restore_session(pid, offset).await;
+        }
+    }
+    let recovered = restored.is_some();
+    let (id, pid, data, rooms, missed) = match restored {
+        Some((session, missed)) => (
+            session.sid,
+            Some(session.pid),
+            session.data,
+            session.rooms,
+            missed,
+        ),
+        None => {
+            let id = Sid::from_random(rand::random());
+            let pid = adapter
+                .recovery_enabled()
+                .then(|| Sid::from_random(rand::random()).to_string());
+            (id, pid, Value::Null, Vec::new(), Vec::new())
+        }
+    };
+    let handshake = Handshake::new(conn.info().clone(), auth.clone());
+    let socket = Arc::new(Socket::new(
+        id,
+        ns.clone(),
+        conn.clone(),
+        handshake,
+        pid.clone(),
+        recovered,
+        data,
+    ));
+
+    let skip = recovered && recovery.is_some_and(|r| r.skip_middlewares);
+    if !skip {
+        for middleware in ns.middlewares() {
+            let result = middleware(SocketRef(socket.clone())).await;
+            if conn.is_closed() {
+                return;
+            }
+            if let Err(error) = result {
+                send_raw(
+                    registry,
+                    conn,
+                    &Packet::connect_error(nsp, error.message, error.data),
+                );
+                return;
+            }
+        }
+    }
+    if conn.is_closed() {
+        return;
+    }
+
+    let client = conn.data();
+    client.cancel_connect_timer();
+    socket.set_connected();
+    ns.insert_socket(socket.clone());
+    let mut join: Vec<Room> = vec![Room::from(id.as_str())];
+    join.extend(rooms);
+    adapter.add_all(id, &join);
+    client.sockets.lock().push((nsp.into(), socket.clone()));
+
+    let mut reply = json!({ "sid": id.as_str() });
+    if let Some(pid) = &pid {
+        reply["pid"] = Value::from(pid.as_str());
+    }
+    let _ = socket.send_packet(Packet::connect(nsp, Some(reply)));
+    for packet in missed {
+        let _ = socket.send_packet(packet);
+    }
+    if let Some(handler) = &ns.connect_handler {
+        handler.call(
+            SocketRef(socket),
+            MessageParts {
+                event: "connection".to_owned(),
+                payload: Payload {
+                    args: vec![auth],
+                    attachments: Vec::new(),
+                },
+                ack_id: None,
+            },
+        );
+    }
+}
+
+pub(crate) fn on_close(conn: &Connection<ClientState>, reason: DisconnectReason) {
+    let client = conn.data();
+    client.cancel_connect_timer();
+    let reason = client.close_reason.lock().take().unwrap_or(reason);
+    for socket in client.sockets() {
+        socket.close(reason);
+    }
+}

@@ -1,0 +1,281 @@
+//! Namespaces: the sockets of one name, their adapter, connect handler and middlewares.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::RwLock;
+use serde_json::Value;
+use sockgate_core::{
+    Adapter, BoxFuture, BroadcastFlags, BroadcastOptions, LocalNamespace, Sid, SocketDetails,
+};
+use sockgate_proto::socketio::Packet;
+
+use crate::handler::BoxedMessageHandler;
+use crate::operators::BroadcastOperators;
+use crate::payload::encode_frames;
+use crate::reason::DisconnectReason;
+use crate::server::ServerShared;
+use crate::socket::{IntoRooms, Socket, SocketRef};
+
+/// Why a connect middleware refused a socket. The client sees a `connect_error` whose
+/// `message` is `message` and whose `data` is `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MiddlewareError {
+    /// The error message.
+    pub message: String,
+    /// Extra data for the client (omitted when `None`).
+    pub data: Option<Value>,
+}
+
+impl MiddlewareError {
+    /// An error with a message only.
+    pub fn new(message: impl Into<String>) -> Self {
+        MiddlewareError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds data for the client.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+impl fmt::Display for MiddlewareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MiddlewareError {}
+
+pub(crate) type BoxedMiddleware =
+    Arc<dyn Fn(SocketRef) -> BoxFuture<'static, Result<(), MiddlewareError>> + Send + Sync>;
+
+/// One namespace on this node.
+pub(crate) struct Namespace {
+    name: String,
+    params: Vec<(String, String)>,
+    server: Arc<ServerShared>,
+    adapter: OnceLock<Arc<dyn Adapter>>,
+    sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
+    pub(crate) connect_handler: Option<BoxedMessageHandler>,
+    middlewares: RwLock<Vec<BoxedMiddleware>>,
+    ack_ids: AtomicU64,
+}
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .field("sockets", &self.sockets.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(
+        name: String,
+        params: Vec<(String, String)>,
+        server: Arc<ServerShared>,
+        connect_handler: Option<BoxedMessageHandler>,
+        middlewares: Vec<BoxedMiddleware>,
+    ) -> Arc<Namespace> {
+        let ns = Arc::new(Namespace {
+            name,
+            params,
+            server: server.clone(),
+            adapter: OnceLock::new(),
+            sockets: RwLock::new(HashMap::new()),
+            connect_handler,
+            middlewares: RwLock::new(middlewares),
+            ack_ids: AtomicU64::new(0),
+        });
+        let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as Weak<dyn LocalNamespace>;
+        let _ = ns.adapter.set((server.adapter_factory)(weak));
+        ns
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    pub(crate) fn server(&self) -> &ServerShared {
+        &self.server
+    }
+
+    pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
+        // Set in `new` before the namespace is shared.
+        self.adapter.get().expect("adapter is set at construction")
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn middlewares(&self) -> Vec<BoxedMiddleware> {
+        self.middlewares.read().clone()
+    }
+
+    pub(crate) fn add_middleware(&self, middleware: BoxedMiddleware) {
+        self.middlewares.write().push(middleware);
+    }
+
+    pub(crate) fn insert_socket(&self, socket: Arc<Socket>) {
+        self.sockets.write().insert(socket.id(), socket);
+    }
+
+    pub(crate) fn remove_socket(&self, id: Sid) {
+        self.adapter().del_all(id);
+        self.sockets.write().remove(&id);
+    }
+
+    pub(crate) fn socket(&self, id: Sid) -> Option<Arc<Socket>> {
+        self.sockets.read().get(&id).cloned()
+    }
+
+    pub(crate) fn all_sockets(&self) -> Vec<Arc<Socket>> {
+        self.sockets.read().values().cloned().collect()
+    }
+}
+
+impl LocalNamespace for Namespace {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&self, sids: &[Sid], packet: &Packet, flags: &BroadcastFlags) {
+        if sids.is_empty() {
+            return;
+        }
+        // Encoded once; each recipient's queue gets reference-counted clones of the same frames.
+        let frames = encode_frames(self.server.config.parser, packet);
+        let event = packet.event_name().map(str::to_owned);
+        let sockets = self.sockets.read();
+        for sid in sids {
+            let Some(socket) = sockets.get(sid) else {
+                continue;
+            };
+            if flags.volatile && !socket.conn.is_writable() {
+                continue;
+            }
+            if let Some(event) = &event {
+                let listeners = socket.any_outgoing.read();
+                if !listeners.is_empty() {
+                    let payload = crate::payload::Payload {
+                        args: packet
+                            .data
+                            .as_ref()
+                            .and_then(|d| d.as_array())
+                            .map(|a| a[1..].to_vec())
+                            .unwrap_or_default(),
+                        attachments: packet.attachments.clone(),
+                    };
+                    for listener in listeners.iter() {
+                        listener(event, &payload);
+                    }
+                }
+            }
+            let _ = socket.conn.send_all(frames.iter().cloned());
+        }
+    }
+
+    fn details(&self, sid: Sid) -> Option<SocketDetails> {
+        let socket = self.socket(sid)?;
+        Some(SocketDetails {
+            id: sid,
+            handshake: socket.handshake().to_json(),
+            rooms: socket.rooms(),
+            data: socket.data_value(),
+        })
+    }
+
+    fn disconnect(&self, sids: &[Sid], close: bool) {
+        for sid in sids {
+            if let Some(socket) = self.socket(*sid) {
+                if close {
+                    socket.disconnect_and_close();
+                } else {
+                    socket.disconnect();
+                }
+            }
+        }
+    }
+}
+
+/// A handle on a namespace: broadcast to it, add middlewares, list its sockets.
+#[derive(Clone, Debug)]
+pub struct NamespaceRef(pub(crate) Arc<Namespace>);
+
+impl NamespaceRef {
+    /// The namespace name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Adds a connect middleware, run in order before a socket joins; returning an error
+    /// refuses the socket with a `connect_error`.
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), MiddlewareError>> + Send + 'static,
+    {
+        self.0
+            .add_middleware(Arc::new(move |socket| Box::pin(middleware(socket))));
+        self
+    }
+
+    /// Operators over the whole namespace.
+    pub fn broadcast(&self) -> BroadcastOperators {
+        BroadcastOperators::new(self.0.clone(), BroadcastOptions::default())
+    }
+
+    /// Emits to every socket of the namespace.
+    pub fn emit<P: crate::payload::IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> Result<(), crate::SendError> {
+        self.broadcast().emit(event, data)
+    }
+
+    /// Targets rooms.
+    pub fn to<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.broadcast().to(rooms)
+    }
+
+    /// Excludes rooms.
+    pub fn except<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.broadcast().except(rooms)
+    }
+
+    /// The local socket with this id.
+    pub fn get_socket(&self, id: Sid) -> Option<SocketRef> {
+        self.0.socket(id).map(SocketRef)
+    }
+
+    /// Every local socket.
+    pub fn sockets(&self) -> Vec<SocketRef> {
+        self.0.all_sockets().into_iter().map(SocketRef).collect()
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        self.0.adapter()
+    }
+
+    pub(crate) fn close_all(&self, reason: DisconnectReason) {
+        for socket in self.0.all_sockets() {
+            socket.close(reason);
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Broadcast operators: `to`, `except`, `local`, `volatile`, `compress`, `timeout`, then
+//! `emit`, `emit_with_ack`, `fetch_sockets`, `sockets_join`, `sockets_leave`,
+//! `disconnect_sockets`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sockgate_core::{BroadcastOptions, LocalNamespace, Room, Sid, SocketDetails};
+use tokio::sync::mpsc;
+
+use crate::ack::AckResponses;
+use crate::namespace::Namespace;
+use crate::payload::{IntoPayload, Payload};
+use crate::socket::IntoRooms;
+use crate::SendError;
+
+/// A chain of broadcast modifiers ending in an action.
+#[derive(Debug, Clone)]
+pub struct BroadcastOperators {
+    ns: Arc<Namespace>,
+    opts: BroadcastOptions,
+}
+
+impl BroadcastOperators {
+    pub(crate) fn new(ns: Arc<Namespace>, opts: BroadcastOptions) -> Self {
+        BroadcastOperators { ns, opts }
+    }
+
+    /// Adds target rooms (the union is reached).
+    pub fn to<R: IntoRooms>(mut self, rooms: R) -> Self {
+        for room in rooms.into_rooms() {
+            if !self.opts.rooms.contains(&room) {
+                self.opts.rooms.push(room);
+            }
+        }
+        self
+    }
+
+    /// Same as [`BroadcastOperators::to`] (Node's `in`).
+    pub fn within<R: IntoRooms>(self, rooms: R) -> Self {
+        self.to(rooms)
+    }
+
+    /// Skips the members of these rooms.
+    pub fn except<R: IntoRooms>(mut self, rooms: R) -> Self {
+        for room in rooms.into_rooms() {
+            if !self.opts.except.contains(&room) {
+                self.opts.except.push(room);
+            }
+        }
+        self
+    }
+
+    /// Only this node's sockets.
+    pub fn local(mut self) -> Self {
+        self.opts.flags.local = true;
+        self
+    }
+
+    /// Drops the packet for recipients that cannot take it right now.
+    pub fn volatile(mut self) -> Self {
+        self.opts.flags.volatile = true;
+        self
+    }
+
+    /// Sets the compression flag.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts.flags.compress = Some(compress);
+        self
+    }
+
+    /// Sets the ack timeout for [`BroadcastOperators::emit_with_ack`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.opts.flags.timeout = Some(timeout);
+        self
+    }
+
+    /// The options built so far.
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// Emits to every matching socket.
+    pub fn emit<P: IntoPayload>(self, event: &str, data: P) -> Result<(), SendError> {
+        let payload = data
+            .into_payload()
+            .map_err(|e| SendError::Serialize(e.to_string()))?;
+        let packet = payload.into_event(self.ns.name(), event);
+        self.ns.adapter().broadcast(packet, self.opts);
+        Ok(())
+    }
+
+    /// Emits to every matching socket and collects their acks until all answered or the
+    /// timeout passed; the result says who did not answer.
+    pub async fn emit_with_ack<P: IntoPayload>(
+        self,
+        event: &str,
+        data: P,
+    ) -> Result<AckResponses, SendError> {
+        let payload = data
+            .into_payload()
+            .map_err(|e| SendError::Serialize(e.to_string()))?;
+        let id = self.ns.next_ack_id();
+        let packet = payload.into_event(self.ns.name(), event).with_id(id);
+        let timeout = self
+            .opts
+            .flags
+            .timeout
+            .unwrap_or(self.ns.server().config.ack_timeout);
+
+        let sids = self.ns.adapter().local_sockets(&self.opts);
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Option<Sid>, Payload)>();
+        let mut waiting = Vec::with_capacity(sids.len());
+        for sid in &sids {
+            if let Some(socket) = self.ns.socket(*sid) {
+                let ack = socket.acks.lock().insert(id);
+                let tx = tx.clone();
+                let sid = *sid;
+                waiting.push(sid);
+                tokio::spawn(async move {
+                    if let Ok(Ok(payload)) = tokio::time::timeout(timeout, ack).await {
+                        let _ = tx.send((Some(sid), payload));
+                    }
+                });
+            }
+        }
+        self.ns.deliver(&waiting, &packet, &self.opts.flags);
+        let mut expected = waiting.len();
+        if !self.opts.flags.local {
+            let remote_tx = tx.clone();
+            let on_ack = Arc::new(move |value: Value| {
+                let args = match value {
+                    Value::Array(args) => args,
+                    other => vec![other],
+                };
+                let _ = remote_tx.send((
+                    None,
+                    Payload {
+                        args,
+                        attachments: Vec::new(),
+                    },
+                ));
+            });
+            expected += self
+                .ns
+                .adapter()
+                .broadcast_with_ack_remote(packet, self.opts.clone(), on_ack)
+                .await;
+        }
+        drop(tx);
+
+        let mut responses = AckResponses {
+            expected,
+            ..Default::default()
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        while responses.answers.len() < expected {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(answer)) => responses.answers.push(answer),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for sid in waiting {
+            if !responses.answers.iter().any(|(s, _)| *s == Some(sid)) {
+                if let Some(socket) = self.ns.socket(sid) {
+                    socket.acks.lock().forget(id);
+                }
+                responses.missing.push(sid);
+            }
+        }
+        Ok(responses)
+    }
+
+    /// Every matching socket, local and remote.
+    pub async fn fetch_sockets(self) -> Vec<RemoteSocket> {
+        let details = self.ns.adapter().fetch_sockets(self.opts).await;
+        details
+            .into_iter()
+            .map(|details| RemoteSocket {
+                details,
+                ns: self.ns.clone(),
+            })
+            .collect()
+    }
+
+    /// Makes every matching socket join `rooms`.
+    pub fn sockets_join<R: IntoRooms>(self, rooms: R) {
+        self.ns.adapter().add_sockets(self.opts, rooms.into_rooms());
+    }
+
+    /// Makes every matching socket leave `rooms`.
+    pub fn sockets_leave<R: IntoRooms>(self, rooms: R) {
+        self.ns.adapter().del_sockets(self.opts, rooms.into_rooms());
+    }
+
+    /// Disconnects every matching socket (`close`: also close their connections).
+    pub fn disconnect_sockets(self, close: bool) {
+        self.ns.adapter().disconnect_sockets(self.opts, close);
+    }
+}
+
+/// A socket returned by `fetch_sockets`, possibly on another node.
+#[derive(Debug, Clone)]
+pub struct RemoteSocket {
+    details: SocketDetails,
+    ns: Arc<Namespace>,
+}
+
+impl RemoteSocket {
+    /// The socket id.
+    pub fn id(&self) -> Sid {
+        self.details.id
+    }
+
+    /// The rooms it is in.
+    pub fn rooms(&self) -> &[Room] {
+        &self.details.rooms
+    }
+
+    /// Its `data`.
+    pub fn data(&self) -> &Value {
+        &self.details.data
+    }
+
+    /// Its handshake, as Node serializes it.
+    pub fn handshake(&self) -> &Value {
+        &self.details.handshake
+    }
+
+    fn only_me(&self) -> BroadcastOperators {
+        BroadcastOperators::new(self.ns.clone(), BroadcastOptions::default()).to(self.details.id)
+    }
+
+    /// Emits to this socket.
+    pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        self.only_me().emit(event, data)
+    }
+
+    /// Joins rooms.
+    pub fn join<R: IntoRooms>(&self, rooms: R) {
+        self.only_me().sockets_join(rooms);
+    }
+
+    /// Leaves rooms.
+    pub fn leave<R: IntoRooms>(&self, rooms: R) {
+        self.only_me().sockets_leave(rooms);
+    }
+
+    /// Disconnects it.
+    pub fn disconnect(&self, close: bool) {
+        self.only_me().disconnect_sockets(close);
+    }
+}

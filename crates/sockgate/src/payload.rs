@@ -1,0 +1,143 @@
+//! Event arguments as they travel: JSON values with binary attachments beside them.
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::Value;
+use sockgate_proto::engine::{Frame, SharedFrame};
+use sockgate_proto::socketio::{encode_json_into, encode_msgpack, placeholder, Packet, Parser};
+use std::sync::Arc;
+
+/// The arguments of an event or ack: JSON values in which binary data appears as
+/// `{"_placeholder":true,"num":i}`, with `attachments[i]` holding the bytes.
+///
+/// Re-emitting a received `Payload` sends exactly what arrived, binary included.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    /// The arguments.
+    pub args: Vec<Value>,
+    /// Binary attachments referenced by placeholders in `args`.
+    pub attachments: Vec<Bytes>,
+}
+
+impl Payload {
+    /// No arguments.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One serializable argument.
+    pub fn from_value<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(Payload {
+            args: vec![serde_json::to_value(value)?],
+            attachments: Vec::new(),
+        })
+    }
+
+    /// Adds a JSON argument.
+    pub fn arg(mut self, value: impl Into<Value>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Adds a binary argument.
+    pub fn binary(mut self, data: impl Into<Bytes>) -> Self {
+        self.args.push(placeholder(self.attachments.len()));
+        self.attachments.push(data.into());
+        self
+    }
+
+    /// Builds an EVENT packet named `event` in namespace `nsp`.
+    pub(crate) fn into_event(self, nsp: &str, event: &str) -> Packet {
+        let mut args = Vec::with_capacity(self.args.len() + 1);
+        args.push(Value::String(event.to_owned()));
+        args.extend(self.args);
+        let mut packet = Packet::event(nsp, args);
+        packet.attachments = self.attachments;
+        packet
+    }
+
+    /// Builds an ACK packet.
+    pub(crate) fn into_ack(self, nsp: &str, id: u64) -> Packet {
+        let mut packet = Packet::ack(nsp, id, self.args);
+        packet.attachments = self.attachments;
+        packet
+    }
+}
+
+/// Converts a value into event arguments: tuples become several arguments, [`Payload`] is
+/// taken as is, anything else serializable is one argument.
+pub trait IntoPayload {
+    /// The arguments.
+    fn into_payload(self) -> Result<Payload, serde_json::Error>;
+}
+
+impl IntoPayload for Payload {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Ok(self)
+    }
+}
+
+impl<T: Serialize + ?Sized> IntoPayload for &T {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Payload::from_value(self)
+    }
+}
+
+impl IntoPayload for Value {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Ok(Payload {
+            args: vec![self],
+            attachments: Vec::new(),
+        })
+    }
+}
+
+impl IntoPayload for Bytes {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Ok(Payload::new().binary(self))
+    }
+}
+
+impl IntoPayload for () {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Ok(Payload::new())
+    }
+}
+
+macro_rules! tuple_payload {
+    ($($name:ident),+) => {
+        impl<$($name: Serialize),+> IntoPayload for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn into_payload(self) -> Result<Payload, serde_json::Error> {
+                let ($($name,)+) = self;
+                Ok(Payload { args: vec![$(serde_json::to_value($name)?),+], attachments: Vec::new() })
+            }
+        }
+    };
+}
+tuple_payload!(A);
+tuple_payload!(A, B);
+tuple_payload!(A, B, C);
+tuple_payload!(A, B, C, D);
+tuple_payload!(A, B, C, D, E);
+
+/// Serializes a packet once into the Engine.IO frames every recipient shares.
+pub(crate) fn encode_frames(parser: Parser, packet: &Packet) -> Vec<SharedFrame> {
+    match parser {
+        Parser::Json => {
+            let mut text = Vec::with_capacity(64);
+            text.push(b'4');
+            encode_json_into(packet, &mut text);
+            let mut frames = Vec::with_capacity(1 + packet.attachments.len());
+            frames.push(Arc::new(Frame::text_packet(Bytes::from(text))));
+            frames.extend(
+                packet
+                    .attachments
+                    .iter()
+                    .map(|a| Arc::new(Frame::binary(a.clone()))),
+            );
+            frames
+        }
+        Parser::Msgpack => vec![Arc::new(Frame::binary(encode_msgpack(packet)))],
+    }
+}

@@ -1,0 +1,522 @@
+//! The Socket.IO server: configuration, namespaces, and the engine it runs on.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use sockgate_core::{Adapter, AdapterFactory, InMemoryAdapter, LocalNamespace, RecoveryConfig};
+use sockgate_engine::{
+    CloseReason, Connection, Cors, Engine, EngineConfig, EngineHandler, EngineLayer, Message,
+    Transports,
+};
+use sockgate_proto::socketio::{EioMessage, Parser};
+use tokio::net::TcpListener;
+
+use crate::client::{self, ClientState};
+use crate::extensions::Extensions;
+use crate::handler::{boxed_message_handler, BoxedMessageHandler, MessageHandler};
+use crate::namespace::{Namespace, NamespaceRef};
+use crate::operators::BroadcastOperators;
+use crate::payload::IntoPayload;
+use crate::reason::DisconnectReason;
+use crate::socket::IntoRooms;
+use crate::SendError;
+
+/// Options of a Socket.IO server. `SocketIoConfig::default()` matches Node's defaults.
+#[derive(Clone)]
+pub struct SocketIoConfig {
+    /// Engine.IO options (path, transports, heartbeat, limits, CORS...).
+    pub engine: EngineConfig,
+    /// Time a connection has to join a namespace before it is closed (default 45 s).
+    pub connect_timeout: Duration,
+    /// Default wait for acks (Node has none; default 5 s here so nothing waits forever).
+    pub ack_timeout: Duration,
+    /// The packet parser (default JSON).
+    pub parser: Parser,
+    /// Connection state recovery (off by default, as in Node).
+    pub recovery: Option<RecoveryConfig>,
+}
+
+impl Default for SocketIoConfig {
+    fn default() -> Self {
+        SocketIoConfig {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_secs(45),
+            ack_timeout: Duration::from_secs(5),
+            parser: Parser::Json,
+            recovery: None,
+        }
+    }
+}
+
+impl fmt::Debug for SocketIoConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIoConfig")
+            .field("engine", &self.engine)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("recovery", &self.recovery)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every namespace shares.
+pub(crate) struct ServerShared {
+    pub(crate) config: SocketIoConfig,
+    pub(crate) state: Extensions,
+    pub(crate) adapter_factory: AdapterFactory,
+}
+
+struct DynamicNamespace {
+    matcher: Matcher,
+    handler: Option<BoxedMessageHandler>,
+    parent: Arc<Namespace>,
+}
+
+enum Matcher {
+    /// `/tenant/{id}`: literal segments and named parameters.
+    Pattern(Vec<Segment>),
+    /// Any name the predicate accepts.
+    Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+impl Matcher {
+    fn parse(pattern: &str) -> Matcher {
+        Matcher::Pattern(
+            pattern
+                .trim_start_matches('/')
+                .split('/')
+                .map(
+                    |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => Segment::Param(name.to_owned()),
+                        None => Segment::Literal(s.to_owned()),
+                    },
+                )
+                .collect(),
+        )
+    }
+
+    fn matches(&self, name: &str) -> Option<Vec<(String, String)>> {
+        match self {
+            Matcher::Predicate(f) => f(name).then(Vec::new),
+            Matcher::Pattern(segments) => {
+                let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+                if parts.len() != segments.len() {
+                    return None;
+                }
+                let mut params = Vec::new();
+                for (segment, part) in segments.iter().zip(parts) {
+                    match segment {
+                        Segment::Literal(l) if l == part => {}
+                        Segment::Param(p) if !part.is_empty() => {
+                            params.push((p.clone(), part.to_owned()));
+                        }
+                        _ => return None,
+                    }
+                }
+                Some(params)
+            }
+        }
+    }
+}
+
+/// The namespaces of a server.
+pub(crate) struct Registry {
+    pub(crate) shared: Arc<ServerShared>,
+    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
+    dynamic: RwLock<Vec<DynamicNamespace>>,
+}
+
+impl Registry {
+    /// The namespace named `name`, creating a child of a matching dynamic namespace if needed.
+    pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<Namespace>> {
+        if let Some(ns) = self.namespaces.read().get(name) {
+            return Some(ns.clone());
+        }
+        let dynamic = self.dynamic.read();
+        let (params, parent) = dynamic
+            .iter()
+            .find_map(|d| d.matcher.matches(name).map(|p| (p, d)))?;
+        let mut namespaces = self.namespaces.write();
+        let ns = namespaces.entry(name.to_owned()).or_insert_with(|| {
+            Namespace::new(
+                name.to_owned(),
+                params,
+                self.shared.clone(),
+                parent.handler.clone(),
+                parent.parent.middlewares(),
+            )
+        });
+        Some(ns.clone())
+    }
+
+    fn insert(&self, ns: Arc<Namespace>) {
+        self.namespaces.write().insert(ns.name().to_owned(), ns);
+    }
+
+    fn all(&self) -> Vec<Arc<Namespace>> {
+        self.namespaces.read().values().cloned().collect()
+    }
+}
+
+/// Bridges Engine.IO sessions to Socket.IO (the engine handler of a [`SocketIo`]).
+pub struct IoHandler {
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for IoHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoHandler").finish_non_exhaustive()
+    }
+}
+
+impl EngineHandler for IoHandler {
+    type Data = ClientState;
+
+    fn on_open(&self, connection: &Arc<Connection<ClientState>>) {
+        let timeout = self.registry.shared.config.connect_timeout;
+        let weak = Arc::downgrade(connection);
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(connection) = weak.upgrade() {
+                if !connection.data().has_joined() {
+                    connection.close();
+                }
+            }
+        });
+        connection.data().set_connect_timer(timer.abort_handle());
+    }
+
+    fn on_message(&self, connection: &Arc<Connection<ClientState>>, message: Message) {
+        let message = match message {
+            Message::Text(text) => EioMessage::Text(text),
+            Message::Binary(data) => EioMessage::Binary(data),
+        };
+        client::on_message(&self.registry, connection, message);
+    }
+
+    fn on_close(&self, connection: &Connection<ClientState>, reason: CloseReason) {
+        client::on_close(connection, reason.into());
+    }
+}
+
+/// A Socket.IO server. Cheap to clone; every clone is the same server.
+///
+/// ```no_run
+/// use sockgate::{SocketIo, SocketRef, extract::Data};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::builder().build();
+/// io.ns("/", |socket: SocketRef| {
+///     socket.on("message", |socket: SocketRef, Data(text): Data<String>| {
+///         let _ = socket.emit("message-back", &text);
+///     });
+/// });
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// io.serve(listener).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SocketIo {
+    registry: Arc<Registry>,
+    engine: Engine<IoHandler>,
+}
+
+impl fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("config", &self.registry.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`SocketIo`].
+pub struct SocketIoBuilder {
+    config: SocketIoConfig,
+    state: Extensions,
+    adapter_factory: Option<AdapterFactory>,
+}
+
+impl fmt::Debug for SocketIoBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIoBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketIoBuilder {
+    /// Replaces the whole configuration (for options read at run time).
+    pub fn config(mut self, config: SocketIoConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the Engine.IO options.
+    pub fn engine(mut self, engine: EngineConfig) -> Self {
+        self.config.engine = engine;
+        self
+    }
+
+    /// Sets the path (default `/socket.io/`).
+    pub fn path(mut self, path: &str) -> Self {
+        self.config.engine = self.config.engine.path(path);
+        self
+    }
+
+    /// Sets the allowed transports.
+    pub fn transports(mut self, transports: Transports) -> Self {
+        self.config.engine.transports = transports;
+        self
+    }
+
+    /// Sets CORS.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.engine.cors = Some(cors);
+        self
+    }
+
+    /// Sets `pingInterval`.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.engine.session.ping_interval = interval;
+        self
+    }
+
+    /// Sets `pingTimeout`.
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.session.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets `maxHttpBufferSize`.
+    pub fn max_http_buffer_size(mut self, bytes: u64) -> Self {
+        self.config.engine.session.max_payload = bytes;
+        self
+    }
+
+    /// Sets `connectTimeout`.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the default ack timeout.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ack_timeout = timeout;
+        self
+    }
+
+    /// Chooses the parser (JSON or msgpack).
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.parser = parser;
+        self
+    }
+
+    /// Turns on connection state recovery.
+    pub fn connection_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
+        self.config.recovery = Some(recovery);
+        self
+    }
+
+    /// Uses another adapter (a cluster adapter) for every namespace.
+    pub fn adapter(
+        mut self,
+        factory: impl Fn(Weak<dyn LocalNamespace>) -> Arc<dyn Adapter> + Send + Sync + 'static,
+    ) -> Self {
+        self.adapter_factory = Some(Arc::new(factory));
+        self
+    }
+
+    /// Adds application state, available to handlers through [`crate::extract::State`].
+    pub fn with_state<T: Clone + Send + Sync + 'static>(self, state: T) -> Self {
+        self.state.insert(state);
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> SocketIo {
+        let recovery = self.config.recovery;
+        let adapter_factory = self.adapter_factory.unwrap_or_else(|| {
+            Arc::new(move |ns| Arc::new(InMemoryAdapter::new(ns, recovery)) as Arc<dyn Adapter>)
+        });
+        let shared = Arc::new(ServerShared {
+            config: self.config,
+            state: self.state,
+            adapter_factory,
+        });
+        let registry = Arc::new(Registry {
+            shared: shared.clone(),
+            namespaces: RwLock::new(HashMap::new()),
+            dynamic: RwLock::new(Vec::new()),
+        });
+        registry.insert(Namespace::new(
+            "/".to_owned(),
+            Vec::new(),
+            shared.clone(),
+            None,
+            Vec::new(),
+        ));
+        let engine = Engine::new(
+            shared.config.engine.clone(),
+            IoHandler {
+                registry: registry.clone(),
+            },
+        );
+        SocketIo { registry, engine }
+    }
+}
+
+impl SocketIo {
+    /// A builder with Node's defaults.
+    pub fn builder() -> SocketIoBuilder {
+        SocketIoBuilder {
+            config: SocketIoConfig::default(),
+            state: Extensions::new(),
+            adapter_factory: None,
+        }
+    }
+
+    /// A server with Node's defaults.
+    pub fn new() -> SocketIo {
+        Self::builder().build()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SocketIoConfig {
+        &self.registry.shared.config
+    }
+
+    /// Declares a namespace and the handler called for each socket that connects to it
+    /// (Node's `io.of(name).on("connection", handler)`). Its extractors see the `auth`
+    /// payload as [`crate::extract::Data`].
+    pub fn ns<H, M>(&self, name: &str, handler: H) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        let existing = self.registry.namespaces.read().get(name).cloned();
+        let middlewares = existing.map(|ns| ns.middlewares()).unwrap_or_default();
+        let ns = Namespace::new(
+            name.to_owned(),
+            Vec::new(),
+            self.registry.shared.clone(),
+            Some(boxed_message_handler(handler)),
+            middlewares,
+        );
+        self.registry.insert(ns.clone());
+        NamespaceRef(ns)
+    }
+
+    /// Declares a dynamic namespace: every name matching `pattern` (`/tenant/{id}` style, each
+    /// `{name}` matching one segment) gets its own namespace on first connect. The returned
+    /// handle holds middlewares that the children inherit (add them before clients connect).
+    pub fn dynamic_ns<H, M>(&self, pattern: &str, handler: H) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.add_dynamic(Matcher::parse(pattern), pattern, handler)
+    }
+
+    /// Declares dynamic namespaces accepted by a predicate on the name.
+    pub fn dynamic_ns_with<H, M>(
+        &self,
+        predicate: impl Fn(&str) -> bool + Send + Sync + 'static,
+        handler: H,
+    ) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.add_dynamic(
+            Matcher::Predicate(Arc::new(predicate)),
+            "<predicate>",
+            handler,
+        )
+    }
+
+    fn add_dynamic<H, M>(&self, matcher: Matcher, label: &str, handler: H) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        let parent = Namespace::new(
+            label.to_owned(),
+            Vec::new(),
+            self.registry.shared.clone(),
+            None,
+            Vec::new(),
+        );
+        self.registry.dynamic.write().push(DynamicNamespace {
+            matcher,
+            handler: Some(boxed_message_handler(handler)),
+            parent: parent.clone(),
+        });
+        NamespaceRef(parent)
+    }
+
+    /// The namespace named `name`, if declared (or already created by a dynamic pattern).
+    pub fn of(&self, name: &str) -> Option<NamespaceRef> {
+        self.registry
+            .namespaces
+            .read()
+            .get(name)
+            .cloned()
+            .map(NamespaceRef)
+    }
+
+    fn main(&self) -> NamespaceRef {
+        self.of("/").unwrap_or_else(|| self.ns("/", || {}))
+    }
+
+    /// Emits to every socket of the main namespace.
+    pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        self.main().emit(event, data)
+    }
+
+    /// Broadcast operators on the main namespace.
+    pub fn broadcast(&self) -> BroadcastOperators {
+        self.main().broadcast()
+    }
+
+    /// Targets rooms of the main namespace.
+    pub fn to<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.main().to(rooms)
+    }
+
+    /// The engine (for session counts and low-level access).
+    pub fn engine(&self) -> &Engine<IoHandler> {
+        &self.engine
+    }
+
+    /// A tower `Layer` that serves Socket.IO beside an application's routes.
+    pub fn layer(&self) -> EngineLayer<IoHandler> {
+        self.engine.layer()
+    }
+
+    /// Serves Socket.IO alone on `listener`.
+    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+        self.engine.clone().serve(listener).await
+    }
+
+    /// Closes every socket with reason `server shutting down`, then every connection.
+    pub fn close(&self) {
+        for ns in self.registry.all() {
+            NamespaceRef(ns).close_all(DisconnectReason::ServerShuttingDown);
+        }
+        self.engine.close_all();
+    }
+}
+
+impl Default for SocketIo {
+    fn default() -> Self {
+        Self::new()
+    }
+}

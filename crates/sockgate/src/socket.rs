@@ -1,0 +1,475 @@
+//! A socket: one client in one namespace.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use sockgate_core::{BroadcastOptions, PersistedSession, Room, Sid};
+use sockgate_engine::Connection;
+use sockgate_proto::socketio::Packet;
+
+use crate::ack::{AckFuture, AckTable};
+use crate::client::ClientState;
+use crate::extensions::Extensions;
+use crate::handler::{BoxedMessageHandler, DisconnectCallback, MessageParts};
+use crate::handshake::Handshake;
+use crate::namespace::Namespace;
+use crate::operators::BroadcastOperators;
+use crate::payload::{encode_frames, IntoPayload, Payload};
+use crate::reason::DisconnectReason;
+use crate::SendError;
+
+/// A cheap, cloneable handle on a [`Socket`].
+#[derive(Clone)]
+pub struct SocketRef(pub(crate) Arc<Socket>);
+
+impl Deref for SocketRef {
+    type Target = Socket;
+    fn deref(&self) -> &Socket {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for SocketRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// One client connected to one namespace (Node's `Socket`).
+///
+/// Its id is 20 characters, distinct from the Engine.IO session id; it is always in the room
+/// named by its id.
+pub struct Socket {
+    id: Sid,
+    pub(crate) ns: Arc<Namespace>,
+    pub(crate) conn: Arc<Connection<ClientState>>,
+    pub(crate) handshake: Handshake,
+    pid: Option<String>,
+    recovered: bool,
+    connected: AtomicBool,
+    pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
+    pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
+    pub(crate) any_outgoing: RwLock<Vec<Arc<dyn Fn(&str, &Payload) + Send + Sync>>>,
+    pub(crate) disconnecting: Mutex<Vec<DisconnectCallback>>,
+    pub(crate) disconnect: Mutex<Vec<DisconnectCallback>>,
+    pub(crate) acks: Mutex<AckTable>,
+    data: Mutex<Value>,
+    /// Typed per-socket values that are not serialized (use `set_data` for what must travel
+    /// with `fetch_sockets` and recovery).
+    pub extensions: Extensions,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("ns", &self.ns.name())
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Sid,
+        ns: Arc<Namespace>,
+        conn: Arc<Connection<ClientState>>,
+        handshake: Handshake,
+        pid: Option<String>,
+        recovered: bool,
+        data: Value,
+    ) -> Socket {
+        Socket {
+            id,
+            ns,
+            conn,
+            handshake,
+            pid,
+            recovered,
+            connected: AtomicBool::new(false),
+            handlers: RwLock::new(HashMap::new()),
+            any_handlers: RwLock::new(Vec::new()),
+            any_outgoing: RwLock::new(Vec::new()),
+            disconnecting: Mutex::new(Vec::new()),
+            disconnect: Mutex::new(Vec::new()),
+            acks: Mutex::new(AckTable::default()),
+            data: Mutex::new(data),
+            extensions: Extensions::new(),
+        }
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> Sid {
+        self.id
+    }
+
+    /// The namespace name (the concrete one for dynamic namespaces).
+    pub fn ns_name(&self) -> &str {
+        self.ns.name()
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> crate::NamespaceRef {
+        crate::NamespaceRef(self.ns.clone())
+    }
+
+    /// The handshake (query, auth, headers, address...).
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_connected(&self) {
+        self.connected.store(true, Ordering::Release);
+    }
+
+    /// Whether this socket got its state back through connection state recovery.
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// The private session id used for recovery (only when recovery is on).
+    pub fn pid(&self) -> Option<&str> {
+        self.pid.as_deref()
+    }
+
+    /// The Engine.IO transport in use: `"polling"` or `"websocket"`.
+    pub fn transport(&self) -> &'static str {
+        self.conn.transport().as_str()
+    }
+
+    /// The serializable data of this socket (Node's `socket.data`), as JSON.
+    pub fn data_value(&self) -> Value {
+        self.data.lock().clone()
+    }
+
+    /// Reads `socket.data` as `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.data.lock().clone()).ok()
+    }
+
+    /// Sets `socket.data`, which travels with `fetch_sockets` and recovery.
+    pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), serde_json::Error> {
+        *self.data.lock() = serde_json::to_value(data)?;
+        Ok(())
+    }
+
+    /// Registers a handler for `event`, replacing any previous one.
+    pub fn on<H, M>(&self, event: impl Into<String>, handler: H)
+    where
+        H: crate::handler::MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        let boxed = crate::handler::boxed_message_handler(handler);
+        self.handlers
+            .write()
+            .insert(event.into().into_boxed_str(), boxed);
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.handlers.write().remove(event);
+    }
+
+    /// Registers a handler called for every incoming event (Node's `onAny`); it can use the
+    /// [`crate::extract::Event`] extractor to read the event name.
+    pub fn on_any<H, M>(&self, handler: H)
+    where
+        H: crate::handler::MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.any_handlers
+            .write()
+            .push(crate::handler::boxed_message_handler(handler));
+    }
+
+    /// Registers a callback for every outgoing event of this socket (Node's `onAnyOutgoing`).
+    pub fn on_any_outgoing(&self, callback: impl Fn(&str, &Payload) + Send + Sync + 'static) {
+        self.any_outgoing.write().push(Arc::new(callback));
+    }
+
+    /// Called when the socket is about to leave (its rooms are still readable).
+    pub fn on_disconnecting(
+        &self,
+        callback: impl FnOnce(SocketRef, DisconnectReason) + Send + 'static,
+    ) {
+        self.disconnecting.lock().push(Box::new(callback));
+    }
+
+    /// Called once the socket left, with the reason.
+    pub fn on_disconnect(
+        &self,
+        callback: impl FnOnce(SocketRef, DisconnectReason) + Send + 'static,
+    ) {
+        self.disconnect.lock().push(Box::new(callback));
+    }
+
+    /// Emits an event to this client. Tuples send several arguments; a [`Payload`] sends
+    /// binary too.
+    pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        let payload = data
+            .into_payload()
+            .map_err(|e| SendError::Serialize(e.to_string()))?;
+        for callback in self.any_outgoing.read().iter() {
+            callback(event, &payload);
+        }
+        self.send_packet(payload.into_event(self.ns_name(), event))
+    }
+
+    /// Emits an event and waits for the client's ack, up to the server's ack timeout (or the
+    /// one given with [`Socket::timeout`]).
+    pub fn emit_with_ack<T: DeserializeOwned, P: IntoPayload>(
+        self: &Arc<Self>,
+        event: &str,
+        data: P,
+    ) -> AckFuture<T> {
+        self.emit_with_ack_timeout(event, data, self.ns.server().config.ack_timeout)
+    }
+
+    pub(crate) fn emit_with_ack_timeout<T: DeserializeOwned, P: IntoPayload>(
+        self: &Arc<Self>,
+        event: &str,
+        data: P,
+        timeout: Duration,
+    ) -> AckFuture<T> {
+        let payload = match data.into_payload() {
+            Ok(payload) => payload,
+            Err(e) => return AckFuture::failed(crate::AckError::Send(e.to_string())),
+        };
+        for callback in self.any_outgoing.read().iter() {
+            callback(event, &payload);
+        }
+        let id = self.ns.next_ack_id();
+        let rx = self.acks.lock().insert(id);
+        let packet = payload.into_event(self.ns_name(), event).with_id(id);
+        if let Err(e) = self.send_packet(packet) {
+            self.acks.lock().forget(id);
+            return AckFuture::failed(crate::AckError::Send(e.to_string()));
+        }
+        AckFuture::new(SocketRef(self.clone()), id, rx, timeout)
+    }
+
+    /// Sets the ack timeout of the next emit: `socket.timeout(d).emit_with_ack(...)`.
+    pub fn timeout(self: &Arc<Self>, timeout: Duration) -> TimedSocket {
+        TimedSocket {
+            socket: self.clone(),
+            timeout,
+        }
+    }
+
+    /// Sends a packet to this socket's connection.
+    pub(crate) fn send_packet(&self, packet: Packet) -> Result<(), SendError> {
+        if !self.connected()
+            && !packet
+                .kind
+                .eq(&sockgate_proto::socketio::PacketType::Connect)
+        {
+            return Err(SendError::Disconnected);
+        }
+        let frames = encode_frames(self.ns.server().config.parser, &packet);
+        self.conn
+            .send_all(frames)
+            .map_err(|_| SendError::Disconnected)
+    }
+
+    /// Joins rooms.
+    pub fn join<R: IntoRooms>(&self, rooms: R) {
+        self.ns.adapter().add_all(self.id, &rooms.into_rooms());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.ns.adapter().del(self.id, room);
+    }
+
+    /// Leaves every room but its own.
+    pub fn leave_all(&self) {
+        let own: Room = Room::from(self.id.as_str());
+        for room in self.rooms() {
+            if room != own {
+                self.ns.adapter().del(self.id, &room);
+            }
+        }
+    }
+
+    /// The rooms this socket is in (its own id room included).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.ns.adapter().rooms_of(self.id)
+    }
+
+    /// Broadcast to `rooms`, from this socket: the sender is excluded (`socket.to(room)`).
+    pub fn to<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`Socket::to`].
+    pub fn within<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.to(rooms)
+    }
+
+    /// Broadcast to everyone but `rooms`, and but this socket.
+    pub fn except<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.broadcast().except(rooms)
+    }
+
+    /// Broadcast to the whole namespace but this socket (`socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperators {
+        BroadcastOperators::new(self.ns.clone(), BroadcastOptions::default())
+            .except(self.id.as_str())
+    }
+
+    /// Volatile emit to this socket: dropped if the transport is not writable now.
+    pub fn emit_volatile<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        if !self.conn.is_writable() {
+            return Ok(());
+        }
+        self.emit(event, data)
+    }
+
+    /// Disconnects this socket from its namespace (the client gets `41`); the connection stays
+    /// open for other namespaces.
+    pub fn disconnect(self: &Arc<Self>) {
+        if self.connected() {
+            let _ = self.send_packet(Packet::disconnect(self.ns_name()));
+        }
+        self.close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Disconnects this socket and closes the whole connection (`disconnect(true)`).
+    pub fn disconnect_and_close(self: &Arc<Self>) {
+        let client = self.conn.data();
+        for socket in client.sockets() {
+            socket.disconnect();
+        }
+        self.conn.close();
+    }
+
+    /// Leaves the namespace for `reason`: runs the disconnecting callbacks, forgets rooms and
+    /// pending acks, then runs the disconnect callbacks. Runs once.
+    pub(crate) fn close(self: &Arc<Self>, reason: DisconnectReason) {
+        if !self.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let this = SocketRef(self.clone());
+        for callback in std::mem::take(&mut *self.disconnecting.lock()) {
+            guarded(|| callback(this.clone(), reason));
+        }
+        if reason.is_recoverable() && self.ns.adapter().recovery_enabled() {
+            if let Some(pid) = &self.pid {
+                self.ns.adapter().persist_session(PersistedSession {
+                    sid: self.id,
+                    pid: pid.clone(),
+                    rooms: self.rooms(),
+                    data: self.data_value(),
+                });
+            }
+        }
+        self.ns.remove_socket(self.id);
+        self.conn.data().remove_socket(self.ns_name());
+        self.acks.lock().clear();
+        for callback in std::mem::take(&mut *self.disconnect.lock()) {
+            guarded(|| callback(this.clone(), reason));
+        }
+        // Handlers capture sockets; dropping them breaks the reference cycles.
+        self.handlers.write().clear();
+        self.any_handlers.write().clear();
+        self.any_outgoing.write().clear();
+    }
+
+    pub(crate) fn dispatch(self: &Arc<Self>, parts: MessageParts) {
+        let any: Vec<BoxedMessageHandler> = self.any_handlers.read().clone();
+        for handler in any {
+            handler.call(SocketRef(self.clone()), parts.clone());
+        }
+        let handler = self.handlers.read().get(parts.event.as_str()).cloned();
+        match handler {
+            Some(handler) => handler.call(SocketRef(self.clone()), parts),
+            None => tracing::trace!(socket = %self.id, event = %parts.event, "no handler"),
+        }
+    }
+}
+
+/// Runs user code, logging a panic instead of unwinding into the server.
+pub(crate) fn guarded(f: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        tracing::error!(panic = %crate::handler::panic_message(&panic), "a handler panicked");
+    }
+}
+
+/// A socket with an ack timeout for its next emit.
+#[derive(Debug)]
+pub struct TimedSocket {
+    socket: Arc<Socket>,
+    timeout: Duration,
+}
+
+impl TimedSocket {
+    /// Emits and waits for the ack, up to the timeout.
+    pub fn emit_with_ack<T: DeserializeOwned, P: IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> AckFuture<T> {
+        self.socket.emit_with_ack_timeout(event, data, self.timeout)
+    }
+}
+
+/// Things that name one or more rooms.
+pub trait IntoRooms {
+    /// The room names.
+    fn into_rooms(self) -> Vec<Room>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self)]
+    }
+}
+
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self)]
+    }
+}
+
+impl IntoRooms for Room {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self]
+    }
+}
+
+impl IntoRooms for Sid {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self.as_str())]
+    }
+}
+
+impl<T: IntoRooms> IntoRooms for Vec<T> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl<T: IntoRooms + Clone, const N: usize> IntoRooms for [T; N] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
