@@ -99,7 +99,7 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
             "socketioxide" => {
                 let p = bin(
                     "socketioxide-bin",
-                    PathBuf::from("/work/target-bench-sioxide/release/socketioxide-bench-server"),
+                    target_dir().join("bench-socketioxide/release/socketioxide-bench-server"),
                 );
                 let ok = p.exists();
                 (
@@ -276,10 +276,9 @@ fn smoke_failure(sc: &Scenario, r: &RunResult) -> Option<String> {
 /// Entry point of `loadgen bench`; returns the exit code.
 pub(crate) fn main(args: &Args) -> i32 {
     let smoke = args.flag("smoke");
-    let bench_dir = std::env::current_exe()
-        .ok()
-        .and_then(|_| std::env::var_os("SOCKGATE_BENCH_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    // The bench/ folder: given by the scripts, else where this package was built from.
+    let bench_dir = std::env::var_os("SOCKGATE_BENCH_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."), PathBuf::from);
     let out_dir = args.str("out").map_or_else(
         || {
             if smoke {

@@ -157,6 +157,19 @@ fn schedule(sc: &Scenario, g: usize) -> Option<(Duration, Duration)> {
     }
 }
 
+/// Moves an echo client's schedule on by one period and returns when it sends next: on time when
+/// the ack came back in time, at once otherwise (it never sends two round trips at once).
+fn advance(due: &mut Instant, sched: Option<(Duration, Duration)>) -> Instant {
+    let (_, period) = sched.unwrap_or_default();
+    let now = Instant::now();
+    *due += period;
+    if *due + period < now {
+        // More than a period behind: do not try to catch up in a burst.
+        *due = now;
+    }
+    (*due).max(now)
+}
+
 // ---------------------------------------------------------------- WebSocket
 
 /// A minimal WebSocket client connection: one stream, one read buffer, one write buffer.
@@ -180,6 +193,8 @@ impl Ws {
             .map_err(|e| format!("connect: {e}"))?;
         let _ = stream.set_nodelay(true);
         // RST on close: no TIME_WAIT pile-up across rounds of 19,000 connections.
+        // Zero linger never blocks: the close is an immediate RST.
+        #[allow(deprecated)]
         let _ = stream.set_linger(Some(Duration::ZERO));
         let mut ws = Self {
             stream,
@@ -388,10 +403,11 @@ async fn ws_run(
     let mut next: Option<Instant> = None;
     let mut awaiting: Option<u64> = None;
     let mut ack_id: u64 = 0;
-    let mut last_send = Instant::now();
+    let mut due = Instant::now();
     let mut phase = *phase_rx.borrow_and_update();
     if phase >= PH_RUN {
         next = sched.map(|(o, _)| Instant::now() + o);
+        due = next.unwrap_or(due);
     }
     loop {
         tokio::select! {
@@ -399,7 +415,10 @@ async fn ws_run(
                 if r.is_err() { return Ok(()); }
                 phase = *phase_rx.borrow_and_update();
                 match phase {
-                    PH_RUN => next = sched.map(|(o, _)| Instant::now() + o),
+                    PH_RUN => {
+                        next = sched.map(|(o, _)| Instant::now() + o);
+                        due = next.unwrap_or_else(Instant::now);
+                    }
                     PH_DRAIN => next = None,
                     PH_CLOSE => return Ok(()),
                     _ => {}
@@ -422,8 +441,7 @@ async fn ws_run(
                                         awaiting = None;
                                         sh.arrival(p);
                                         if phase == PH_RUN {
-                                            let (_, period) = sched.unwrap_or_default();
-                                            next = Some((last_send + period).max(Instant::now()));
+                                            next = Some(advance(&mut due, sched));
                                         }
                                     }
                                 }
@@ -445,11 +463,10 @@ async fn ws_run(
                             sh.c.borrow_mut().timeouts += 1;
                         }
                         ack_id += 1;
-                        last_send = Instant::now();
                         ws.send(sh, 1, send_packet(&sh.sc, g, ack_id).as_bytes()).await?;
                         sh.c.borrow_mut().sent += 1;
                         awaiting = Some(ack_id);
-                        next = Some(last_send + ACK_TIMEOUT);
+                        next = Some(Instant::now() + ACK_TIMEOUT);
                     }
                     _ => {
                         ws.send(sh, 1, send_packet(&sh.sc, g, 0).as_bytes()).await?;
@@ -477,6 +494,8 @@ async fn http_conn(sh: &Shared) -> Result<Sender, String> {
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
+    // Zero linger never blocks: the close is an immediate RST.
+    #[allow(deprecated)]
     let _ = stream.set_linger(Some(Duration::ZERO));
     let (sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -629,10 +648,11 @@ async fn polling_run(
     let mut next: Option<Instant> = None;
     let mut awaiting: Option<u64> = None;
     let mut ack_id = 0u64;
-    let mut last_send = Instant::now();
+    let mut due = Instant::now();
     let mut phase = *phase_rx.borrow_and_update();
     if phase >= PH_RUN {
         next = sched.map(|(o, _)| Instant::now() + o);
+        due = next.unwrap_or(due);
     }
     loop {
         tokio::select! {
@@ -640,7 +660,10 @@ async fn polling_run(
                 if r.is_err() { return Ok(()); }
                 phase = *phase_rx.borrow_and_update();
                 match phase {
-                    PH_RUN => next = sched.map(|(o, _)| Instant::now() + o),
+                    PH_RUN => {
+                        next = sched.map(|(o, _)| Instant::now() + o);
+                        due = next.unwrap_or_else(Instant::now);
+                    }
                     PH_DRAIN => next = None,
                     PH_CLOSE => return Ok(()),
                     _ => {}
@@ -658,8 +681,7 @@ async fn polling_run(
                             awaiting = None;
                             sh.arrival(&p);
                             if phase == PH_RUN {
-                                let (_, period) = sched.unwrap_or_default();
-                                next = Some((last_send + period).max(Instant::now()));
+                                next = Some(advance(&mut due, sched));
                             }
                         }
                     }
@@ -672,11 +694,10 @@ async fn polling_run(
                     sh.c.borrow_mut().timeouts += 1;
                 }
                 ack_id += 1;
-                last_send = Instant::now();
+                awaiting = Some(ack_id);
                 http(sh, post, Some(sid), Some(send_packet(&sh.sc, g, ack_id))).await?;
                 sh.c.borrow_mut().sent += 1;
-                awaiting = Some(ack_id);
-                next = Some(last_send + ACK_TIMEOUT);
+                next = Some(Instant::now() + ACK_TIMEOUT);
             }
         }
     }

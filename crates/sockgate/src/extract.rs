@@ -183,3 +183,10 @@ impl FromMessageParts for NsParams {
         Ok(NsParams(socket.ns.params().to_vec()))
     }
 }
+
+impl FromMessageParts for MessageParts {
+    type Rejection = Infallible;
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
+        Ok(parts.clone())
+    }
+}

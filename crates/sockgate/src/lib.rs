@@ -31,6 +31,7 @@ mod ack;
 mod client;
 mod extensions;
 pub mod extract;
+pub mod gateway;
 pub mod handler;
 mod handshake;
 mod namespace;

@@ -66,8 +66,14 @@ pub(crate) struct Namespace {
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     pub(crate) connect_handler: Option<BoxedMessageHandler>,
     middlewares: RwLock<Vec<BoxedMiddleware>>,
+    /// Event handlers shared by every socket of the namespace (used when the socket has no
+    /// handler of its own for the event): one table, not one per socket.
+    pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
+    pub(crate) disconnect_handlers: RwLock<Vec<NsDisconnectCallback>>,
     ack_ids: AtomicU64,
 }
+
+pub(crate) type NsDisconnectCallback = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
 
 impl fmt::Debug for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,6 +100,8 @@ impl Namespace {
             sockets: RwLock::new(HashMap::new()),
             connect_handler,
             middlewares: RwLock::new(middlewares),
+            handlers: RwLock::new(HashMap::new()),
+            disconnect_handlers: RwLock::new(Vec::new()),
             ack_ids: AtomicU64::new(0),
         });
         let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as Weak<dyn LocalNamespace>;
@@ -231,6 +239,29 @@ impl NamespaceRef {
     {
         self.0
             .add_middleware(Arc::new(move |socket| Box::pin(middleware(socket))));
+        self
+    }
+
+    /// Registers a handler for `event` for every socket of this namespace (a socket's own
+    /// handler for the same event takes precedence).
+    pub fn on<H, M>(&self, event: impl Into<String>, handler: H) -> &Self
+    where
+        H: crate::handler::MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.0.handlers.write().insert(
+            event.into().into_boxed_str(),
+            crate::handler::boxed_message_handler(handler),
+        );
+        self
+    }
+
+    /// Called for every socket of this namespace that disconnects.
+    pub fn on_disconnect(
+        &self,
+        callback: impl Fn(SocketRef, DisconnectReason) + Send + Sync + 'static,
+    ) -> &Self {
+        self.0.disconnect_handlers.write().push(Arc::new(callback));
         self
     }
 

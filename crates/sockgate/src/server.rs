@@ -65,7 +65,7 @@ impl fmt::Debug for SocketIoConfig {
 /// What every namespace shares.
 pub(crate) struct ServerShared {
     pub(crate) config: SocketIoConfig,
-    pub(crate) state: Extensions,
+    pub(crate) state: Arc<Extensions>,
     pub(crate) adapter_factory: AdapterFactory,
 }
 
@@ -240,7 +240,7 @@ impl fmt::Debug for SocketIo {
 /// Builds a [`SocketIo`].
 pub struct SocketIoBuilder {
     config: SocketIoConfig,
-    state: Extensions,
+    state: Arc<Extensions>,
     adapter_factory: Option<AdapterFactory>,
 }
 
@@ -340,6 +340,12 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Shares one state map between several servers (the gateways of one application).
+    pub(crate) fn shared_state(mut self, state: Arc<Extensions>) -> Self {
+        self.state = state;
+        self
+    }
+
     /// Builds the server.
     pub fn build(self) -> SocketIo {
         let recovery = self.config.recovery;
@@ -378,7 +384,7 @@ impl SocketIo {
     pub fn builder() -> SocketIoBuilder {
         SocketIoBuilder {
             config: SocketIoConfig::default(),
-            state: Extensions::new(),
+            state: Arc::new(Extensions::new()),
             adapter_factory: None,
         }
     }

@@ -49,6 +49,34 @@ impl PartialEq for SocketRef {
     }
 }
 
+// The `Socket` methods taking `self: &Arc<Self>` cannot be reached through `Deref` (outside this
+// crate nobody holds an `Arc<Socket>`), so `SocketRef` exposes them itself.
+impl SocketRef {
+    /// Emits an event and waits for the client's ack (see [`Socket::emit_with_ack`]).
+    pub fn emit_with_ack<T: DeserializeOwned, P: IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> AckFuture<T> {
+        self.0.emit_with_ack(event, data)
+    }
+
+    /// Sets the ack timeout of the next emit: `socket.timeout(d).emit_with_ack(...)`.
+    pub fn timeout(&self, timeout: Duration) -> TimedSocket {
+        self.0.timeout(timeout)
+    }
+
+    /// Disconnects this socket from its namespace (see [`Socket::disconnect`]).
+    pub fn disconnect(&self) {
+        self.0.disconnect()
+    }
+
+    /// Disconnects this socket and closes the whole connection (`disconnect(true)`).
+    pub fn disconnect_and_close(&self) {
+        self.0.disconnect_and_close()
+    }
+}
+
 /// One client connected to one namespace (Node's `Socket`).
 ///
 /// Its id is 20 characters, distinct from the Engine.IO session id; it is always in the room
@@ -388,6 +416,10 @@ impl Socket {
         for callback in std::mem::take(&mut *self.disconnect.lock()) {
             guarded(|| callback(this.clone(), reason));
         }
+        let ns_callbacks = self.ns.disconnect_handlers.read().clone();
+        for callback in ns_callbacks {
+            guarded(|| callback(this.clone(), reason));
+        }
         // Handlers capture sockets; dropping them breaks the reference cycles.
         self.handlers.write().clear();
         self.any_handlers.write().clear();
@@ -399,7 +431,12 @@ impl Socket {
         for handler in any {
             handler.call(SocketRef(self.clone()), parts.clone());
         }
-        let handler = self.handlers.read().get(parts.event.as_str()).cloned();
+        let handler = self
+            .handlers
+            .read()
+            .get(parts.event.as_str())
+            .cloned()
+            .or_else(|| self.ns.handlers.read().get(parts.event.as_str()).cloned());
         match handler {
             Some(handler) => handler.call(SocketRef(self.clone()), parts),
             None => tracing::trace!(socket = %self.id, event = %parts.event, "no handler"),

@@ -1,0 +1,584 @@
+//! The gateway trait, its handler table, and the application that serves gateways.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Either;
+use tokio::sync::watch;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::exception::{ExceptionContext, ExceptionFilter, FilterChain, WsException};
+use super::extract::GatewayContext;
+use super::handler::{erase, ErasedGatewayHandler, GatewayHandler};
+use super::options::{GatewayNamespace, GatewayOptions};
+use super::response::Reply;
+use crate::engine::BoxError;
+use crate::extensions::Extensions;
+use crate::handler::MessageParts;
+use crate::namespace::{MiddlewareError, NamespaceRef};
+use crate::reason::DisconnectReason;
+use crate::server::SocketIo;
+use crate::socket::SocketRef;
+
+/// A NestJS-style gateway: options, lifecycle hooks and message handlers.
+///
+/// Implement it by hand, or let `#[gateway]` and `#[subscribe_message]` (the `macros`
+/// feature) write it. Every hook has a default that does nothing.
+pub trait Gateway: Send + Sync + Sized + 'static {
+    /// `@WebSocketGateway(...)`: namespace, port, CORS, transports... Called once at startup;
+    /// the application may override it with options read at run time.
+    fn options(&self) -> GatewayOptions {
+        GatewayOptions::default()
+    }
+
+    /// Declares the message handlers, guards and filters (`@SubscribeMessage`, `@UseGuards`,
+    /// `@UseFilters`).
+    fn register(router: &mut GatewayRouter<Self>);
+
+    /// `afterInit(server)`: the namespace exists, no client is connected yet.
+    fn after_init(&self, _namespace: &NamespaceRef) {}
+
+    /// `handleConnection(client)`. Awaited before any message of this socket is handled, so
+    /// asynchronous authentication cannot race messages (NestJS binds handlers without
+    /// waiting). An error goes to the exception filters (pattern `handleConnection`) and the
+    /// socket is disconnected.
+    fn handle_connection(
+        self: Arc<Self>,
+        _socket: SocketRef,
+    ) -> impl Future<Output = Result<(), WsException>> + Send {
+        async { Ok(()) }
+    }
+
+    /// `handleDisconnect(client, reason)`.
+    fn handle_disconnect(&self, _socket: SocketRef, _reason: DisconnectReason) {}
+}
+
+/// A guard on messages: `false` refuses the message with `Forbidden resource`.
+pub type MessageGuard = Arc<dyn Fn(&GatewayContext) -> bool + Send + Sync>;
+
+type ConnectionGuard = Arc<
+    dyn Fn(SocketRef) -> Pin<Box<dyn Future<Output = Result<(), MiddlewareError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+struct Route<G> {
+    event: String,
+    handler: Arc<dyn ErasedGatewayHandler<G>>,
+    guards: Vec<MessageGuard>,
+    filters: Vec<Arc<dyn ExceptionFilter>>,
+}
+
+/// The handler table of one gateway, filled by [`Gateway::register`].
+pub struct GatewayRouter<G> {
+    routes: Vec<Route<G>>,
+    guards: Vec<MessageGuard>,
+    connection_guards: Vec<ConnectionGuard>,
+    filters: Vec<Arc<dyn ExceptionFilter>>,
+}
+
+impl<G> fmt::Debug for GatewayRouter<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayRouter")
+            .field(
+                "events",
+                &self.routes.iter().map(|r| r.event.as_str()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of one handler, returned by [`GatewayRouter::subscribe_message`].
+#[derive(Debug)]
+pub struct RouteConfig<'a, G> {
+    router: &'a mut GatewayRouter<G>,
+    index: usize,
+}
+
+impl<G> RouteConfig<'_, G> {
+    /// A guard for this handler only (`@UseGuards` on the method).
+    pub fn guard(self, guard: impl Fn(&GatewayContext) -> bool + Send + Sync + 'static) -> Self {
+        self.router.routes[self.index].guards.push(Arc::new(guard));
+        self
+    }
+
+    /// A filter for this handler only (`@UseFilters` on the method).
+    pub fn filter(self, filter: impl ExceptionFilter) -> Self {
+        self.router.routes[self.index].filters.push(Arc::new(filter));
+        self
+    }
+}
+
+impl<G: Send + Sync + 'static> GatewayRouter<G> {
+    fn new() -> Self {
+        GatewayRouter {
+            routes: Vec::new(),
+            guards: Vec::new(),
+            connection_guards: Vec::new(),
+            filters: Vec::new(),
+        }
+    }
+
+    /// `@SubscribeMessage(event)`: `handler` is `fn(&G, extractors...) -> R` or
+    /// `async fn(Arc<G>, extractors...) -> R`.
+    pub fn subscribe_message<H, M>(&mut self, event: &str, handler: H) -> RouteConfig<'_, G>
+    where
+        H: GatewayHandler<G, M>,
+        M: Send + Sync + 'static,
+    {
+        self.routes.push(Route {
+            event: event.to_owned(),
+            handler: erase(handler),
+            guards: Vec::new(),
+            filters: Vec::new(),
+        });
+        let index = self.routes.len() - 1;
+        RouteConfig {
+            router: self,
+            index,
+        }
+    }
+
+    /// A guard on every message of this gateway (`@UseGuards` on the class).
+    pub fn use_guard(&mut self, guard: impl Fn(&GatewayContext) -> bool + Send + Sync + 'static) -> &mut Self {
+        self.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// A guard on connecting: an error refuses the socket with `connect_error` (its message
+    /// and data) before any hook or handler runs. NestJS has none (#882).
+    pub fn use_connection_guard<F, Fut>(&mut self, guard: F) -> &mut Self
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), MiddlewareError>> + Send + 'static,
+    {
+        self.connection_guards
+            .push(Arc::new(move |socket| Box::pin(guard(socket))));
+        self
+    }
+
+    /// An exception filter for every handler of this gateway (`@UseFilters` on the class).
+    pub fn use_filter(&mut self, filter: impl ExceptionFilter) -> &mut Self {
+        self.filters.push(Arc::new(filter));
+        self
+    }
+}
+
+/// Why the gateways could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayError {
+    /// Two gateways share a server (same port and path) with different server-level options.
+    /// Give them the same options, or a different path or port.
+    ConflictingOptions {
+        /// The shared port (`None`: the application's).
+        port: Option<u16>,
+        /// The shared path.
+        path: String,
+        /// The gateway whose options differ.
+        gateway: &'static str,
+    },
+    /// Two gateways serve the same namespace of the same server.
+    DuplicateNamespace {
+        /// The namespace.
+        namespace: String,
+    },
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GatewayError::ConflictingOptions { port, path, gateway } => write!(
+                f,
+                "gateway {gateway} shares the server at port {} path {path} with another gateway \
+                 but has different server options (cors, transports, ping, limits, parser); \
+                 align them or give it another path or port",
+                port.map_or("(application)".to_owned(), |p| p.to_string()),
+            ),
+            GatewayError::DuplicateNamespace { namespace } => {
+                write!(f, "two gateways serve namespace {namespace} on the same server")
+            }
+        }
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+type Installer = Box<dyn FnOnce(&SocketIo, &[Arc<dyn ExceptionFilter>]) + Send>;
+
+struct Pending {
+    name: &'static str,
+    options: GatewayOptions,
+    install: Installer,
+}
+
+/// An application of gateways (the NestJS app): collects gateways, then serves them on the
+/// application's HTTP port (beside its routes) and on their own ports.
+#[derive(Default)]
+pub struct GatewayApp {
+    gateways: Vec<Pending>,
+    filters: Vec<Arc<dyn ExceptionFilter>>,
+    state: Arc<Extensions>,
+}
+
+impl fmt::Debug for GatewayApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayApp")
+            .field("gateways", &self.gateways.iter().map(|g| g.name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayApp {
+    /// An empty application.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a gateway with the options it declares.
+    pub fn gateway<G: Gateway>(self, gateway: G) -> Self {
+        let options = gateway.options();
+        self.gateway_with_options(gateway, options)
+    }
+
+    /// Adds a gateway with options decided at run time (configuration, environment).
+    pub fn gateway_with_options<G: Gateway>(mut self, gateway: G, options: GatewayOptions) -> Self {
+        let gateway = Arc::new(gateway);
+        let namespace = options.namespace.clone();
+        self.gateways.push(Pending {
+            name: std::any::type_name::<G>(),
+            options,
+            install: Box::new(move |io, global| install(io, gateway, namespace, global)),
+        });
+        self
+    }
+
+    /// An exception filter for every gateway (applied after the gateway's own filters).
+    pub fn use_global_filter(mut self, filter: impl ExceptionFilter) -> Self {
+        self.filters.push(Arc::new(filter));
+        self
+    }
+
+    /// Application state for the `State<T>` extractor.
+    pub fn with_state<T: Clone + Send + Sync + 'static>(self, state: T) -> Self {
+        self.state.insert(state);
+        self
+    }
+
+    /// Creates the servers and installs every gateway; fails on conflicting options.
+    pub fn build(self) -> Result<Gateways, GatewayError> {
+        let mut groups: Vec<(Option<u16>, String, GatewayOptions, Vec<Pending>)> = Vec::new();
+        for pending in self.gateways {
+            let path = pending.options.server.engine.path.clone();
+            let port = pending.options.port;
+            match groups.iter_mut().find(|g| g.0 == port && g.1 == path) {
+                Some(group) => {
+                    if group.2.server_fingerprint() != pending.options.server_fingerprint() {
+                        return Err(GatewayError::ConflictingOptions {
+                            port,
+                            path,
+                            gateway: pending.name,
+                        });
+                    }
+                    if group.3.iter().any(|p| p.options.namespace == pending.options.namespace) {
+                        let namespace = match &pending.options.namespace {
+                            GatewayNamespace::Static(n) | GatewayNamespace::Pattern(n) => n.clone(),
+                        };
+                        return Err(GatewayError::DuplicateNamespace { namespace });
+                    }
+                    group.3.push(pending);
+                }
+                None => {
+                    let options = pending.options.clone();
+                    groups.push((port, path, options, vec![pending]));
+                }
+            }
+        }
+        let mut shared = Vec::new();
+        let mut own = Vec::new();
+        for (port, _path, options, members) in groups {
+            let io = SocketIo::builder()
+                .config(options.server.clone())
+                .shared_state(self.state.clone())
+                .build();
+            for pending in members {
+                (pending.install)(&io, &self.filters);
+            }
+            match port {
+                None => shared.push(io),
+                Some(port) => own.push((port, io)),
+            }
+        }
+        Ok(Gateways { shared, own })
+    }
+}
+
+/// A per-socket gate opened once `handle_connection` finished.
+#[derive(Clone)]
+struct ConnectionGate(watch::Receiver<Option<bool>>);
+
+impl ConnectionGate {
+    /// Waits for `handle_connection`; `false` when it failed.
+    async fn passed(mut self) -> bool {
+        match self.0.wait_for(|v| v.is_some()).await {
+            Ok(value) => value.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    fn is_open(&self) -> Option<bool> {
+        *self.0.borrow()
+    }
+}
+
+fn install<G: Gateway>(
+    io: &SocketIo,
+    gateway: Arc<G>,
+    namespace: GatewayNamespace,
+    global_filters: &[Arc<dyn ExceptionFilter>],
+) {
+    let mut router = GatewayRouter::new();
+    G::register(&mut router);
+    let router = Arc::new(router);
+    let mut base_filters = router.filters.clone();
+    base_filters.extend(global_filters.iter().cloned());
+    let base_filters = FilterChain {
+        filters: base_filters,
+    };
+
+    let connect_gateway = gateway.clone();
+    let connect_filters = base_filters.clone();
+    let on_connect = move |socket: SocketRef| {
+        let (tx, rx) = watch::channel(None);
+        socket.extensions.insert(ConnectionGate(rx));
+        let gateway = connect_gateway.clone();
+        let filters = connect_filters.clone();
+        async move {
+            let result = gateway.handle_connection(socket.clone()).await;
+            let ok = result.is_ok();
+            if let Err(exception) = result {
+                filters.handle(
+                    &exception,
+                    &ExceptionContext {
+                        socket: socket.clone(),
+                        pattern: "handleConnection".to_owned(),
+                        data: socket.handshake().auth.clone(),
+                    },
+                );
+                socket.0.disconnect();
+            }
+            let _ = tx.send(Some(ok));
+        }
+    };
+    let ns = match &namespace {
+        GatewayNamespace::Static(name) => io.ns(name, on_connect),
+        GatewayNamespace::Pattern(pattern) => io.dynamic_ns(pattern, on_connect),
+    };
+    for guard in router.connection_guards.iter().cloned() {
+        ns.use_middleware(move |socket| guard(socket));
+    }
+    let disconnect_gateway = gateway.clone();
+    ns.on_disconnect(move |socket, reason| {
+        let gateway = disconnect_gateway.clone();
+        crate::socket::guarded(move || gateway.handle_disconnect(socket, reason));
+    });
+
+    for index in 0..router.routes.len() {
+        let router = router.clone();
+        let gateway = gateway.clone();
+        let base_filters = base_filters.clone();
+        let event = router.routes[index].event.clone();
+        ns.on(event, move |socket: SocketRef, parts: MessageParts| {
+            let router = router.clone();
+            let gateway = gateway.clone();
+            let base_filters = base_filters.clone();
+            async move {
+                let gate = socket.extensions.get::<ConnectionGate>();
+                if let Some(gate) = gate {
+                    let passed = match gate.is_open() {
+                        Some(passed) => passed,
+                        None => gate.passed().await,
+                    };
+                    if !passed {
+                        return;
+                    }
+                }
+                let route = &router.routes[index];
+                let mut filters = route.filters.clone();
+                filters.extend(base_filters.filters.iter().cloned());
+                let filters = FilterChain { filters };
+                run_route(&router, route, gateway, socket, parts, &filters).await;
+            }
+        });
+    }
+    gateway.after_init(&ns);
+}
+
+async fn run_route<G: Gateway>(
+    router: &GatewayRouter<G>,
+    route: &Route<G>,
+    gateway: Arc<G>,
+    socket: SocketRef,
+    parts: MessageParts,
+    filters: &FilterChain,
+) {
+    let context = GatewayContext::new(socket.clone(), parts);
+    let exception_context = |context: &GatewayContext| ExceptionContext {
+        socket: socket.clone(),
+        pattern: context.parts.event.clone(),
+        data: context.body(),
+    };
+    let allowed = router
+        .guards
+        .iter()
+        .chain(&route.guards)
+        .all(|guard| guard(&context));
+    if !allowed {
+        filters.handle(&WsException::forbidden(), &exception_context(&context));
+        return;
+    }
+    let reply = route.handler.call(gateway, &context).await;
+    deliver(reply, &context, filters, &exception_context(&context), &mut false).await;
+}
+
+/// Sends a reply: an ack (once, and only if asked and no `Ack` extractor took it), an emit,
+/// each item of a stream, or an exception through the filters.
+fn deliver<'a>(
+    reply: Reply,
+    context: &'a GatewayContext,
+    filters: &'a FilterChain,
+    exception_context: &'a ExceptionContext,
+    acked: &'a mut bool,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        match reply {
+            Reply::Nothing => {}
+            Reply::Ack(payload) => {
+                let ack_taken = context.ack_taken.load(std::sync::atomic::Ordering::Acquire);
+                if let (Some(id), false, false) = (context.parts.ack_id, ack_taken, *acked) {
+                    *acked = true;
+                    let _ = context
+                        .socket
+                        .send_packet(payload.into_ack(context.socket.ns_name(), id));
+                }
+            }
+            Reply::Emit(event, payload) => {
+                let _ = context.socket.emit(&event, payload);
+            }
+            Reply::Stream(mut stream) => {
+                while let Some(item) = stream.0.next().await {
+                    if !context.socket.connected() {
+                        break;
+                    }
+                    deliver(item, context, filters, exception_context, acked).await;
+                }
+            }
+            Reply::Exception(exception) => filters.handle(&exception, exception_context),
+        }
+    })
+}
+
+/// The servers of a built [`GatewayApp`].
+#[derive(Debug, Clone)]
+pub struct Gateways {
+    shared: Vec<SocketIo>,
+    own: Vec<(u16, SocketIo)>,
+}
+
+impl Gateways {
+    /// The servers sharing the application's port.
+    pub fn shared_servers(&self) -> &[SocketIo] {
+        &self.shared
+    }
+
+    /// The servers with their own port.
+    pub fn own_port_servers(&self) -> &[(u16, SocketIo)] {
+        &self.own
+    }
+
+    /// A `Layer` serving every port-less gateway beside the application's routes.
+    pub fn layer(&self) -> GatewaysLayer {
+        GatewaysLayer {
+            servers: Arc::new(self.shared.clone()),
+        }
+    }
+
+    /// Binds the gateways that have their own port on `host`, and serves them in the
+    /// background.
+    pub async fn spawn_own_ports(&self, host: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let mut addrs = Vec::new();
+        for (port, io) in &self.own {
+            let listener = tokio::net::TcpListener::bind((host, *port)).await?;
+            addrs.push(listener.local_addr()?);
+            let io = io.clone();
+            tokio::spawn(async move { io.serve(listener).await });
+        }
+        Ok(addrs)
+    }
+
+    /// Closes every socket of every gateway with `server shutting down`.
+    pub fn close(&self) {
+        for io in self.shared.iter().chain(self.own.iter().map(|(_, io)| io)) {
+            io.close();
+        }
+    }
+}
+
+/// Serves several Socket.IO servers (one per path) in front of other routes.
+#[derive(Debug, Clone)]
+pub struct GatewaysLayer {
+    servers: Arc<Vec<SocketIo>>,
+}
+
+impl<S> Layer<S> for GatewaysLayer {
+    type Service = GatewaysService<S>;
+    fn layer(&self, inner: S) -> GatewaysService<S> {
+        GatewaysService {
+            servers: self.servers.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service of [`GatewaysLayer`].
+#[derive(Debug, Clone)]
+pub struct GatewaysService<S> {
+    servers: Arc<Vec<SocketIo>>,
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, ResBody> Service<Request<B>> for GatewaysService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Either<crate::engine::ResponseBody, ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        if let Some(io) = self.servers.iter().find(|io| io.engine().matches(path)) {
+            let engine = io.engine().clone();
+            return Box::pin(async move { Ok(engine.handle(request).await.map(Either::Left)) });
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move { Ok(inner.call(request).await?.map(Either::Right)) })
+    }
+}

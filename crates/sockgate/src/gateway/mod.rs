@@ -1,0 +1,101 @@
+//! Gateways: the NestJS programming model on top of the Socket.IO server.
+//!
+//! The seed gateway, in NestJS and in sockgate, side by side:
+//!
+//! ```ts
+//! @WebSocketGateway({ namespace: '/example', transports: ['websocket'], cors: { origin: '*' } })
+//! export class ExampleGateway implements OnGatewayConnection, OnGatewayDisconnect {
+//!   @WebSocketServer() io: Server;
+//!   handleConnection(client: Socket) { console.log(`client connected: ${client.id}`); }
+//!   handleDisconnect(client: Socket) { console.log(`client disconnected: ${client.id}`); }
+//!   @SubscribeMessage('message')
+//!   handleTestMessage(@MessageBody() message: string, @ConnectedSocket() client: Socket) {
+//!     const username = client.handshake.query.name[0];
+//!     this.io.emit('message', `${username} : ${message}`);
+//!   }
+//! }
+//! ```
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sockgate::gateway::*;
+//! use sockgate::{Cors, DisconnectReason, SocketRef, Transports};
+//!
+//! struct ExampleGateway;
+//!
+//! impl Gateway for ExampleGateway {
+//!     fn options(&self) -> GatewayOptions {
+//!         GatewayOptions::new()
+//!             .namespace("/example")
+//!             .transports(Transports::websocket_only())
+//!             .cors(Cors::any())
+//!     }
+//!
+//!     fn register(router: &mut GatewayRouter<Self>) {
+//!         router.subscribe_message("message", Self::handle_test_message);
+//!     }
+//!
+//!     async fn handle_connection(self: Arc<Self>, client: SocketRef) -> Result<(), WsException> {
+//!         println!("client connected: {}", client.id());
+//!         Ok(())
+//!     }
+//!
+//!     fn handle_disconnect(&self, client: SocketRef, reason: DisconnectReason) {
+//!         println!("client disconnected: {} ({reason})", client.id());
+//!     }
+//! }
+//!
+//! impl ExampleGateway {
+//!     fn handle_test_message(
+//!         &self,
+//!         MessageBody(message): MessageBody<String>,
+//!         ConnectedSocket(client): ConnectedSocket,
+//!         WsServer(io): WsServer,
+//!     ) -> Result<(), WsException> {
+//!         let username = client.handshake().query().get("name").ok_or("name is required")?;
+//!         io.emit("message", &format!("{username} : {message}"))?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let gateways = GatewayApp::new().gateway(ExampleGateway).build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! How NestJS maps to sockgate:
+//!
+//! | NestJS | sockgate |
+//! |---|---|
+//! | `@WebSocketGateway(port, options)` | [`Gateway::options`] returning [`GatewayOptions`] (or [`GatewayApp::gateway_with_options`] at run time) |
+//! | `afterInit` / `handleConnection` / `handleDisconnect` | [`Gateway::after_init`] / [`Gateway::handle_connection`] (awaited before messages) / [`Gateway::handle_disconnect`] (with the reason) |
+//! | `@SubscribeMessage('e')` | [`GatewayRouter::subscribe_message`] |
+//! | `@MessageBody()`, `@ConnectedSocket()`, `@Ack()`, `@WebSocketServer()` | [`MessageBody`], [`ConnectedSocket`], [`Ack`], [`WsServer`] |
+//! | `ValidationPipe` | [`Valid<T>`] (a readable `exception` listing the fields) |
+//! | `@UseGuards` | [`GatewayRouter::use_guard`], [`RouteConfig::guard`]; on connecting: [`GatewayRouter::use_connection_guard`] |
+//! | `@UseFilters`, `BaseWsExceptionFilter` | [`ExceptionFilter`], [`DefaultExceptionFilter`], [`GatewayApp::use_global_filter`] |
+//! | `WsException` | [`WsException`] |
+//! | return value / `WsResponse` / Observable | [`IntoWsReply`]: the ack / [`WsResponse`] / [`WsStream`] |
+
+mod app;
+mod exception;
+mod extract;
+mod handler;
+mod options;
+mod response;
+
+pub use app::{
+    Gateway, GatewayApp, GatewayError, GatewayRouter, Gateways, GatewaysLayer, GatewaysService,
+    MessageGuard, RouteConfig,
+};
+pub use exception::{
+    DefaultExceptionFilter, ExceptionContext, ExceptionFilter, FieldError, WsException,
+};
+pub use extract::{
+    Ack, Args, Auth, ConnectedSocket, FromGatewayContext, GatewayContext, MessageBody, Pattern,
+    Prop, PropKey, Query, Valid, WsServer,
+};
+pub use handler::{marker as handler_marker, GatewayHandler, ReplyFuture};
+pub use options::{GatewayNamespace, GatewayOptions};
+pub use response::{IntoWsReply, Json, Reply, WsResponse, WsStream};
+pub use validator;
