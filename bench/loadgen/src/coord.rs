@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::scenario::{Kind, Scenario};
-use crate::util::{cpu_s, hist_from_b64, ncpus, new_hist, pct_ms, rss_kb};
+use crate::util::{cpu_s, hist_from_b64, machine_busy_s, ncpus, new_hist, pct_ms, rss_kb};
 
 /// Metrics of one run, by name.
 pub(crate) type Metrics = BTreeMap<String, f64>;
@@ -191,6 +191,7 @@ fn measure(
 
     let cpu2 = cpu_s(pid).ok_or("server died")?;
     let gen2 = gen_cpu(workers);
+    let busy2 = machine_busy_s();
     let t2 = Instant::now();
     for w in workers.iter_mut() {
         writeln!(w.stdin, "go").map_err(|e| format!("worker stdin: {e}"))?;
@@ -204,6 +205,7 @@ fn measure(
     let wall = t2.elapsed().as_secs_f64();
     let cpu3 = cpu_s(pid).ok_or("server died during the run")?;
     let gen3 = gen_cpu(workers);
+    let busy3 = machine_busy_s();
     let rss3 = rss_kb(pid).unwrap_or(0);
     let run_s = done
         .iter()
@@ -216,6 +218,11 @@ fn measure(
     m.insert("server_cores_run".into(), server_cpu / wall);
     m.insert("gen_share_run".into(), gen_share_run);
     m.insert("gen_cores_run".into(), (gen3 - gen2) / wall);
+    // CPU used by anything else on the machine meanwhile (other jobs make a run noisy).
+    m.insert(
+        "other_share_run".into(),
+        ((busy3 - busy2) - server_cpu - (gen3 - gen2)).max(0.0) / wall / cores,
+    );
     let mut lh = new_hist();
     for v in &done {
         if let Some(h) = v["lat_hist"].as_str().and_then(hist_from_b64) {

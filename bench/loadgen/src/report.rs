@@ -22,6 +22,7 @@ fn shown(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("cpu_per_conn_us", "server CPU per connect (us)"),
             ("idle_cpu_us_per_conn_s", "idle CPU (us per conn per s)"),
             ("gen_share_connect", "generator CPU share"),
+            ("other_share_run", "other load on the machine (hold)"),
         ],
         Kind::Echo | Kind::Polling => &[
             ("rt_per_s", "round trips/s"),
@@ -32,6 +33,7 @@ fn shown(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("timeouts", "ack timeouts"),
             ("server_cores_run", "server CPU (cores)"),
             ("gen_share_run", "generator CPU share"),
+            ("other_share_run", "other load on the machine"),
         ],
         Kind::Broadcast | Kind::Rooms => &[
             ("deliveries_per_s", "deliveries/s"),
@@ -44,6 +46,7 @@ fn shown(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("send_rate_ratio", "sent / target rate"),
             ("server_cores_run", "server CPU (cores)"),
             ("gen_share_run", "generator CPU share"),
+            ("other_share_run", "other load on the machine"),
         ],
     }
 }
@@ -73,12 +76,12 @@ pub(crate) fn one_line(sc: &Scenario, r: &RunResult) -> String {
             g("connected"), g("connect_failed"), g("connect_p99_ms"), g("rss_per_conn_kb"), g("cpu_per_conn_us"), g("gen_share_connect")
         ),
         Kind::Echo | Kind::Polling => format!(
-            "{} rt/s, {} us CPU/rt, p50 {} p99 {} p999 {} ms, {} timeouts, gen {}",
-            g("rt_per_s"), g("cpu_per_rt_us"), g("lat_p50_ms"), g("lat_p99_ms"), g("lat_p999_ms"), g("timeouts"), g("gen_share_run")
+            "{} rt/s, {} us CPU/rt, p50 {} p99 {} p999 {} ms, {} timeouts, gen {}, other {}",
+            g("rt_per_s"), g("cpu_per_rt_us"), g("lat_p50_ms"), g("lat_p99_ms"), g("lat_p999_ms"), g("timeouts"), g("gen_share_run"), g("other_share_run")
         ),
         Kind::Broadcast | Kind::Rooms => format!(
-            "{} deliveries/s, loss {}, {} us CPU/delivery, p50 {} p99 {} p999 {} ms, sent {}x target, gen {}",
-            g("deliveries_per_s"), g("loss"), g("cpu_per_delivery_us"), g("lat_p50_ms"), g("lat_p99_ms"), g("lat_p999_ms"), g("send_rate_ratio"), g("gen_share_run")
+            "{} deliveries/s, loss {}, {} us CPU/delivery, p50 {} p99 {} p999 {} ms, sent {}x target, gen {}, other {}",
+            g("deliveries_per_s"), g("loss"), g("cpu_per_delivery_us"), g("lat_p50_ms"), g("lat_p99_ms"), g("lat_p999_ms"), g("send_rate_ratio"), g("gen_share_run"), g("other_share_run")
         ),
     };
     if let Some(why) = &r.refused {

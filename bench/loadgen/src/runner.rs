@@ -277,8 +277,10 @@ fn smoke_failure(sc: &Scenario, r: &RunResult) -> Option<String> {
 pub(crate) fn main(args: &Args) -> i32 {
     let smoke = args.flag("smoke");
     // The bench/ folder: given by the scripts, else where this package was built from.
-    let bench_dir = std::env::var_os("SOCKGATE_BENCH_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."), PathBuf::from);
+    let bench_dir = std::env::var_os("SOCKGATE_BENCH_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+        PathBuf::from,
+    );
     let out_dir = args.str("out").map_or_else(
         || {
             if smoke {

@@ -11,7 +11,10 @@ use sockgate::extract::Data;
 use sockgate::{AckSender, Payload, SocketIo, SocketRef};
 
 fn port() -> u16 {
-    let mut port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3003);
+    let mut port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3003);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--port" {

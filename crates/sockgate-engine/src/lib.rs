@@ -55,7 +55,7 @@ pub use engine::{Engine, ResponseBody};
 pub use error::RequestError;
 pub use handler::{EngineHandler, Message};
 pub use request::{query_pairs, RemoteAddr, RequestInfo};
-pub use service::{serve, EngineLayer, EngineService, Mounted};
+pub use service::{serve, service_fn, EngineLayer, EngineService, Mounted, ServiceFn};
 pub use sockgate_proto::engine::{CloseReason, SessionConfig, Sid, TransportKind};
 
 /// Errors from request bodies and inner services.

@@ -144,7 +144,7 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Serves the engine alone on `listener`; other paths get 404.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
-        let not_found = tower_service_fn(|_req: Request<Incoming>| async {
+        let not_found = service_fn(|_req: Request<Incoming>| async {
             let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
             *response.status_mut() = StatusCode::NOT_FOUND;
             Ok::<_, Infallible>(response)
@@ -191,8 +191,9 @@ where
     }
 }
 
-/// A tower service from an async function.
-fn tower_service_fn<F, Fut, Req, Res, E>(f: F) -> ServiceFn<F>
+/// A tower service from an async function (for fallbacks in front of which an engine is
+/// layered).
+pub fn service_fn<F, Fut, Req, Res, E>(f: F) -> ServiceFn<F>
 where
     F: FnMut(Req) -> Fut,
     Fut: Future<Output = Result<Res, E>>,
@@ -200,8 +201,9 @@ where
     ServiceFn(f)
 }
 
-#[derive(Clone, Copy)]
-struct ServiceFn<F>(F);
+/// The service [`service_fn`] returns.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceFn<F>(F);
 
 impl<F, Fut, Req, Res, E> Service<Req> for ServiceFn<F>
 where

@@ -51,7 +51,10 @@ pub use namespace::{MiddlewareError, NamespaceRef};
 pub use operators::{BroadcastOperators, RemoteSocket};
 pub use payload::{IntoPayload, Payload};
 pub use reason::DisconnectReason;
-pub use server::{IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig};
+pub use server::{
+    ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
+    SocketIoService,
+};
 pub use socket::{IntoRooms, Socket, SocketRef, TimedSocket};
 
 pub use sockgate_core::{self as core, RecoveryConfig, Room, Sid};

@@ -5,14 +5,25 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body::Body;
+use http_body_util::Either;
 use parking_lot::RwLock;
 use sockgate_core::{Adapter, AdapterFactory, InMemoryAdapter, LocalNamespace, RecoveryConfig};
 use sockgate_engine::{
-    CloseReason, Connection, Cors, Engine, EngineConfig, EngineHandler, EngineLayer, Message,
-    Transports,
+    BoxError, CloseReason, Connection, Cors, Engine, EngineConfig, EngineHandler, Message,
+    ResponseBody, Transports,
 };
 use sockgate_proto::socketio::{EioMessage, Parser};
+use std::convert::Infallible;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::net::TcpListener;
+use tower_layer::Layer;
+use tower_service::Service;
 
 use crate::client::{self, ClientState};
 use crate::extensions::Extensions;
@@ -37,6 +48,8 @@ pub struct SocketIoConfig {
     pub parser: Parser,
     /// Connection state recovery (off by default, as in Node).
     pub recovery: Option<RecoveryConfig>,
+    /// Serve the official browser client at `<path>socket.io.js` (Node's `serveClient`).
+    pub serve_client: Option<ClientBundle>,
 }
 
 impl Default for SocketIoConfig {
@@ -47,6 +60,7 @@ impl Default for SocketIoConfig {
             ack_timeout: Duration::from_secs(5),
             parser: Parser::Json,
             recovery: None,
+            serve_client: None,
         }
     }
 }
@@ -58,6 +72,7 @@ impl fmt::Debug for SocketIoConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("ack_timeout", &self.ack_timeout)
             .field("recovery", &self.recovery)
+            .field("serve_client", &self.serve_client)
             .finish_non_exhaustive()
     }
 }
@@ -319,6 +334,12 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Serves the official browser client bundle (`serveClient`).
+    pub fn serve_client(mut self, bundle: ClientBundle) -> Self {
+        self.config.serve_client = Some(bundle);
+        self
+    }
+
     /// Turns on connection state recovery.
     pub fn connection_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
         self.config.recovery = Some(recovery);
@@ -503,13 +524,40 @@ impl SocketIo {
     }
 
     /// A tower `Layer` that serves Socket.IO beside an application's routes.
-    pub fn layer(&self) -> EngineLayer<IoHandler> {
-        self.engine.layer()
+    pub fn layer(&self) -> SocketIoLayer {
+        SocketIoLayer::new(vec![self.clone()])
     }
 
-    /// Serves Socket.IO alone on `listener`.
+    /// True when `path` belongs to this server.
+    pub fn matches(&self, path: &str) -> bool {
+        self.engine.matches(path)
+    }
+
+    /// Answers one HTTP request under this server's path.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if let Some(bundle) = &self.registry.shared.config.serve_client {
+            let path = request.uri().path();
+            if let Some(name) = path.strip_prefix(self.engine.config().path.as_str()) {
+                if let Some(response) = bundle.response(name, request.headers()) {
+                    return response;
+                }
+            }
+        }
+        self.engine.handle(request).await
+    }
+
+    /// Serves Socket.IO alone on `listener` (other paths get 404).
     pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
-        self.engine.clone().serve(listener).await
+        let not_found = sockgate_engine::service_fn(|_req: Request<hyper::body::Incoming>| async {
+            let mut response = Response::new(ResponseBody::new(Bytes::from_static(b"Not Found")));
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            Ok::<_, Infallible>(response)
+        });
+        sockgate_engine::serve(listener, self.layer().layer(not_found)).await
     }
 
     /// Closes every socket with reason `server shutting down`, then every connection.
@@ -524,5 +572,176 @@ impl SocketIo {
 impl Default for SocketIo {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The official browser client files, loaded once and served from memory.
+#[derive(Clone)]
+pub struct ClientBundle {
+    files: Arc<Vec<(String, Bytes)>>,
+    dir: PathBuf,
+}
+
+impl fmt::Debug for ClientBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBundle")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+const BUNDLE_FILES: [&str; 6] = [
+    "socket.io.js",
+    "socket.io.js.map",
+    "socket.io.min.js",
+    "socket.io.min.js.map",
+    "socket.io.msgpack.min.js",
+    "socket.io.msgpack.min.js.map",
+];
+
+impl ClientBundle {
+    /// Loads the bundle from the `dist` folder of the npm package `socket.io-client`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> std::io::Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let mut files = Vec::new();
+        for name in BUNDLE_FILES {
+            if let Ok(content) = std::fs::read(dir.join(name)) {
+                files.push((name.to_owned(), Bytes::from(content)));
+            }
+        }
+        if !files.iter().any(|(n, _)| n == "socket.io.js") {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "no socket.io.js in {}: run `npm ci` where socket.io-client is a dependency",
+                    dir.display()
+                ),
+            ));
+        }
+        Ok(ClientBundle {
+            files: Arc::new(files),
+            dir,
+        })
+    }
+
+    /// Finds the npm package: `$SOCKGATE_CLIENT_DIST`, else `node_modules/socket.io-client/dist`
+    /// (or `e2e/js/node_modules/...`) in the current directory or any parent.
+    pub fn locate() -> std::io::Result<Self> {
+        if let Some(dir) = std::env::var_os("SOCKGATE_CLIENT_DIST") {
+            return Self::from_dir(dir);
+        }
+        let mut dir = std::env::current_dir()?;
+        loop {
+            for candidate in [
+                dir.join("node_modules/socket.io-client/dist"),
+                dir.join("e2e/js/node_modules/socket.io-client/dist"),
+            ] {
+                if candidate.join("socket.io.js").is_file() {
+                    return Self::from_dir(candidate);
+                }
+            }
+            if !dir.pop() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "socket.io-client not found in node_modules: run `npm ci --prefix e2e/js` or set SOCKGATE_CLIENT_DIST",
+                ));
+            }
+        }
+    }
+
+    fn response(&self, name: &str, request: &HeaderMap) -> Option<Response<ResponseBody>> {
+        let (_, content) = self.files.iter().find(|(n, _)| n == name)?;
+        let etag = format!("\"{:x}-{}\"", content.len(), self.files.len());
+        let mut response = if request
+            .get(http::header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+        {
+            let mut r = Response::new(ResponseBody::new(Bytes::new()));
+            *r.status_mut() = http::StatusCode::NOT_MODIFIED;
+            r
+        } else {
+            Response::new(ResponseBody::new(content.clone()))
+        };
+        let content_type = if name.ends_with(".map") {
+            "application/json"
+        } else {
+            "application/javascript; charset=utf-8"
+        };
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("public, max-age=0"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&etag) {
+            headers.insert(http::header::ETAG, v);
+        }
+        Some(response)
+    }
+}
+
+/// Serves one or more Socket.IO servers (one per path) in front of other routes, so they
+/// share the application's port (the NestJS default).
+#[derive(Debug, Clone)]
+pub struct SocketIoLayer {
+    servers: Arc<Vec<SocketIo>>,
+}
+
+impl SocketIoLayer {
+    /// A layer for these servers.
+    pub fn new(servers: Vec<SocketIo>) -> Self {
+        SocketIoLayer {
+            servers: Arc::new(servers),
+        }
+    }
+}
+
+impl<S> Layer<S> for SocketIoLayer {
+    type Service = SocketIoService<S>;
+    fn layer(&self, inner: S) -> SocketIoService<S> {
+        SocketIoService {
+            servers: self.servers.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service of [`SocketIoLayer`].
+#[derive(Debug, Clone)]
+pub struct SocketIoService<S> {
+    servers: Arc<Vec<SocketIo>>,
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, ResBody> Service<Request<B>> for SocketIoService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Either<ResponseBody, ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        if let Some(io) = self.servers.iter().find(|io| io.matches(path)) {
+            let io = io.clone();
+            return Box::pin(async move { Ok(io.handle(request).await.map(Either::Left)) });
+        }
+        // Take the service that was polled ready, leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move { Ok(inner.call(request).await?.map(Either::Right)) })
     }
 }

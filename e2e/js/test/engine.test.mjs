@@ -735,6 +735,21 @@ test("polling: a client close (1) answers the pending GET with 6 (noop) and ends
   await assertSessionGone(EIO, sid);
 });
 
+test("polling: GET and POST 1 sent at the same moment (as the official suite does): the GET gets 6, 40 times", { timeout: 20000 }, async () => {
+  const tally = {};
+  for (let i = 0; i < 40; i++) {
+    const { sid } = await pollingHandshake(url);
+    const [get, post] = await Promise.all([
+      request("GET", pollUrl(EIO, sid)),
+      request("POST", pollUrl(EIO, sid), { body: "1" }),
+    ]);
+    const key = `GET ${get.status} ${get.body} / POST ${post.status} ${post.body}`;
+    tally[key] = (tally[key] ?? 0) + 1;
+    await closeRaw(EIO, sid);
+  }
+  assert.deepEqual(tally, { "GET 200 6 / POST 200 ok": 40 });
+});
+
 // ---------------------------------------------------------------------------
 // raw WebSocket wire behaviour
 

@@ -166,7 +166,11 @@ fn operators(io: &SocketIo, socket: &SocketRef, spec: &Value) -> BroadcastOperat
         "io" => io.broadcast(),
         _ => socket.namespace().broadcast(),
     };
-    for op in spec["ops"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for op in spec["ops"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let arg = &op[1];
         ops = match op[0].as_str().unwrap_or_default() {
             "to" => ops.to(rooms_arg(arg)),
@@ -236,47 +240,46 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
     socket.on("echo", |socket: SocketRef, payload: Payload| {
         socket.emit("echo", payload)
     });
-    socket.on("echo-ack", |payload: Payload, ack: AckSender| ack.send(payload));
+    socket.on("echo-ack", |payload: Payload, ack: AckSender| {
+        ack.send(payload)
+    });
     socket.on("never-ack", |_ack: AckSender| {});
 
-    socket.on(
-        "handshake",
-        move |socket: SocketRef, ack: AckSender| {
-            let hs = socket.handshake();
-            let headers: serde_json::Map<String, Value> = hs
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                    )
-                })
-                .collect();
-            let query_last: serde_json::Map<String, Value> = hs
-                .query()
-                .iter()
-                .map(|(k, _)| (k.to_owned(), json!(hs.query().get(k))))
-                .collect();
-            let _ = ack.send(&json!({
-                "id": socket.id().as_str(),
-                "nsp": socket.ns_name(),
-                "auth": hs.auth,
-                "query": hs.query().to_json(),
-                "queryLast": query_last,
-                "headers": headers,
-                "address": hs.address().map(|a| a.ip().to_string()),
-                "url": hs.url(),
-                "secure": hs.secure(),
-                "transport": socket.transport(),
-                "recovered": socket.recovered(),
-                "params": params.0.iter().cloned().collect::<HashMap<String, String>>(),
-                "middlewares": socket.extensions.get::<MwTrace>().unwrap_or_default().0,
-                "data": socket.data_value(),
-                "rooms": rooms_json(&socket.rooms()),
-            }));
-        },
-    );
+    socket.on("handshake", move |socket: SocketRef, ack: AckSender| {
+        let hs = socket.handshake();
+        let headers: serde_json::Map<String, Value> = hs
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                )
+            })
+            .collect();
+        let query_last: serde_json::Map<String, Value> = hs
+            .query()
+            .iter()
+            .map(|(k, _)| (k.to_owned(), json!(hs.query().get(k))))
+            .collect();
+        let _ = ack.send(&json!({
+            "id": socket.id().as_str(),
+            "nsp": socket.ns_name(),
+            "auth": hs.auth,
+            "query": hs.query().to_json(),
+            "queryLast": query_last,
+            "headers": headers,
+            "address": hs.address().map(|a| a.ip().to_string()),
+            "url": hs.url(),
+            "secure": hs.secure(),
+            "transport": socket.transport(),
+            "recovered": socket.recovered(),
+            "params": params.0.iter().cloned().collect::<HashMap<String, String>>(),
+            "middlewares": socket.extensions.get::<MwTrace>().unwrap_or_default().0,
+            "data": socket.data_value(),
+            "rooms": rooms_json(&socket.rooms()),
+        }));
+    });
 
     socket.on(
         "server-ack",
@@ -310,33 +313,36 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
 
     {
         let io = io.clone();
-        socket.on("broadcast-ack", move |socket: SocketRef, payload: Payload| {
-            let io = io.clone();
-            async move {
-                let (spec, args) = split_spec(payload);
-                let event = spec["event"].as_str().unwrap_or("ask").to_owned();
-                let responses = operators(&io, &socket, &spec)
-                    .emit_with_ack(&event, args)
-                    .await?;
-                let answers: Vec<Value> = responses
+        socket.on(
+            "broadcast-ack",
+            move |socket: SocketRef, payload: Payload| {
+                let io = io.clone();
+                async move {
+                    let (spec, args) = split_spec(payload);
+                    let event = spec["event"].as_str().unwrap_or("ask").to_owned();
+                    let responses = operators(&io, &socket, &spec)
+                        .emit_with_ack(&event, args)
+                        .await?;
+                    let answers: Vec<Value> = responses
                     .answers
                     .iter()
                     .map(|(sid, payload)| {
                         json!({ "sid": sid.map(|s| s.as_str().to_owned()), "args": payload.args })
                     })
                     .collect();
-                let missing: Vec<&str> = responses.missing.iter().map(|s| s.as_str()).collect();
-                socket.emit(
-                    "broadcast-ack-result",
-                    &json!({
-                        "expected": responses.expected,
-                        "complete": responses.is_complete(),
-                        "answers": answers,
-                        "missing": missing,
-                    }),
-                )
-            }
-        });
+                    let missing: Vec<&str> = responses.missing.iter().map(|s| s.as_str()).collect();
+                    socket.emit(
+                        "broadcast-ack-result",
+                        &json!({
+                            "expected": responses.expected,
+                            "complete": responses.is_complete(),
+                            "answers": answers,
+                            "missing": missing,
+                        }),
+                    )
+                }
+            },
+        );
     }
 
     {
@@ -439,12 +445,18 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
         ack.send(&socket.data_value())
     });
     socket.on("disconnect-me", |socket: SocketRef| socket.disconnect());
-    socket.on("close-me", |socket: SocketRef| socket.disconnect_and_close());
+    socket.on("close-me", |socket: SocketRef| {
+        socket.disconnect_and_close()
+    });
 
-    socket.on("panic", |_: SocketRef| -> () { panic!("the test asked this handler to panic") });
+    socket.on("panic", |_: SocketRef| -> () {
+        panic!("the test asked this handler to panic")
+    });
     socket.on("panic-async", |_: SocketRef| async {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        panic!("the test asked this async handler to panic")
+        if LIVE_SOCKETS.load(Ordering::SeqCst) < usize::MAX {
+            panic!("the test asked this async handler to panic");
+        }
     });
     socket.on("fail", |_: SocketRef| -> Result<(), String> {
         Err("the test asked this handler to fail".to_owned())

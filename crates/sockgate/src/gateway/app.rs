@@ -4,28 +4,20 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{Request, Response};
-use http_body::Body;
-use http_body_util::Either;
 use tokio::sync::watch;
-use tower_layer::Layer;
-use tower_service::Service;
 
 use super::exception::{ExceptionContext, ExceptionFilter, FilterChain, WsException};
 use super::extract::GatewayContext;
 use super::handler::{erase, ErasedGatewayHandler, GatewayHandler};
 use super::options::{GatewayNamespace, GatewayOptions};
 use super::response::Reply;
-use crate::engine::BoxError;
 use crate::extensions::Extensions;
 use crate::handler::MessageParts;
 use crate::namespace::{MiddlewareError, NamespaceRef};
 use crate::reason::DisconnectReason;
-use crate::server::SocketIo;
+use crate::server::{SocketIo, SocketIoLayer};
 use crate::socket::SocketRef;
 
 /// A NestJS-style gateway: options, lifecycle hooks and message handlers.
@@ -90,7 +82,11 @@ impl<G> fmt::Debug for GatewayRouter<G> {
         f.debug_struct("GatewayRouter")
             .field(
                 "events",
-                &self.routes.iter().map(|r| r.event.as_str()).collect::<Vec<_>>(),
+                &self
+                    .routes
+                    .iter()
+                    .map(|r| r.event.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -112,7 +108,9 @@ impl<G> RouteConfig<'_, G> {
 
     /// A filter for this handler only (`@UseFilters` on the method).
     pub fn filter(self, filter: impl ExceptionFilter) -> Self {
-        self.router.routes[self.index].filters.push(Arc::new(filter));
+        self.router.routes[self.index]
+            .filters
+            .push(Arc::new(filter));
         self
     }
 }
@@ -148,7 +146,10 @@ impl<G: Send + Sync + 'static> GatewayRouter<G> {
     }
 
     /// A guard on every message of this gateway (`@UseGuards` on the class).
-    pub fn use_guard(&mut self, guard: impl Fn(&GatewayContext) -> bool + Send + Sync + 'static) -> &mut Self {
+    pub fn use_guard(
+        &mut self,
+        guard: impl Fn(&GatewayContext) -> bool + Send + Sync + 'static,
+    ) -> &mut Self {
         self.guards.push(Arc::new(guard));
         self
     }
@@ -195,7 +196,11 @@ pub enum GatewayError {
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GatewayError::ConflictingOptions { port, path, gateway } => write!(
+            GatewayError::ConflictingOptions {
+                port,
+                path,
+                gateway,
+            } => write!(
                 f,
                 "gateway {gateway} shares the server at port {} path {path} with another gateway \
                  but has different server options (cors, transports, ping, limits, parser); \
@@ -203,7 +208,10 @@ impl fmt::Display for GatewayError {
                 port.map_or("(application)".to_owned(), |p| p.to_string()),
             ),
             GatewayError::DuplicateNamespace { namespace } => {
-                write!(f, "two gateways serve namespace {namespace} on the same server")
+                write!(
+                    f,
+                    "two gateways serve namespace {namespace} on the same server"
+                )
             }
         }
     }
@@ -231,7 +239,10 @@ pub struct GatewayApp {
 impl fmt::Debug for GatewayApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayApp")
-            .field("gateways", &self.gateways.iter().map(|g| g.name).collect::<Vec<_>>())
+            .field(
+                "gateways",
+                &self.gateways.iter().map(|g| g.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -287,7 +298,11 @@ impl GatewayApp {
                             gateway: pending.name,
                         });
                     }
-                    if group.3.iter().any(|p| p.options.namespace == pending.options.namespace) {
+                    if group
+                        .3
+                        .iter()
+                        .any(|p| p.options.namespace == pending.options.namespace)
+                    {
                         let namespace = match &pending.options.namespace {
                             GatewayNamespace::Static(n) | GatewayNamespace::Pattern(n) => n.clone(),
                         };
@@ -445,7 +460,14 @@ async fn run_route<G: Gateway>(
         return;
     }
     let reply = route.handler.call(gateway, &context).await;
-    deliver(reply, &context, filters, &exception_context(&context), &mut false).await;
+    deliver(
+        reply,
+        &context,
+        filters,
+        &exception_context(&context),
+        &mut false,
+    )
+    .await;
 }
 
 /// Sends a reply: an ack (once, and only if asked and no `Ack` extractor took it), an emit,
@@ -504,10 +526,8 @@ impl Gateways {
     }
 
     /// A `Layer` serving every port-less gateway beside the application's routes.
-    pub fn layer(&self) -> GatewaysLayer {
-        GatewaysLayer {
-            servers: Arc::new(self.shared.clone()),
-        }
+    pub fn layer(&self) -> SocketIoLayer {
+        SocketIoLayer::new(self.shared.clone())
     }
 
     /// Binds the gateways that have their own port on `host`, and serves them in the
@@ -528,57 +548,5 @@ impl Gateways {
         for io in self.shared.iter().chain(self.own.iter().map(|(_, io)| io)) {
             io.close();
         }
-    }
-}
-
-/// Serves several Socket.IO servers (one per path) in front of other routes.
-#[derive(Debug, Clone)]
-pub struct GatewaysLayer {
-    servers: Arc<Vec<SocketIo>>,
-}
-
-impl<S> Layer<S> for GatewaysLayer {
-    type Service = GatewaysService<S>;
-    fn layer(&self, inner: S) -> GatewaysService<S> {
-        GatewaysService {
-            servers: self.servers.clone(),
-            inner,
-        }
-    }
-}
-
-/// The service of [`GatewaysLayer`].
-#[derive(Debug, Clone)]
-pub struct GatewaysService<S> {
-    servers: Arc<Vec<SocketIo>>,
-    inner: S,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, ResBody> Service<Request<B>> for GatewaysService<S>
-where
-    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Either<crate::engine::ResponseBody, ResBody>>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        if let Some(io) = self.servers.iter().find(|io| io.engine().matches(path)) {
-            let engine = io.engine().clone();
-            return Box::pin(async move { Ok(engine.handle(request).await.map(Either::Left)) });
-        }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move { Ok(inner.call(request).await?.map(Either::Right)) })
     }
 }

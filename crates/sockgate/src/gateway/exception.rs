@@ -175,7 +175,9 @@ impl ExceptionFilter for DefaultExceptionFilter {
         if let WsException::Internal(error) = exception {
             tracing::error!(socket = %context.socket.id(), pattern = %context.pattern, %error, "gateway handler failed");
         }
-        let _ = context.socket.emit("exception", self.payload(exception, context));
+        let _ = context
+            .socket
+            .emit("exception", self.payload(exception, context));
         true
     }
 }

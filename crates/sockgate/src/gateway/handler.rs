@@ -34,7 +34,9 @@ pub(crate) trait ErasedGatewayHandler<G>: Send + Sync {
 
 struct Erased<H, M>(H, std::marker::PhantomData<fn() -> M>);
 
-impl<G, H: GatewayHandler<G, M>, M: Send + Sync + 'static> ErasedGatewayHandler<G> for Erased<H, M> {
+impl<G, H: GatewayHandler<G, M>, M: Send + Sync + 'static> ErasedGatewayHandler<G>
+    for Erased<H, M>
+{
     fn call(&self, gateway: Arc<G>, context: &GatewayContext) -> ReplyFuture {
         self.0.call(gateway, context)
     }

@@ -85,8 +85,7 @@ mod options;
 mod response;
 
 pub use app::{
-    Gateway, GatewayApp, GatewayError, GatewayRouter, Gateways, GatewaysLayer, GatewaysService,
-    MessageGuard, RouteConfig,
+    Gateway, GatewayApp, GatewayError, GatewayRouter, Gateways, MessageGuard, RouteConfig,
 };
 pub use exception::{
     DefaultExceptionFilter, ExceptionContext, ExceptionFilter, FieldError, WsException,
