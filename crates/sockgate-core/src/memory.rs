@@ -247,6 +247,7 @@ impl Adapter for InMemoryAdapter {
 mod tests {
     use super::*;
     use crate::BroadcastFlags;
+    use std::sync::Arc;
 
     #[derive(Default)]
     struct Recorder {

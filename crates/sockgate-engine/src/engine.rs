@@ -221,10 +221,8 @@ impl<H: EngineHandler> Shared<H> {
                 self.handler.on_open(&connection);
                 Ok(polling::text_response(Bytes::from(body)))
             }
-            TransportKind::WebSocket => websocket::upgrade(self, request, None).map(|r| {
-                // The session itself opens once the 101 is sent (see `websocket::upgrade`).
-                r
-            }),
+            // The session itself opens once the 101 is sent (see `websocket::upgrade`).
+            TransportKind::WebSocket => websocket::upgrade(self, request, None),
         }
     }
 

@@ -189,3 +189,44 @@ impl AckSender {
             .send_packet(payload.into_ack(self.socket.ns_name(), id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(n: i64) -> Payload {
+        Payload {
+            args: vec![Value::from(n)],
+            attachments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn resolves_each_id_once() {
+        let mut table = AckTable::default();
+        let mut first = table.insert(1);
+        let mut second = table.insert(2);
+        assert!(table.resolve(2, payload(2)));
+        assert!(!table.resolve(2, payload(3)), "a duplicate ack is ignored");
+        assert!(!table.resolve(9, payload(9)), "an unknown id is ignored");
+        assert_eq!(second.try_recv().unwrap(), payload(2));
+        assert!(first.try_recv().is_err(), "still pending");
+        assert!(table.resolve(1, payload(1)));
+        assert_eq!(first.try_recv().unwrap(), payload(1));
+    }
+
+    #[test]
+    fn clearing_fails_the_waiters() {
+        let mut table = AckTable::default();
+        let mut rx = table.insert(7);
+        table.clear();
+        assert!(matches!(
+            rx.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed)
+        ));
+        let mut rx = table.insert(8);
+        table.forget(8);
+        assert!(rx.try_recv().is_err());
+        assert!(!table.resolve(8, payload(8)));
+    }
+}

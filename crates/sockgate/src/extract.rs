@@ -21,9 +21,9 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::ack::AckSender;
+pub use crate::ack::AckSender;
 use crate::handler::{FromMessageParts, MessageParts};
-use crate::payload::Payload;
+pub use crate::payload::Payload;
 use crate::socket::SocketRef;
 
 impl FromMessageParts for SocketRef {

@@ -26,6 +26,9 @@ use crate::payload::{encode_frames, IntoPayload, Payload};
 use crate::reason::DisconnectReason;
 use crate::SendError;
 
+/// A listener of every outgoing event (`onAnyOutgoing`).
+pub(crate) type OutgoingListener = Arc<dyn Fn(&str, &Payload) + Send + Sync>;
+
 /// A cheap, cloneable handle on a [`Socket`].
 #[derive(Clone)]
 pub struct SocketRef(pub(crate) Arc<Socket>);
@@ -91,7 +94,7 @@ pub struct Socket {
     connected: AtomicBool,
     pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
     pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
-    pub(crate) any_outgoing: RwLock<Vec<Arc<dyn Fn(&str, &Payload) + Send + Sync>>>,
+    pub(crate) any_outgoing: RwLock<Vec<OutgoingListener>>,
     pub(crate) disconnecting: Mutex<Vec<DisconnectCallback>>,
     pub(crate) disconnect: Mutex<Vec<DisconnectCallback>>,
     pub(crate) acks: Mutex<AckTable>,

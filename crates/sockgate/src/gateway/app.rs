@@ -1,11 +1,13 @@
 //! The gateway trait, its handler table, and the application that serves gateways.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use super::exception::{ExceptionContext, ExceptionFilter, FilterChain, WsException};
@@ -353,6 +355,14 @@ impl ConnectionGate {
     }
 }
 
+/// A caught panic, as the exception the filters see ("Internal server error" for the client).
+fn panicked(what: &str, panic: &Box<dyn std::any::Any + Send>) -> WsException {
+    WsException::Internal(format!(
+        "{what} panicked: {}",
+        crate::handler::panic_message(panic)
+    ))
+}
+
 fn install<G: Gateway>(
     io: &SocketIo,
     gateway: Arc<G>,
@@ -368,15 +378,45 @@ fn install<G: Gateway>(
         filters: base_filters,
     };
 
+    // The children of a dynamic namespace are created on their first connect and inherit
+    // only the connect handler and the middlewares of the pattern's namespace, so the message
+    // handlers and the disconnect hook are bound on each child when its first socket connects
+    // (before any of its messages is read).
+    let dynamic = matches!(namespace, GatewayNamespace::Pattern(_));
+    let bound_children = Arc::new(parking_lot::Mutex::new(HashSet::<String>::new()));
+    let bind = {
+        let router = router.clone();
+        let gateway = gateway.clone();
+        let base_filters = base_filters.clone();
+        move |ns: &NamespaceRef| bind_routes(ns, &router, &gateway, &base_filters)
+    };
+    let bind = Arc::new(bind);
+
     let connect_gateway = gateway.clone();
     let connect_filters = base_filters.clone();
+    let connect_bind = bind.clone();
     let on_connect = move |socket: SocketRef| {
+        if dynamic {
+            let ns = socket.namespace();
+            if bound_children.lock().insert(ns.name().to_owned()) {
+                connect_bind(&ns);
+            }
+        }
         let (tx, rx) = watch::channel(None);
         socket.extensions.insert(ConnectionGate(rx));
         let gateway = connect_gateway.clone();
         let filters = connect_filters.clone();
         async move {
-            let result = gateway.handle_connection(socket.clone()).await;
+            // A panic in the hook is treated like an error (and the gate still opens).
+            let result = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+                gateway.handle_connection(socket.clone())
+            })) {
+                Ok(future) => AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(panicked("handle_connection", &panic))),
+                Err(panic) => Err(panicked("handle_connection", &panic)),
+            };
             let ok = result.is_ok();
             if let Err(exception) = result {
                 filters.handle(
@@ -399,6 +439,19 @@ fn install<G: Gateway>(
     for guard in router.connection_guards.iter().cloned() {
         ns.use_middleware(move |socket| guard(socket));
     }
+    if !dynamic {
+        bind(&ns);
+    }
+    gateway.after_init(&ns);
+}
+
+/// Binds the disconnect hook and the message handlers of a gateway on one namespace.
+fn bind_routes<G: Gateway>(
+    ns: &NamespaceRef,
+    router: &Arc<GatewayRouter<G>>,
+    gateway: &Arc<G>,
+    base_filters: &FilterChain,
+) {
     let disconnect_gateway = gateway.clone();
     ns.on_disconnect(move |socket, reason| {
         let gateway = disconnect_gateway.clone();
@@ -433,7 +486,6 @@ fn install<G: Gateway>(
             }
         });
     }
-    gateway.after_init(&ns);
 }
 
 async fn run_route<G: Gateway>(
@@ -459,7 +511,17 @@ async fn run_route<G: Gateway>(
         filters.handle(&WsException::forbidden(), &exception_context(&context));
         return;
     }
-    let reply = route.handler.call(gateway, &context).await;
+    // A panic in the handler is treated like an error: the client gets the filters' answer
+    // ("Internal server error" by default) and the socket keeps working.
+    let reply = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        route.handler.call(gateway, &context)
+    })) {
+        Ok(future) => AssertUnwindSafe(future)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Reply::Exception(panicked("handler", &panic))),
+        Err(panic) => Reply::Exception(panicked("handler", &panic)),
+    };
     deliver(
         reply,
         &context,
