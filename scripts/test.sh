@@ -64,14 +64,21 @@ rust_test() {
   return "$rc"
 }
 
-# (e) build the servers the e2e tests start
+# (e) build the servers the e2e tests start (each e2e test file starts its binary
+# through e2e/js/lib/server.mjs); add new server packages to E2E_SERVERS.
+E2E_SERVERS=(conformance)
+[ -d "$ROOT/e2e/testserver" ] && E2E_SERVERS+=(testserver)
 build_servers() {
-  step "cargo build -p conformance"
-  cargo build -p conformance --quiet || return 1
-  [ -x "$SOCKGATE_BIN_DIR/conformance" ] || {
-    echo "conformance binary not found in $SOCKGATE_BIN_DIR" >&2
-    return 1
-  }
+  local pkg args=()
+  for pkg in "${E2E_SERVERS[@]}"; do args+=(-p "$pkg"); done
+  step "cargo build ${args[*]}"
+  cargo build "${args[@]}" --quiet || return 1
+  for pkg in "${E2E_SERVERS[@]}"; do
+    [ -x "$SOCKGATE_BIN_DIR/$pkg" ] || {
+      echo "$pkg binary not found in $SOCKGATE_BIN_DIR" >&2
+      return 1
+    }
+  done
 }
 
 # (e) the official JS clients against the servers

@@ -191,7 +191,8 @@ fn full_scenarios() -> Vec<Scenario> {
         let mut s = Scenario::new(&format!("broadcast-1000@{rate}"), Kind::Broadcast, 1000);
         s.rate = rate;
         s.senders = 4;
-        s.procs = 2;
+        // One process for the 4 senders, two for the 1,000 receivers.
+        s.procs = 3;
         v.push(s);
     }
     let mut s = Scenario::new("rooms-2000x10@1000", Kind::Rooms, 2000);
@@ -273,6 +274,20 @@ fn smoke_failure(sc: &Scenario, r: &RunResult) -> Option<String> {
     }
 }
 
+/// Waits (at most `limit`) until the whole machine is busy less than `share` of its CPU, so that
+/// other jobs on the shared machine disturb the runs as little as possible; returns the last share.
+fn wait_quiet(share: f64, limit: Duration) -> f64 {
+    let deadline = Instant::now() + limit;
+    loop {
+        let b0 = crate::util::machine_busy_s();
+        std::thread::sleep(Duration::from_millis(500));
+        let busy = (crate::util::machine_busy_s() - b0) / 0.5 / crate::util::ncpus();
+        if busy < share || Instant::now() >= deadline {
+            return busy;
+        }
+    }
+}
+
 /// Entry point of `loadgen bench`; returns the exit code.
 pub(crate) fn main(args: &Args) -> i32 {
     let smoke = args.flag("smoke");
@@ -316,7 +331,10 @@ pub(crate) fn main(args: &Args) -> i32 {
     let started = Instant::now();
     let mut runs: Vec<RunResult> = Vec::new();
     let mut failures = Vec::new();
-    let mut port: u16 = 39200;
+    // Server ports below the ephemeral range (32768-60999 here), so that the clients' own source
+    // ports can never occupy the next server's port.
+    let mut port: u16 = 28200;
+    let quiet: f64 = args.num("quiet-share", 0.15);
     for sc in &scenarios {
         let on: Vec<&Server> = servers
             .iter()
@@ -324,8 +342,12 @@ pub(crate) fn main(args: &Args) -> i32 {
             .collect();
         for round in 1..=rounds {
             for server in &on {
-                port = if port >= 39700 { 39200 } else { port + 1 };
                 let log = logs.join(format!("{}-{}-{round}.log", server.name, sc.name));
+                let busy_before = if smoke {
+                    0.0
+                } else {
+                    wait_quiet(quiet, Duration::from_secs(30))
+                };
                 print!(
                     "[{:>6.1}s] {:<22} {:<13} round {round}: ",
                     started.elapsed().as_secs_f64(),
@@ -333,7 +355,15 @@ pub(crate) fn main(args: &Args) -> i32 {
                     server.name
                 );
                 let _ = std::io::stdout().flush();
-                let mut child = match server.start(port, &log) {
+                let mut started_child = Err(String::new());
+                for _ in 0..3 {
+                    port = if port >= 28700 { 28200 } else { port + 1 };
+                    started_child = server.start(port, &log);
+                    if started_child.is_ok() {
+                        break;
+                    }
+                }
+                let mut child = match started_child {
                     Ok(c) => c,
                     Err(e) => {
                         println!("FAILED to start: {e}");
@@ -341,7 +371,10 @@ pub(crate) fn main(args: &Args) -> i32 {
                         continue;
                     }
                 };
-                let outcome = coord::run(sc, child.id(), port, max_share);
+                let outcome = coord::run(sc, child.id(), port, max_share).map(|(mut m, r, e)| {
+                    m.insert("busy_before_share".into(), busy_before);
+                    (m, r, e)
+                });
                 let _ = child.kill();
                 let _ = child.wait();
                 match outcome {

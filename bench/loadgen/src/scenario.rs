@@ -76,10 +76,22 @@ impl Scenario {
     }
 
     /// The global client indices `[start, end)` worker `index` owns.
+    ///
+    /// For `broadcast` over several processes, worker 0 holds only the senders, so that the
+    /// deliveries flooding the receivers cannot delay the sends (the rate stays as asked).
     pub(crate) fn share(&self, index: usize) -> (usize, usize) {
-        let per = self.clients / self.procs;
-        let extra = self.clients % self.procs;
-        let start = index * per + index.min(extra);
+        let (base, n, procs, index) = if self.kind == Kind::Broadcast && self.procs > 1 {
+            if index == 0 {
+                return (0, self.senders.min(self.clients));
+            }
+            let s = self.senders.min(self.clients);
+            (s, self.clients - s, self.procs - 1, index - 1)
+        } else {
+            (0, self.clients, self.procs, index)
+        };
+        let per = n / procs;
+        let extra = n % procs;
+        let start = base + index * per + index.min(extra);
         let len = per + usize::from(index < extra);
         (start, start + len)
     }

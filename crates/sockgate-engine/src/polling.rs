@@ -111,7 +111,9 @@ pub(crate) async fn get<H: EngineHandler>(
         (PollBatch::Refused, Some(CloseReason::TransportClose)) if parked => b"6".to_vec(),
         (PollBatch::Refused, Some(_)) if parked => b"1".to_vec(),
         (PollBatch::Refused, None) if parked => b"6".to_vec(),
-        (PollBatch::Refused, _) => return Err(RequestError::BadRequest),
+        // The session expired as this GET arrived: answer as if it had already been removed.
+        (PollBatch::Refused, Some(_)) => return Err(RequestError::UnknownSid),
+        (PollBatch::Refused, None) => return Err(RequestError::BadRequest),
         (PollBatch::Park, _) => unreachable_park(),
     };
     Ok(compress(

@@ -40,6 +40,7 @@ mod payload;
 mod reason;
 mod server;
 mod socket;
+pub mod testing;
 
 use std::fmt;
 

@@ -213,7 +213,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
     }
     socket.on("any-log", move |ack: AckSender| {
         let log = log.lock();
-        let _ = ack.send(&json!({ "incoming": log.incoming, "outgoing": log.outgoing }));
+        let _ = ack.send(json!({ "incoming": log.incoming, "outgoing": log.outgoing }));
     });
 
     socket.on_disconnecting(|socket, _reason| {
@@ -262,7 +262,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
             .iter()
             .map(|(k, _)| (k.to_owned(), json!(hs.query().get(k))))
             .collect();
-        let _ = ack.send(&json!({
+        let _ = ack.send(json!({
             "id": socket.id().as_str(),
             "nsp": socket.ns_name(),
             "auth": hs.auth,
@@ -333,7 +333,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
                     let missing: Vec<&str> = responses.missing.iter().map(|s| s.as_str()).collect();
                     socket.emit(
                         "broadcast-ack-result",
-                        &json!({
+                        json!({
                             "expected": responses.expected,
                             "complete": responses.is_complete(),
                             "answers": answers,
@@ -353,7 +353,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
                 let (spec, args) = split_spec(payload);
                 let event = spec["event"].as_str().unwrap_or("op").to_owned();
                 operators(&io, &socket, &spec).emit(&event, args)?;
-                ack.send(&"done")
+                ack.send("done")
             },
         );
     }
@@ -387,7 +387,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
             "sockets-join",
             move |socket: SocketRef, Data(spec): Data<Value>, ack: AckSender| {
                 operators(&io, &socket, &spec).sockets_join(rooms_arg(&spec["rooms"]));
-                ack.send(&"done")
+                ack.send("done")
             },
         );
     }
@@ -397,7 +397,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
             "sockets-leave",
             move |socket: SocketRef, Data(spec): Data<Value>, ack: AckSender| {
                 operators(&io, &socket, &spec).sockets_leave(rooms_arg(&spec["rooms"]));
-                ack.send(&"done")
+                ack.send("done")
             },
         );
     }
@@ -407,7 +407,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
             "disconnect-sockets",
             move |socket: SocketRef, Data(spec): Data<Value>, ack: AckSender| {
                 // Answer first: the sender may be among the disconnected sockets.
-                let result = ack.send(&"done");
+                let result = ack.send("done");
                 operators(&io, &socket, &spec)
                     .disconnect_sockets(spec["close"].as_bool().unwrap_or(false));
                 result
@@ -438,11 +438,11 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
         "set-data",
         |socket: SocketRef, Data(data): Data<Value>, ack: AckSender| {
             let _ = socket.set_data(&data);
-            ack.send(&"done")
+            ack.send("done")
         },
     );
     socket.on("get-data", |socket: SocketRef, ack: AckSender| {
-        ack.send(&socket.data_value())
+        ack.send(socket.data_value())
     });
     socket.on("disconnect-me", |socket: SocketRef| socket.disconnect());
     socket.on("close-me", |socket: SocketRef| {
@@ -472,7 +472,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
             for i in 0..n {
                 let _ = socket.emit_volatile("vol", &i);
             }
-            ack.send(&"done")
+            ack.send("done")
         },
     );
     socket.on("binary", |socket: SocketRef| {
@@ -485,7 +485,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
                 .binary(Bytes::from(vec![0u8, 255, 128, 7])),
         )
     });
-    socket.on("stats", |ack: AckSender| ack.send(&stats()));
+    socket.on("stats", |ack: AckSender| ack.send(stats()));
 }
 
 /// Declares the namespaces and handlers of one instance.

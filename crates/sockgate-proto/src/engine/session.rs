@@ -213,6 +213,12 @@ enum State {
     Closing {
         deadline: Instant,
     },
+    /// Closed by the client over polling (`1` in a POST). Kept briefly so a GET sent at the
+    /// same moment (clients do this) gets a `6` instead of "Session ID unknown".
+    Draining {
+        deadline: Instant,
+        reason: CloseReason,
+    },
     Closed(CloseReason),
 }
 
@@ -235,6 +241,9 @@ pub struct Session {
     queue: VecDeque<SharedFrame>,
     queued_bytes: usize,
 }
+
+/// Longest time a client-closed polling session waits for a racing GET.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 fn shared(cell: &'static OnceLock<SharedFrame>, packet: Packet) -> SharedFrame {
     cell.get_or_init(|| Arc::new(Frame::from_packet(&packet)))
@@ -286,7 +295,7 @@ impl Session {
     /// Why the session closed, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
         match self.state {
-            State::Closed(reason) => Some(reason),
+            State::Closed(reason) | State::Draining { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -340,15 +349,29 @@ impl Session {
         }
         match self.state {
             State::Closed(_) => PollBatch::Refused,
+            State::Draining { reason, .. } => {
+                self.state = State::Closed(reason);
+                PollBatch::Noop
+            }
+            // The queue goes out first and the close packet in the next response, as Node does:
+            // socket.io-client handles the packets of one payload after the close, so a `41`
+            // sharing a payload with `1` would be lost.
+            State::Closing { .. } if !self.queue.is_empty() => PollBatch::Frames {
+                frames: self.drain(),
+                close: false,
+            },
             State::Closing { .. } => {
-                let frames = self.drain();
                 self.state = State::Closed(CloseReason::ForcedClose);
                 PollBatch::Frames {
-                    frames,
+                    frames: VecDeque::new(),
                     close: true,
                 }
             }
-            State::Open if self.probe.is_some_and(|p| p.answered) => PollBatch::Noop,
+            // During an upgrade a poll gets what is queued (the heartbeat goes on), or a noop so
+            // the client pauses polling; what is queued later flushes over the WebSocket.
+            State::Open if self.probe.is_some_and(|p| p.answered) && self.queue.is_empty() => {
+                PollBatch::Noop
+            }
             State::Open if self.queue.is_empty() => PollBatch::Park,
             State::Open => PollBatch::Frames {
                 frames: self.drain(),
@@ -374,6 +397,16 @@ impl Session {
             }
             // In v4 only the server pings: a client ping is an "invalid heartbeat direction".
             Packet::Ping(_) => self.fail(CloseReason::TransportError),
+            Packet::Close if self.transport == TransportKind::Polling => {
+                self.probe = None;
+                self.queue.clear();
+                self.queued_bytes = 0;
+                self.state = State::Draining {
+                    deadline: now + self.config.ping_timeout.min(DRAIN_LIMIT),
+                    reason: CloseReason::TransportClose,
+                };
+                PacketOutcome::Closed(CloseReason::TransportClose)
+            }
             Packet::Close => self.fail(CloseReason::TransportClose),
             Packet::Open | Packet::Upgrade | Packet::Noop => PacketOutcome::None,
         }
@@ -427,8 +460,8 @@ impl Session {
         }
     }
 
-    /// Closes the session from the server side. Over polling the queue and a `1` still go out
-    /// with the next GET; over WebSocket the driver flushes the queue and closes the socket.
+    /// Closes the session from the server side. Over polling the queue goes out with the next
+    /// GET and a `1` with the one after; over WebSocket the driver flushes the queue and closes the socket.
     pub fn close(&mut self, now: Instant) -> Option<CloseReason> {
         if self.state != State::Open {
             return None;
@@ -449,7 +482,7 @@ impl Session {
     pub fn fail(&mut self, reason: CloseReason) -> PacketOutcome {
         match self.state {
             State::Closed(_) => PacketOutcome::None,
-            State::Closing { .. } => {
+            State::Closing { .. } | State::Draining { .. } => {
                 self.state = State::Closed(reason);
                 PacketOutcome::None
             }
@@ -468,7 +501,9 @@ impl Session {
         match self.state {
             State::Open => {}
             // No heartbeat while closing: only the wait for the final poll is left.
-            State::Closing { deadline } => return Some(deadline),
+            State::Closing { deadline } | State::Draining { deadline, .. } => {
+                return Some(deadline)
+            }
             State::Closed(_) => return None,
         }
         [
@@ -489,6 +524,12 @@ impl Session {
             State::Closing { deadline } => {
                 if now >= deadline {
                     self.state = State::Closed(CloseReason::ForcedClose);
+                }
+                return outcome;
+            }
+            State::Draining { deadline, reason } => {
+                if now >= deadline {
+                    self.state = State::Closed(reason);
                 }
                 return outcome;
             }

@@ -27,6 +27,8 @@ struct Partial {
 pub struct FrameDecoder {
     max_message_size: usize,
     partial: Option<Partial>,
+    /// Decoding server frames (a client: in-process test clients, load generators).
+    server_frames: bool,
 }
 
 impl FrameDecoder {
@@ -36,6 +38,15 @@ impl FrameDecoder {
         FrameDecoder {
             max_message_size,
             partial: None,
+            server_frames: false,
+        }
+    }
+
+    /// A decoder for the client side: frames must be unmasked, as servers send them.
+    pub fn for_client(max_message_size: usize) -> Self {
+        FrameDecoder {
+            server_frames: true,
+            ..FrameDecoder::new(max_message_size)
         }
     }
 
@@ -106,8 +117,11 @@ impl FrameDecoder {
         let Some(&b1) = buf.get(1) else {
             return Ok(None);
         };
-        if b1 & 0x80 == 0 {
-            return Err(ProtocolError::UnmaskedFrame);
+        let masked = b1 & 0x80 != 0;
+        match (self.server_frames, masked) {
+            (false, false) => return Err(ProtocolError::UnmaskedFrame),
+            (true, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
         }
         let len7 = b1 & 0x7F;
         if opcode.is_control() && usize::from(len7) > MAX_CONTROL_PAYLOAD {
@@ -142,6 +156,16 @@ impl FrameDecoder {
         // Cannot fail after the checks above; mapped anyway rather than unwrapped.
         let payload_len = usize::try_from(len).map_err(|_| ProtocolError::MessageTooBig)?;
 
+        if self.server_frames {
+            // Unmasking with a zero key is a no-op.
+            return Ok(Some(Header {
+                fin,
+                opcode,
+                mask: [0; 4],
+                header_len: mask_at,
+                payload_len,
+            }));
+        }
         let mask = match buf.get(mask_at..mask_at + 4) {
             Some(&[a, b, c, d]) => [a, b, c, d],
             _ => return Ok(None),

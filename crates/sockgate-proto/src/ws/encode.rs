@@ -49,6 +49,21 @@ pub fn encode_frame_parts(opcode: OpCode, first: &[u8], rest: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// Encodes one masked client frame (FIN set) with the given masking key: what a client sends
+/// (used by in-process test clients and load generators).
+pub fn encode_masked_frame(opcode: OpCode, payload: &[u8], key: [u8; 4]) -> Bytes {
+    let unmasked = encode_frame(opcode, payload);
+    let header_len = unmasked.len() - payload.len();
+    let mut out = BytesMut::with_capacity(unmasked.len() + 4);
+    out.extend_from_slice(&unmasked[..header_len]);
+    out[1] |= 0x80;
+    out.extend_from_slice(&key);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    super::decode::unmask(&mut out[start..], key);
+    out.freeze()
+}
+
 /// Close frame with code and reason.
 ///
 /// The reason is cut to [`MAX_CLOSE_REASON_LEN`] bytes at a character boundary so the frame stays

@@ -19,7 +19,9 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 pub use decode::FrameDecoder;
-pub use encode::{encode_close, encode_frame, encode_frame_parts, MAX_CLOSE_REASON_LEN};
+pub use encode::{
+    encode_close, encode_frame, encode_frame_parts, encode_masked_frame, MAX_CLOSE_REASON_LEN,
+};
 
 /// GUID appended to the client key before hashing (RFC 6455 section 1.3).
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -134,6 +136,9 @@ pub enum ProtocolError {
     InvalidUtf8,
     /// A client frame lacks the mask bit, which clients must always set. Close with 1002.
     UnmaskedFrame,
+    /// A server frame has the mask bit set, which servers must never do (client-side decoding
+    /// only). Close with 1002.
+    MaskedFrame,
     /// RSV1, RSV2 or RSV3 is set although no extension was negotiated. Close with 1002.
     ReservedBits,
     /// A close, ping or pong frame announces more than 125 bytes. Close with 1002.
@@ -162,6 +167,7 @@ impl ProtocolError {
             ProtocolError::MessageTooBig => 1009,
             ProtocolError::InvalidUtf8 => 1007,
             ProtocolError::UnmaskedFrame
+            | ProtocolError::MaskedFrame
             | ProtocolError::ReservedBits
             | ProtocolError::ControlFrameTooLong
             | ProtocolError::FragmentedControl
@@ -180,6 +186,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::MessageTooBig => "message exceeds the maximum message size",
             ProtocolError::InvalidUtf8 => "text message or close reason is not valid UTF-8",
             ProtocolError::UnmaskedFrame => "client frame is not masked",
+            ProtocolError::MaskedFrame => "server frame is masked",
             ProtocolError::ReservedBits => "reserved bits set without a negotiated extension",
             ProtocolError::ControlFrameTooLong => "control frame payload longer than 125 bytes",
             ProtocolError::FragmentedControl => "control frame is fragmented",

@@ -1,4 +1,4 @@
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 use super::decode::unmask;
@@ -626,4 +626,25 @@ proptest! {
             expected.into_iter().map(Ok).collect();
         prop_assert_eq!(run(400, split(&input, &cuts)), expected);
     }
+}
+
+#[test]
+fn client_side_round_trip() {
+    // A client encodes masked frames the server decoder accepts, and decodes the server's
+    // unmasked frames.
+    let mut server = FrameDecoder::new(1 << 20);
+    let mut buf = BytesMut::from(&encode_masked_frame(OpCode::Text, b"4hello", [1, 2, 3, 4])[..]);
+    assert_eq!(
+        server.decode(&mut buf).unwrap(),
+        Some(Message::Text(Bytes::from_static(b"4hello")))
+    );
+    let mut client = FrameDecoder::for_client(1 << 20);
+    let big = vec![7u8; 70_000];
+    let mut buf = BytesMut::from(&encode_frame(OpCode::Binary, &big)[..]);
+    assert_eq!(
+        client.decode(&mut buf).unwrap(),
+        Some(Message::Binary(Bytes::from(big)))
+    );
+    let mut buf = BytesMut::from(&encode_masked_frame(OpCode::Text, b"x", [9, 9, 9, 9])[..]);
+    assert_eq!(client.decode(&mut buf), Err(ProtocolError::MaskedFrame));
 }

@@ -97,6 +97,6 @@ pub use extract::{
 pub use handler::{marker as handler_marker, GatewayHandler, ReplyFuture};
 pub use options::{GatewayNamespace, GatewayOptions};
 pub use response::{IntoWsReply, Json, Reply, WsResponse, WsStream};
-pub use validator;
 #[cfg(feature = "macros")]
 pub use sockgate_macros::{gateway, subscribe_message};
+pub use validator;

@@ -110,6 +110,28 @@ fn messages_are_delivered_and_close_is_reported_once() {
 }
 
 #[test]
+fn a_poll_racing_the_client_close_gets_a_noop() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(), TransportKind::Polling, t0);
+    assert_eq!(
+        s.handle_packet(t0, Packet::Close),
+        PacketOutcome::Closed(CloseReason::TransportClose)
+    );
+    assert!(s.is_closed() && !s.is_finished());
+    assert_eq!(s.close_reason(), Some(CloseReason::TransportClose));
+    assert!(matches!(s.take_poll_batch(), PollBatch::Noop));
+    assert!(s.is_finished());
+    assert!(matches!(s.take_poll_batch(), PollBatch::Refused));
+
+    // Nobody polls: the session is released after the drain period.
+    let mut s = Session::new(config(), TransportKind::Polling, t0);
+    s.handle_packet(t0, Packet::Close);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(200)));
+    s.handle_timeout(t0 + ms(200));
+    assert!(s.is_finished());
+}
+
+#[test]
 fn polling_get_returns_everything_queued_at_once() {
     let t0 = Instant::now();
     let mut s = Session::new(config(), TransportKind::Polling, t0);
@@ -136,8 +158,13 @@ fn server_close_over_polling_delivers_the_queue_then_close() {
     let PollBatch::Frames { frames, close } = s.take_poll_batch() else {
         panic!("expected frames");
     };
-    assert!(close);
+    assert!(!close);
     assert_eq!(texts(&frames), vec![b"4bye".as_slice()]);
+    assert!(!s.is_finished());
+    let PollBatch::Frames { frames, close } = s.take_poll_batch() else {
+        panic!("expected the close packet");
+    };
+    assert!(close && frames.is_empty());
     assert!(s.is_finished());
 }
 
@@ -171,9 +198,14 @@ fn full_upgrade_sequence_flushes_the_buffer_over_the_websocket() {
     assert_eq!(&frame.packet()[..], b"3probe");
     // A poll during the upgrade is answered with a noop so the client pauses polling.
     assert!(matches!(s.take_poll_batch(), PollBatch::Noop));
-    // Frames sent meanwhile wait for the new transport.
+    // A client that still polls gets what is queued (the heartbeat must go on).
+    s.send(Arc::new(Frame::message(b"polled"))).unwrap();
+    let PollBatch::Frames { frames, .. } = s.take_poll_batch() else {
+        panic!("expected the queued frame");
+    };
+    assert_eq!(texts(&frames), vec![b"4polled".as_slice()]);
+    // Frames sent while nobody polls wait for the new transport.
     s.send(Arc::new(Frame::message(b"during"))).unwrap();
-    assert!(matches!(s.take_poll_batch(), PollBatch::Noop));
 
     assert_eq!(
         s.handle_probe_packet(Packet::Upgrade),
@@ -209,11 +241,15 @@ fn an_upgrade_that_never_completes_expires_and_polling_carries_on() {
     s.handle_probe_packet(Packet::Ping(Bytes::from_static(b"probe")))
         .unwrap();
     let mut now = t0;
-    // Keep the heartbeat going while the probe hangs.
+    // Keep the heartbeat going over polling while the probe hangs.
     while now < t0 + ms(1000) {
         now = s.poll_timeout().unwrap();
         let out = s.handle_timeout(now);
         if out.ping_queued {
+            let PollBatch::Frames { frames, .. } = s.take_poll_batch() else {
+                panic!("the ping goes out over polling during the upgrade");
+            };
+            assert_eq!(texts(&frames), vec![b"2".as_slice()]);
             s.handle_packet(now, Packet::Pong(Bytes::new()));
         }
         if out.upgrade_expired {
@@ -223,7 +259,7 @@ fn an_upgrade_that_never_completes_expires_and_polling_carries_on() {
     assert_eq!(now, t0 + ms(1000));
     assert!(!s.is_upgrading());
     assert!(!s.is_closed());
-    assert!(matches!(s.take_poll_batch(), PollBatch::Frames { .. }));
+    assert!(matches!(s.take_poll_batch(), PollBatch::Park));
 }
 
 #[test]

@@ -1,0 +1,8 @@
+use sockgate::gateway::gateway;
+
+struct Chat;
+
+#[gateway(cors = "*")]
+impl Chat {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use sockgate::gateway::gateway;
+
+struct Chat;
+
+#[gateway(namespace = chat)]
+impl Chat {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use sockgate::gateway::gateway;
+
+#[gateway(namespace = "/chat")]
+struct Chat;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use sockgate::gateway::gateway;
+
+struct Chat;
+
+#[gateway(namespace = "/chat", transports = ["websockets"])]
+impl Chat {}
+
+fn main() {}
