@@ -33,7 +33,7 @@ use sockgate::{Cors, DisconnectReason, SocketRef, Transports};
 
 /// The seed's gateway.
 #[derive(Debug, Default)]
-pub(crate) struct ExampleGateway;
+pub struct ExampleGateway;
 
 fn name_of(client: &SocketRef) -> Option<&str> {
     client.handshake().query().get("name")
@@ -88,7 +88,7 @@ impl ExampleGateway {
 
 /// Formats a value as JavaScript's template literal would (`${message}`): strings as they
 /// are, arrays joined by commas, objects as `[object Object]`.
-pub(crate) fn js_string(value: &Value) -> String {
+pub fn js_string(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => "null".to_owned(),

@@ -1,22 +1,10 @@
-//! Run with `cargo run --release -p chat` (after `npm ci --prefix e2e/js`, which provides the
-//! official browser client; `./scripts/chat.sh` does both).
+//! Run with `./scripts/chat.sh` (or `cargo run --release -p chat` once `npm ci --prefix e2e/js`
+//! has installed the official browser client).
 //!
 //! Serves the seed's `ExampleGateway` on namespace `/example` (WebSocket only, CORS `*`) and a
 //! chat page at `/`, on `HOST:PORT` (default `127.0.0.1:3000`). The browser client is served at
 //! `/socket.io/socket.io.js` from the npm package `socket.io-client`, as Node's `serveClient`
 //! does.
-
-mod gateway;
-
-use axum::response::Html;
-use axum::routing::get;
-use axum::Router;
-use sockgate::gateway::{Gateway, GatewayApp};
-use sockgate::ClientBundle;
-
-use gateway::ExampleGateway;
-
-const PAGE: &str = include_str!("../static/index.html");
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,20 +20,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("PORT is not a port number: {port}"))?,
         Err(_) => 3000,
     };
-
-    let gateway = ExampleGateway;
-    let mut options = gateway.options();
-    match ClientBundle::locate() {
-        Ok(bundle) => options.server.serve_client = Some(bundle),
-        Err(error) => tracing::warn!(%error, "the chat page needs the browser client"),
-    }
-    let gateways = GatewayApp::new()
-        .gateway_with_options(gateway, options)
-        .build()?;
-
-    let app = Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .layer(gateways.layer());
+    let gateways = chat::gateways()?;
+    let app = chat::router(&gateways);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     println!("chat listening on http://{addr}/");

@@ -1,0 +1,37 @@
+//! The seed's NestJS `ExampleGateway` ported to sockgate, with its chat page.
+//!
+//! The binary (`cargo run --release -p chat`) serves [`router`] on `HOST:PORT`; the tests drive
+//! [`gateways`] with the in-process [`sockgate::testing::TestClient`].
+
+pub mod gateway;
+
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use sockgate::gateway::{Gateway, GatewayApp, GatewayError, Gateways};
+use sockgate::ClientBundle;
+
+pub use gateway::ExampleGateway;
+
+const PAGE: &str = include_str!("../static/index.html");
+
+/// The gateways of the chat: `ExampleGateway`, serving the browser client when the npm package
+/// `socket.io-client` is installed.
+pub fn gateways() -> Result<Gateways, GatewayError> {
+    let gateway = ExampleGateway;
+    let mut options = gateway.options();
+    match ClientBundle::locate() {
+        Ok(bundle) => options.server.serve_client = Some(bundle),
+        Err(error) => tracing::warn!(%error, "the chat page needs the browser client"),
+    }
+    GatewayApp::new()
+        .gateway_with_options(gateway, options)
+        .build()
+}
+
+/// The whole application: the chat page at `/` and the gateways on the same port.
+pub fn router(gateways: &Gateways) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .layer(gateways.layer())
+}

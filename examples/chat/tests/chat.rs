@@ -1,0 +1,98 @@
+//! The seed example, driven in-process with sockgate's test client.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sockgate::testing::TestClient;
+
+const WAIT: Duration = Duration::from_secs(2);
+
+fn server() -> sockgate::SocketIo {
+    let gateways = chat::gateways().expect("the chat gateways build");
+    gateways.shared_servers()[0].clone()
+}
+
+#[tokio::test]
+async fn a_message_reaches_everyone_with_the_whole_name() {
+    let io = server();
+    let alice = TestClient::connect_with_query(&io, "name=alice")
+        .await
+        .unwrap();
+    let alice = alice.socket("/example", None).await.unwrap();
+    let bob = TestClient::connect_with_query(&io, "name=bob")
+        .await
+        .unwrap();
+    let bob = bob.socket("/example", None).await.unwrap();
+    assert_ne!(alice.id(), bob.id());
+
+    alice.emit("message", &"hi").unwrap();
+    for socket in [&alice, &bob] {
+        let message = socket.wait_for("message", WAIT).await.unwrap();
+        assert_eq!(message.args, vec![json!("alice : hi")]);
+    }
+}
+
+#[tokio::test]
+async fn several_arguments_and_objects_format_like_javascript() {
+    let io = server();
+    let client = TestClient::connect_with_query(&io, "name=carol")
+        .await
+        .unwrap();
+    let socket = client.socket("/example", None).await.unwrap();
+    socket.emit("message", ("x", "y")).unwrap();
+    let message = socket.wait_for("message", WAIT).await.unwrap();
+    assert_eq!(message.args, vec![json!("carol : x,y")]);
+    socket.emit("message", &json!({"a": 1})).unwrap();
+    let message = socket.wait_for("message", WAIT).await.unwrap();
+    assert_eq!(message.args, vec![json!("carol : [object Object]")]);
+}
+
+#[tokio::test]
+async fn a_missing_name_gets_the_nestjs_exception_and_nobody_gets_a_message() {
+    let io = server();
+    let nameless = TestClient::connect(&io).await.unwrap();
+    let nameless = nameless.socket("/example", None).await.unwrap();
+    let witness = TestClient::connect_with_query(&io, "name=dave")
+        .await
+        .unwrap();
+    let witness = witness.socket("/example", None).await.unwrap();
+
+    nameless.emit("message", &"hi").unwrap();
+    let exception = nameless.wait_for("exception", WAIT).await.unwrap();
+    assert_eq!(exception.args[0]["status"], "error");
+    assert_eq!(
+        exception.args[0]["cause"],
+        json!({"pattern": "message", "data": "hi"})
+    );
+    assert!(witness
+        .wait_for("message", Duration::from_millis(200))
+        .await
+        .is_err());
+
+    // The nameless socket is still connected and served.
+    assert!(!nameless.was_disconnected());
+}
+
+#[tokio::test]
+async fn joins_and_leaves_are_announced() {
+    let io = server();
+    let watcher = TestClient::connect_with_query(&io, "name=erin")
+        .await
+        .unwrap();
+    let watcher = watcher.socket("/example", None).await.unwrap();
+    let visitor = TestClient::connect_with_query(&io, "name=frank")
+        .await
+        .unwrap();
+    let visitor_socket = visitor.socket("/example", None).await.unwrap();
+    let joined = watcher.wait_for("joined", WAIT).await.unwrap();
+    // The watcher's own join may come first.
+    let joined = if joined.args[0]["name"] == "erin" {
+        watcher.wait_for("joined", WAIT).await.unwrap()
+    } else {
+        joined
+    };
+    assert_eq!(joined.args[0], json!({"name": "frank"}));
+    visitor_socket.disconnect().unwrap();
+    let left = watcher.wait_for("left", WAIT).await.unwrap();
+    assert_eq!(left.args[0], json!({"name": "frank"}));
+}
