@@ -54,7 +54,7 @@ impl Gateway for ExampleGateway {
     async fn handle_connection(self: Arc<Self>, client: SocketRef) -> Result<(), WsException> {
         let name = name_of(&client).unwrap_or("(none)").to_owned();
         tracing::info!("client connected: {}, name: {}", client.id(), name);
-        let _ = client.namespace().emit("joined", &json!({ "name": name }));
+        let _ = client.namespace().emit("joined", json!({ "name": name }));
         Ok(())
     }
 
@@ -66,7 +66,7 @@ impl Gateway for ExampleGateway {
             name,
             reason
         );
-        let _ = client.namespace().emit("left", &json!({ "name": name }));
+        let _ = client.namespace().emit("left", json!({ "name": name }));
     }
 }
 
