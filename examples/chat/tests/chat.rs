@@ -25,7 +25,7 @@ async fn a_message_reaches_everyone_with_the_whole_name() {
     let bob = bob.socket("/example", None).await.unwrap();
     assert_ne!(alice.id(), bob.id());
 
-    alice.emit("message", &"hi").unwrap();
+    alice.emit("message", "hi").unwrap();
     for socket in [&alice, &bob] {
         let message = socket.wait_for("message", WAIT).await.unwrap();
         assert_eq!(message.args, vec![json!("alice : hi")]);
@@ -42,7 +42,7 @@ async fn several_arguments_and_objects_format_like_javascript() {
     socket.emit("message", ("x", "y")).unwrap();
     let message = socket.wait_for("message", WAIT).await.unwrap();
     assert_eq!(message.args, vec![json!("carol : x,y")]);
-    socket.emit("message", &json!({"a": 1})).unwrap();
+    socket.emit("message", json!({"a": 1})).unwrap();
     let message = socket.wait_for("message", WAIT).await.unwrap();
     assert_eq!(message.args, vec![json!("carol : [object Object]")]);
 }
@@ -57,7 +57,7 @@ async fn a_missing_name_gets_the_nestjs_exception_and_nobody_gets_a_message() {
         .unwrap();
     let witness = witness.socket("/example", None).await.unwrap();
 
-    nameless.emit("message", &"hi").unwrap();
+    nameless.emit("message", "hi").unwrap();
     let exception = nameless.wait_for("exception", WAIT).await.unwrap();
     assert_eq!(exception.args[0]["status"], "error");
     assert_eq!(
