@@ -66,8 +66,7 @@ rust_test() {
 
 # (e) build the servers the e2e tests start (each e2e test file starts its binary
 # through e2e/js/lib/server.mjs); add new server packages to E2E_SERVERS.
-E2E_SERVERS=(conformance)
-[ -d "$ROOT/e2e/testserver" ] && E2E_SERVERS+=(testserver)
+E2E_SERVERS=(conformance testserver gateway-testserver chat)
 build_servers() {
   local pkg args=()
   for pkg in "${E2E_SERVERS[@]}"; do args+=(-p "$pkg"); done
@@ -98,6 +97,19 @@ node_e2e() {
   return "$rc"
 }
 
+# (f) Debian's chromium for the browser test (installed only when missing)
+browser_deps() {
+  step "scripts/browser-deps.sh"
+  "$ROOT/scripts/browser-deps.sh"
+}
+
+# (g) a smoke run of every benchmark scenario at tiny sizes, side by side with socketioxide and
+# Node socket.io (the full benchmark is bench/run.sh)
+bench_smoke() {
+  step "bench/smoke.sh"
+  timeout --kill-after=10 900 "$ROOT/bench/smoke.sh"
+}
+
 # Runs a step, records a failure and carries on, so one run shows every problem.
 # NB: `set -e` does not apply inside a function called from `if`, so every step
 # function must propagate its failures itself (`|| return 1`, or its last command).
@@ -115,11 +127,13 @@ main() {
     run rust_clippy
     run rust_test
   fi
+  run browser_deps
   if build_servers; then
     run node_e2e
   else
     FAILED_STEPS+=(build_servers)
   fi
+  run bench_smoke
 
   echo
   if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then

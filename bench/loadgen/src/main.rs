@@ -25,7 +25,7 @@ const USAGE: &str = "usage:
               [--senders K] [--room-size M] [--payload B] [--eio-only] [--path /socket.io/]
               [--max-gen-share 0.5]
   loadgen bench [--smoke] [--rounds 2] [--servers sockgate,socketioxide,node,conformance]
-                [--only NAME,...] [--out bench/results] [--max-gen-share 0.5] [--quiet-share 0.15]
+                [--only NAME,...] [--out bench/results] [--max-gen-share 0.5] [--quiet-share 0.15] [--quiet-wait 10]
                 [--sockgate-bin P] [--socketioxide-bin P] [--conformance-bin P] [--node-dir D]";
 
 fn main() {

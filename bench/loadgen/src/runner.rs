@@ -335,6 +335,7 @@ pub(crate) fn main(args: &Args) -> i32 {
     // ports can never occupy the next server's port.
     let mut port: u16 = 28200;
     let quiet: f64 = args.num("quiet-share", 0.15);
+    let quiet_wait: f64 = args.num("quiet-wait", 10.0);
     for sc in &scenarios {
         let on: Vec<&Server> = servers
             .iter()
@@ -346,7 +347,7 @@ pub(crate) fn main(args: &Args) -> i32 {
                 let busy_before = if smoke {
                     0.0
                 } else {
-                    wait_quiet(quiet, Duration::from_secs(30))
+                    wait_quiet(quiet, Duration::from_secs_f64(quiet_wait))
                 };
                 print!(
                     "[{:>6.1}s] {:<22} {:<13} round {round}: ",

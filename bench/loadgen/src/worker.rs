@@ -51,10 +51,35 @@ struct Shared {
     c: RefCell<Counters>,
     phase: watch::Sender<u8>,
     rng: Cell<u64>,
+    /// This worker's own loopback source address, and the next source port it tries.
+    src_ip: std::net::Ipv4Addr,
+    next_port: Cell<u16>,
     first_error: RefCell<Option<String>>,
 }
 
 impl Shared {
+    /// Opens a TCP connection to the server on 127.0.0.1. Each worker connects from its own
+    /// loopback source address (127.0.0.10 + index) with source ports it picks in turn: the
+    /// kernel's ephemeral-port search, which grows slow as 19,000 ports of one address fill up
+    /// and would bill the generator (and the connect latency) for it, is skipped.
+    async fn tcp(&self) -> Result<TcpStream, String> {
+        for _ in 0..64 {
+            let port = self.next_port.get();
+            self.next_port.set(if port >= 64000 { 10000 } else { port + 1 });
+            let Ok(sock) = tokio::net::TcpSocket::new_v4() else { break };
+            let _ = sock.set_reuseaddr(true);
+            if sock.bind((self.src_ip, port).into()).is_err() {
+                continue;
+            }
+            match sock.connect(self.addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable || e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(format!("connect: {e}")),
+            }
+        }
+        TcpStream::connect(self.addr).await.map_err(|e| format!("connect: {e}"))
+    }
+
     fn mask(&self) -> [u8; 4] {
         // xorshift64: masks need not be secret against our own server.
         let mut x = self.rng.get();
@@ -188,9 +213,7 @@ enum Frame {
 
 impl Ws {
     async fn connect(sh: &Shared) -> Result<Self, String> {
-        let stream = TcpStream::connect(sh.addr)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+        let stream = sh.tcp().await?;
         let _ = stream.set_nodelay(true);
         // RST on close: no TIME_WAIT pile-up across rounds of 19,000 connections.
         // Zero linger never blocks: the close is an immediate RST.
@@ -490,9 +513,7 @@ async fn ws_run(
 type Sender = SendRequest<Full<Bytes>>;
 
 async fn http_conn(sh: &Shared) -> Result<Sender, String> {
-    let stream = TcpStream::connect(sh.addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let stream = sh.tcp().await?;
     let _ = stream.set_nodelay(true);
     // Zero linger never blocks: the close is an immediate RST.
     #[allow(deprecated)]
@@ -743,6 +764,8 @@ async fn run(sc: Scenario, index: usize, port: u16) {
     });
     let (phase, _) = watch::channel(PH_WAIT);
     let sh = Rc::new(Shared {
+        src_ip: std::net::Ipv4Addr::new(127, 0, 0, 10 + (index % 200) as u8),
+        next_port: Cell::new(10000 + (now_us() % 20000) as u16),
         host: format!("127.0.0.1:{port}"),
         addr: ([127, 0, 0, 1], port).into(),
         connect_hist: RefCell::new(new_hist()),

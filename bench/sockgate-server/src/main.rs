@@ -31,24 +31,25 @@ fn port() -> u16 {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let io = SocketIo::builder().build();
-    let handle = io.clone();
-    io.ns("/", move |socket: SocketRef| {
+    let main = io.ns("/", |socket: SocketRef| {
         if let Some(room) = socket.handshake().auth.get("room").and_then(Value::as_str) {
             socket.join(room.to_string());
         }
-        socket.on("echo", |payload: Payload, ack: AckSender| {
-            let _ = ack.send(payload);
-        });
-        let io = handle.clone();
-        socket.on("broadcast", move |payload: Payload| {
-            let _ = io.emit("broadcast", payload);
-        });
-        let io = handle.clone();
-        socket.on("room", move |payload: Payload, Data(data): Data<Value>| {
-            if let Some(room) = data.get("room").and_then(Value::as_str) {
-                let _ = io.to(room.to_string()).emit("room", payload);
-            }
-        });
+    });
+    // Handlers declared once for the namespace (sockgate's way for handlers every socket
+    // shares) instead of once per socket.
+    main.on("echo", |payload: Payload, ack: AckSender| {
+        let _ = ack.send(payload);
+    });
+    let handle = io.clone();
+    main.on("broadcast", move |payload: Payload| {
+        let _ = handle.emit("broadcast", payload);
+    });
+    let handle = io.clone();
+    main.on("room", move |payload: Payload, Data(data): Data<Value>| {
+        if let Some(room) = data.get("room").and_then(Value::as_str) {
+            let _ = handle.to(room.to_string()).emit("room", payload);
+        }
     });
     let port = port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

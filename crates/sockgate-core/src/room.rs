@@ -6,10 +6,18 @@ use crate::adapter::{BroadcastOptions, Room};
 use crate::Sid;
 
 /// Rooms to sockets and sockets to rooms. Not synchronized: the adapter wraps it in a lock.
+///
+/// Every socket is in the room named by its id, as in Node, but that room is implicit: it is
+/// answered from the socket table instead of being stored, which saves a set, a key and a
+/// vector per connected socket.
 #[derive(Debug, Default)]
 pub struct RoomIndex {
     rooms: HashMap<Room, HashSet<Sid>>,
     sids: HashMap<Sid, Vec<Room>>,
+}
+
+fn own_room(sid: Sid, room: &str) -> bool {
+    sid.as_str() == room
 }
 
 impl RoomIndex {
@@ -18,10 +26,13 @@ impl RoomIndex {
         Self::default()
     }
 
-    /// Adds `sid` to each room (idempotent).
+    /// Adds `sid` to each room (idempotent); registers the socket even when `rooms` is empty.
     pub fn add_all(&mut self, sid: Sid, rooms: &[Room]) {
         let joined = self.sids.entry(sid).or_default();
         for room in rooms {
+            if own_room(sid, room) {
+                continue;
+            }
             if !joined.contains(room) {
                 joined.push(room.clone());
             }
@@ -29,7 +40,7 @@ impl RoomIndex {
         }
     }
 
-    /// Removes `sid` from one room; an empty room disappears.
+    /// Removes `sid` from one room; an empty room disappears. A socket stays in its own room.
     pub fn del(&mut self, sid: Sid, room: &str) {
         if let Some(joined) = self.sids.get_mut(&sid) {
             joined.retain(|r| &**r != room);
@@ -53,19 +64,42 @@ impl RoomIndex {
         }
     }
 
-    /// The rooms `sid` is in, in join order.
+    /// The rooms `sid` is in: its own room first, then the others in join order.
     pub fn rooms_of(&self, sid: Sid) -> Vec<Room> {
-        self.sids.get(&sid).cloned().unwrap_or_default()
+        match self.sids.get(&sid) {
+            Some(joined) => std::iter::once(Room::from(sid.as_str()))
+                .chain(joined.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        }
     }
 
-    /// Every room name with at least one member.
+    /// Every room with at least one member (each socket's own room included).
     pub fn rooms(&self) -> Vec<Room> {
-        self.rooms.keys().cloned().collect()
+        self.rooms
+            .keys()
+            .cloned()
+            .chain(self.sids.keys().map(|sid| Room::from(sid.as_str())))
+            .collect()
     }
 
     /// Members of a room.
-    pub fn members(&self, room: &str) -> impl Iterator<Item = Sid> + '_ {
-        self.rooms.get(room).into_iter().flatten().copied()
+    pub fn members<'a>(&'a self, room: &'a str) -> impl Iterator<Item = Sid> + 'a {
+        let own = Sid::parse(room).filter(|sid| self.sids.contains_key(sid));
+        let explicit = self
+            .rooms
+            .get(room)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |sid| Some(*sid) != own);
+        own.into_iter().chain(explicit)
+    }
+
+    /// Whether `sid` is in `room`.
+    pub fn contains(&self, room: &str, sid: Sid) -> bool {
+        (own_room(sid, room) && self.sids.contains_key(&sid))
+            || self.rooms.get(room).is_some_and(|m| m.contains(&sid))
     }
 
     /// Number of indexed sockets.
@@ -76,11 +110,7 @@ impl RoomIndex {
     /// The sockets a broadcast reaches: the union of `rooms` (every socket when empty), minus
     /// the members of `except`, each once.
     pub fn select(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        let excluded = |sid: &Sid| {
-            opts.except
-                .iter()
-                .any(|room| self.rooms.get(room).is_some_and(|m| m.contains(sid)))
-        };
+        let excluded = |sid: &Sid| opts.except.iter().any(|room| self.contains(room, *sid));
         if opts.rooms.is_empty() {
             return self.sids.keys().filter(|s| !excluded(s)).copied().collect();
         }
@@ -114,16 +144,26 @@ mod tests {
     #[test]
     fn join_leave_and_cleanup() {
         let mut index = RoomIndex::new();
-        index.add_all(sid(1), &[room("a"), room("b"), room("a")]);
-        index.add_all(sid(2), &[room("a")]);
-        assert_eq!(index.rooms_of(sid(1)), vec![room("a"), room("b")]);
+        let own = |n: u8| Room::from(sid(n).as_str());
+        index.add_all(sid(1), &[own(1), room("a"), room("b"), room("a")]);
+        index.add_all(sid(2), &[own(2), room("a")]);
+        assert_eq!(index.rooms_of(sid(1)), vec![own(1), room("a"), room("b")]);
         index.del(sid(1), "b");
-        assert_eq!(index.rooms_of(sid(1)), vec![room("a")]);
+        assert_eq!(index.rooms_of(sid(1)), vec![own(1), room("a")]);
         assert!(!index.rooms().contains(&room("b")));
+        assert!(index.rooms().contains(&own(2)));
+        // The own room is answered from the socket table.
+        assert_eq!(
+            index.members(sid(2).as_str()).collect::<Vec<_>>(),
+            vec![sid(2)]
+        );
+        assert!(index.contains(sid(1).as_str(), sid(1)));
+        assert!(!index.contains(sid(1).as_str(), sid(2)));
         index.del_all(sid(1));
         index.del_all(sid(2));
         assert!(index.rooms().is_empty());
         assert_eq!(index.socket_count(), 0);
+        assert_eq!(index.members(sid(2).as_str()).count(), 0);
     }
 
     #[test]
@@ -131,6 +171,18 @@ mod tests {
         let mut index = RoomIndex::new();
         index.add_all(sid(1), &[room("a")]);
         index.add_all(sid(2), &[room("a"), room("b")]);
+        // Targeting a socket's own room, and excluding it.
+        let only_2 = index.select(&BroadcastOptions {
+            rooms: vec![room(sid(2).as_str())],
+            ..Default::default()
+        });
+        assert_eq!(only_2, vec![sid(2)]);
+        let a_not_1 = index.select(&BroadcastOptions {
+            rooms: vec![room("a")],
+            except: vec![room(sid(1).as_str())],
+            ..Default::default()
+        });
+        assert_eq!(a_not_1, vec![sid(2)]);
         index.add_all(sid(3), &[room("b"), room("x")]);
         index.add_all(sid(4), &[room("c")]);
         let opts = |rooms: &[&str], except: &[&str]| BroadcastOptions {

@@ -1,6 +1,7 @@
 //! What the engine keeps of the HTTP request that opened a session.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use http::{HeaderMap, Method, Uri};
@@ -11,14 +12,18 @@ use http::{HeaderMap, Method, Uri};
 pub struct RemoteAddr(pub SocketAddr);
 
 /// The handshake request of a session: what Socket.IO exposes as `socket.handshake`.
-#[derive(Debug, Clone)]
+///
+/// Kept compact because it lives as long as the session: the headers are stored as one byte
+/// string and turned into a `HeaderMap` only when asked for.
+#[derive(Debug)]
 pub struct RequestInfo {
     /// Request method.
     pub method: Method,
     /// Full request URI (path and query).
     pub uri: Uri,
-    /// Request headers.
-    pub headers: HeaderMap,
+    /// `name:value\n` lines.
+    raw_headers: Box<[u8]>,
+    header_map: OnceLock<Box<HeaderMap>>,
     /// Peer address, when known.
     pub remote_addr: Option<SocketAddr>,
     /// Whether the connection was made over TLS (as reported by `x-forwarded-proto` or the
@@ -26,6 +31,20 @@ pub struct RequestInfo {
     pub secure: bool,
     /// When the handshake was received.
     pub time: SystemTime,
+}
+
+impl Clone for RequestInfo {
+    fn clone(&self) -> Self {
+        RequestInfo {
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            raw_headers: self.raw_headers.clone(),
+            header_map: OnceLock::new(),
+            remote_addr: self.remote_addr,
+            secure: self.secure,
+            time: self.time,
+        }
+    }
 }
 
 impl RequestInfo {
@@ -36,12 +55,26 @@ impl RequestInfo {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
         RequestInfo {
             method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
+            uri: compact_uri(&parts.uri),
+            raw_headers: pack_headers(&parts.headers),
+            header_map: OnceLock::new(),
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
             secure,
             time: SystemTime::now(),
         }
+    }
+
+    /// The request headers (built on first use).
+    pub fn headers(&self) -> &HeaderMap {
+        self.header_map
+            .get_or_init(|| Box::new(unpack_headers(&self.raw_headers)))
+    }
+
+    /// One header value as text, without building the map.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_lines(&self.raw_headers)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
     /// Every value of a query parameter, percent-decoded, in order.
@@ -56,6 +89,49 @@ impl RequestInfo {
     pub fn query(&self, key: &str) -> Option<String> {
         self.query_all(key).pop()
     }
+}
+
+/// Packs the headers into one allocation of their own.
+///
+/// hyper parses header values as slices of its read buffer; keeping clones of them for the
+/// session's lifetime would pin the whole buffer (8 KiB or more) per connection, and a
+/// `HeaderMap` costs several hundred bytes more than the text it holds.
+fn pack_headers(headers: &HeaderMap) -> Box<[u8]> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
+    }
+    out.into_boxed_slice()
+}
+
+/// Header values cannot contain a newline and names cannot contain `:`, so the packing is
+/// unambiguous.
+fn header_lines(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    raw.split(|&b| b == b'\n').filter_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        Some((&line[..colon], &line[colon + 1..]))
+    })
+}
+
+fn unpack_headers(raw: &[u8]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in header_lines(raw) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// Copies the request target out of hyper's read buffer (see [`pack_headers`]).
+fn compact_uri(uri: &Uri) -> Uri {
+    Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 
 /// Parses `a=1&b=x%20y` into decoded pairs (`+` is a space, as in forms).
@@ -128,5 +204,17 @@ mod tests {
             Some("polling")
         );
         assert_eq!(raw_query_param("EIO=4", "sid"), None);
+    }
+
+    #[test]
+    fn packed_headers_round_trip() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "example.com:3000".parse().unwrap());
+        headers.append("x-multi", "a".parse().unwrap());
+        headers.append("x-multi", "b: c".parse().unwrap());
+        let raw = pack_headers(&headers);
+        assert_eq!(unpack_headers(&raw), headers);
+        let lines: Vec<_> = header_lines(&raw).collect();
+        assert_eq!(lines[2], (&b"x-multi"[..], &b"b: c"[..]));
     }
 }

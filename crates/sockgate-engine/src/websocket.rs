@@ -70,47 +70,7 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
         None => (None, false),
     };
     let info = Arc::new(RequestInfo::from_parts(&parts));
-    tokio::spawn(async move {
-        let upgraded = match on_upgrade.await {
-            Ok(upgraded) => upgraded,
-            Err(error) => {
-                tracing::debug!(%error, "WebSocket upgrade failed");
-                if let (Some(connection), false) = (connection, refused) {
-                    connection.state.lock().session.abort_probe();
-                }
-                return;
-            }
-        };
-        let (mut socket, leftover) = Socket::new(upgraded);
-        if refused {
-            let _ = socket.write_frames(&[&ws::encode_close(1000, "")]).await;
-            socket.shutdown().await;
-            return;
-        }
-        let socket = (socket, leftover);
-        match connection {
-            Some(connection) => Driver::probe(shared, connection, socket).run().await,
-            None => {
-                let connection = shared.open(TransportKind::WebSocket, info);
-                let handshake = Frame::text_packet(Bytes::from(format!(
-                    "0{}",
-                    handshake_json(connection.sid(), &[], &shared.session_config)
-                )));
-                let mut driver = Driver::active(shared.clone(), connection.clone(), socket);
-                if driver
-                    .socket
-                    .write_frames(&[handshake.ws_frame()])
-                    .await
-                    .is_err()
-                {
-                    connection.fail(CloseReason::TransportError);
-                    return;
-                }
-                shared.handler.on_open(&connection);
-                driver.run().await;
-            }
-        }
-    });
+    tokio::spawn(run_upgraded(shared, on_upgrade, connection, refused, info));
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -121,6 +81,56 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     Ok(response)
+}
+
+/// The task of one WebSocket: waits for the upgrade, then runs the driver. The driver is built
+/// in place and borrowed by `run`, so the task's state holds it once.
+async fn run_upgraded<H: EngineHandler>(
+    shared: Arc<Shared<H>>,
+    on_upgrade: OnUpgrade,
+    existing: Option<Arc<Connection<H::Data>>>,
+    refused: bool,
+    info: Arc<RequestInfo>,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            if let (Some(connection), false) = (existing, refused) {
+                connection.state.lock().session.abort_probe();
+            }
+            return;
+        }
+    };
+    let (mut socket, leftover) = Socket::new(upgraded);
+    if refused {
+        let _ = socket.write_frames(&[&ws::encode_close(1000, "")]).await;
+        socket.shutdown().await;
+        return;
+    }
+    let probing = existing.is_some();
+    let connection = match existing {
+        Some(connection) => connection,
+        None => shared.open(TransportKind::WebSocket, info),
+    };
+    let mut driver = Driver::new(shared, connection, socket, leftover, probing);
+    if !probing {
+        let handshake = Frame::text_packet(Bytes::from(format!(
+            "0{}",
+            handshake_json(driver.connection.sid(), &[], &driver.shared.session_config)
+        )));
+        if driver
+            .socket
+            .write_frames(&[handshake.ws_frame()])
+            .await
+            .is_err()
+        {
+            driver.connection.fail(CloseReason::TransportError);
+            return;
+        }
+        driver.shared.handler.on_open(&driver.connection);
+    }
+    driver.run().await;
 }
 
 /// The upgraded connection. A plain TCP stream is used directly so that an idle socket holds no
@@ -217,10 +227,12 @@ struct Driver<H: EngineHandler> {
 }
 
 impl<H: EngineHandler> Driver<H> {
-    fn active(
+    fn new(
         shared: Arc<Shared<H>>,
         connection: Arc<Connection<H::Data>>,
-        (socket, leftover): (Socket, Bytes),
+        socket: Socket,
+        leftover: Bytes,
+        probing: bool,
     ) -> Self {
         let max = usize::try_from(shared.session_config.max_payload).unwrap_or(usize::MAX);
         Driver {
@@ -229,21 +241,11 @@ impl<H: EngineHandler> Driver<H> {
             socket,
             buf: BytesMut::from(&leftover[..]),
             decoder: FrameDecoder::new(max),
-            probing: false,
+            probing,
         }
     }
 
-    fn probe(
-        shared: Arc<Shared<H>>,
-        connection: Arc<Connection<H::Data>>,
-        socket: (Socket, Bytes),
-    ) -> Self {
-        let mut driver = Driver::active(shared, connection, socket);
-        driver.probing = true;
-        driver
-    }
-
-    async fn run(mut self) {
+    async fn run(&mut self) {
         let close_code = self.run_loop().await;
         if let Some(code) = close_code {
             let _ = self

@@ -169,18 +169,24 @@ pub(crate) fn expand(args: &GatewayArgs, item: TokenStream) -> TokenStream {
         let subscriptions = take_subscriptions(&mut method.attrs, &mut errors);
         let name = method.sig.ident.to_string();
         if !subscriptions.is_empty() {
-            match check_handler(&method.sig) {
-                Ok(()) => {
-                    for subscription in subscriptions {
-                        routes.push(Route {
-                            subscription,
-                            method: method.sig.ident.clone(),
-                        });
-                    }
+            let checked = match check_handler(&method.sig) {
+                Ok(()) => true,
+                Err(error) => {
+                    errors.push(error);
+                    false
                 }
-                Err(error) => errors.push(error),
+            };
+            let rewritten = rewrite_params(method, &type_name, &mut keys, &mut checks, &mut errors);
+            // A handler with a mistake already reported is left out, so the report stands alone.
+            if checked && rewritten {
+                checks.extend(handler_checks(&method.sig));
+                for subscription in subscriptions {
+                    routes.push(Route {
+                        subscription,
+                        method: method.sig.ident.clone(),
+                    });
+                }
             }
-            rewrite_params(method, &type_name, &mut keys, &mut checks, &mut errors);
             continue;
         }
         let hook = match name.as_str() {
@@ -261,6 +267,10 @@ pub(crate) fn expand(args: &GatewayArgs, item: TokenStream) -> TokenStream {
             fn register(router: &mut ::sockgate::gateway::GatewayRouter<Self>) {
                 #(router.use_guard(#guards);)*
                 #(router.use_filter(#filters);)*
+                #[allow(dead_code)]
+                fn __sockgate_extractor<T: ::sockgate::gateway::FromGatewayContext>() {}
+                #[allow(dead_code)]
+                fn __sockgate_reply<R: ::sockgate::gateway::IntoWsReply>() {}
                 #(#checks)*
                 #(#registrations)*
                 #user_register
@@ -453,7 +463,8 @@ fn rewrite_params(
     keys: &mut Vec<TokenStream>,
     checks: &mut Vec<TokenStream>,
     errors: &mut Errors,
-) {
+) -> bool {
+    let mut ok = true;
     let method_name = method.sig.ident.to_string();
     let vis = method.vis.clone();
     for (index, arg) in method.sig.inputs.iter_mut().enumerate() {
@@ -478,6 +489,7 @@ fn rewrite_params(
                 "a parameter takes one of #[message_body], #[connected_socket], #[ack], \
                  #[ws_server]",
             ));
+            ok = false;
             continue;
         }
         let name = attr.path().get_ident().map(ToString::to_string);
@@ -501,8 +513,30 @@ fn rewrite_params(
         };
         if let Err(error) = result {
             errors.push(error);
+            ok = false;
         }
     }
+    ok
+}
+
+/// Bound checks on each argument and the return type of a handler, so that a type the router
+/// cannot build or send is reported on that type rather than on the whole method.
+fn handler_checks(sig: &Signature) -> Vec<TokenStream> {
+    // The helpers keep the macro's span (they are declared with it); the types keep the user's,
+    // where the compiler then reports an unsatisfied bound.
+    let extractor = quote!(__sockgate_extractor);
+    let reply = quote!(__sockgate_reply);
+    let mut checks = Vec::new();
+    for arg in arguments(sig) {
+        let ty = &arg.ty;
+        checks.push(quote!(#extractor::<#ty>();));
+    }
+    if let ReturnType::Type(_, ty) = &sig.output {
+        if !matches!(&**ty, Type::ImplTrait(_)) {
+            checks.push(quote!(#reply::<#ty>();));
+        }
+    }
+    checks
 }
 
 fn message_body(

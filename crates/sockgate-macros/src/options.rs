@@ -199,6 +199,9 @@ impl GatewayArgs {
             return quote_spanned!(from.span()=> (#from)(self));
         }
         let statements = &self.statements;
+        if statements.is_empty() {
+            return quote!(::sockgate::gateway::GatewayOptions::new());
+        }
         quote! {
             #[allow(unused_mut)]
             let mut options = ::sockgate::gateway::GatewayOptions::new();

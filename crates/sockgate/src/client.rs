@@ -20,8 +20,9 @@ use crate::socket::{Socket, SocketRef};
 /// Socket.IO state of one Engine.IO connection (the engine's per-connection data).
 #[derive(Default)]
 pub struct ClientState {
-    decoder: Mutex<Option<Decoder>>,
-    sockets: Mutex<Vec<(Box<str>, Arc<Socket>)>>,
+    /// Only held while a binary packet waits for its attachments: an idle client keeps none.
+    decoder: Mutex<Option<Box<Decoder>>>,
+    sockets: Mutex<Vec<Arc<Socket>>>,
     /// Namespaces whose CONNECT is being processed (middlewares are async).
     connecting: Mutex<Vec<Box<str>>>,
     connect_timer: Mutex<Option<AbortHandle>>,
@@ -39,19 +40,19 @@ impl std::fmt::Debug for ClientState {
 
 impl ClientState {
     pub(crate) fn sockets(&self) -> Vec<Arc<Socket>> {
-        self.sockets.lock().iter().map(|(_, s)| s.clone()).collect()
+        self.sockets.lock().clone()
     }
 
     fn socket(&self, nsp: &str) -> Option<Arc<Socket>> {
         self.sockets
             .lock()
             .iter()
-            .find(|(n, _)| &**n == nsp)
-            .map(|(_, s)| s.clone())
+            .find(|s| s.ns_name() == nsp)
+            .cloned()
     }
 
     pub(crate) fn remove_socket(&self, nsp: &str) {
-        self.sockets.lock().retain(|(n, _)| &**n != nsp);
+        self.sockets.lock().retain(|s| s.ns_name() != nsp);
     }
 
     pub(crate) fn set_close_reason(&self, reason: DisconnectReason) {
@@ -85,9 +86,16 @@ fn protocol_violation(conn: &Conn, why: &str) {
 
 pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMessage) {
     let decoded = {
-        let mut decoder = conn.data().decoder.lock();
-        let decoder = decoder.get_or_insert_with(|| registry.shared.config.parser.decoder());
-        decoder.feed(message)
+        let mut slot = conn.data().decoder.lock();
+        let mut decoder = slot
+            .take()
+            .unwrap_or_else(|| Box::new(registry.shared.config.parser.decoder()));
+        let decoded = decoder.feed(message);
+        if matches!(decoded, Ok(None)) {
+            // Attachments are still to come: keep the partial packet.
+            *slot = Some(decoder);
+        }
+        decoded
     };
     match decoded {
         Ok(Some(packet)) => dispatch(registry, conn, packet),
@@ -252,7 +260,7 @@ async fn connect(registry: &Arc<Registry>, conn: &Conn, nsp: &str, auth: Option<
     let mut join: Vec<Room> = vec![Room::from(id.as_str())];
     join.extend(rooms);
     adapter.add_all(id, &join);
-    client.sockets.lock().push((nsp.into(), socket.clone()));
+    client.sockets.lock().push(socket.clone());
 
     let mut reply = json!({ "sid": id.as_str() });
     if let Some(pid) = &pid {

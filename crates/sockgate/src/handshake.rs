@@ -1,7 +1,7 @@
 //! The handshake of a socket (Node's `socket.handshake`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
@@ -69,7 +69,8 @@ impl QueryMap {
 #[derive(Debug, Clone)]
 pub struct Handshake {
     info: Arc<RequestInfo>,
-    query: QueryMap,
+    /// Parsed on first use: most sockets never read it.
+    query: OnceLock<QueryMap>,
     /// The `auth` payload of the CONNECT packet (`{}` when none).
     pub auth: Value,
     issued: SystemTime,
@@ -77,10 +78,9 @@ pub struct Handshake {
 
 impl Handshake {
     pub(crate) fn new(info: Arc<RequestInfo>, auth: Value) -> Self {
-        let query = QueryMap::parse(info.uri.query().unwrap_or(""));
         Handshake {
             info,
-            query,
+            query: OnceLock::new(),
             auth,
             issued: SystemTime::now(),
         }
@@ -88,12 +88,13 @@ impl Handshake {
 
     /// The query string of the Engine.IO handshake.
     pub fn query(&self) -> &QueryMap {
-        &self.query
+        self.query
+            .get_or_init(|| QueryMap::parse(self.info.uri.query().unwrap_or("")))
     }
 
     /// Request headers of the Engine.IO handshake.
     pub fn headers(&self) -> &HeaderMap {
-        &self.info.headers
+        self.info.headers()
     }
 
     /// The peer's address, when known.
@@ -120,7 +121,7 @@ impl Handshake {
     pub fn to_json(&self) -> Value {
         let headers: Map<String, Value> = self
             .info
-            .headers
+            .headers()
             .iter()
             .map(|(k, v)| {
                 (
@@ -138,11 +139,11 @@ impl Handshake {
             "headers": headers,
             "time": httpdate_like(self.issued),
             "address": self.info.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
-            "xdomain": self.info.headers.contains_key(http::header::ORIGIN),
+            "xdomain": self.info.header("origin").is_some(),
             "secure": self.info.secure,
             "issued": issued,
             "url": self.url(),
-            "query": self.query.to_json(),
+            "query": self.query().to_json(),
             "auth": self.auth,
         })
     }

@@ -86,7 +86,11 @@ impl Everything {
     }
 
     #[subscribe_message("whoami")]
-    fn whoami(&self, Pattern(event): Pattern, #[connected_socket] socket: SocketRef) -> WsResponse<String> {
+    fn whoami(
+        &self,
+        Pattern(event): Pattern,
+        #[connected_socket] socket: SocketRef,
+    ) -> WsResponse<String> {
         WsResponse::new(event, socket.id().to_string())
     }
 
@@ -110,7 +114,9 @@ struct FromConfig {
 #[gateway(options_from = Self::configured)]
 impl FromConfig {
     fn configured(&self) -> GatewayOptions {
-        GatewayOptions::new().namespace("/configured").port(self.port)
+        GatewayOptions::new()
+            .namespace("/configured")
+            .port(self.port)
     }
 
     #[subscribe_message("ping")]
@@ -141,11 +147,15 @@ impl Empty {}
 fn main() {
     let everything = Everything::default();
     assert_eq!(everything.seen(), 0);
+    // Different server options: one application each.
+    GatewayApp::new().gateway(everything).build().unwrap();
     GatewayApp::new()
-        .gateway(everything)
         .gateway(FromConfig { port: 3002 })
-        .gateway(Generic::<u64>(PhantomData))
-        .gateway(Empty)
         .build()
         .unwrap();
+    GatewayApp::new()
+        .gateway(Generic::<u64>(PhantomData))
+        .build()
+        .unwrap();
+    GatewayApp::new().gateway(Empty).build().unwrap();
 }

@@ -15,7 +15,13 @@ impl Chat {
     fn c(&self, #[ack(now)] _ack: sockgate::AckSender) {}
 
     #[subscribe_message("d")]
-    fn d(&self, #[message_body] #[connected_socket] _socket: SocketRef) {}
+    fn d(
+        &self,
+        #[message_body]
+        #[connected_socket]
+        _socket: SocketRef,
+    ) {
+    }
 }
 
 fn main() {}
