@@ -65,19 +65,29 @@ impl Shared {
     async fn tcp(&self) -> Result<TcpStream, String> {
         for _ in 0..64 {
             let port = self.next_port.get();
-            self.next_port.set(if port >= 64000 { 10000 } else { port + 1 });
-            let Ok(sock) = tokio::net::TcpSocket::new_v4() else { break };
+            self.next_port
+                .set(if port >= 64000 { 10000 } else { port + 1 });
+            let Ok(sock) = tokio::net::TcpSocket::new_v4() else {
+                break;
+            };
             let _ = sock.set_reuseaddr(true);
             if sock.bind((self.src_ip, port).into()).is_err() {
                 continue;
             }
             match sock.connect(self.addr).await {
                 Ok(s) => return Ok(s),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable || e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrNotAvailable
+                        || e.kind() == std::io::ErrorKind::AddrInUse =>
+                {
+                    continue
+                }
                 Err(e) => return Err(format!("connect: {e}")),
             }
         }
-        TcpStream::connect(self.addr).await.map_err(|e| format!("connect: {e}"))
+        TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))
     }
 
     fn mask(&self) -> [u8; 4] {

@@ -30,7 +30,15 @@ fn port() -> u16 {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let io = SocketIo::builder().build();
+    let mut builder = SocketIo::builder();
+    // Experiment knob for measuring the coalescing trade-off; unset means sockgate's default.
+    if let Some(ms) = std::env::var("SOCKGATE_WRITE_COALESCING_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.write_coalescing(std::time::Duration::from_millis(ms));
+    }
+    let io = builder.build();
     let main = io.ns("/", |socket: SocketRef| {
         if let Some(room) = socket.handshake().auth.get("room").and_then(Value::as_str) {
             socket.join(room.to_string());

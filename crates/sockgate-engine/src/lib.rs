@@ -48,7 +48,9 @@ mod session_state;
 mod timer;
 mod websocket;
 
-pub use config::{AllowRequest, AllowRequestFuture, EngineConfig, Transports};
+pub use config::{
+    AllowRequest, AllowRequestFuture, EngineConfig, Transports, DEFAULT_WRITE_COALESCING,
+};
 pub use connection::Connection;
 pub use cors::{AllowOrigin, Cors};
 pub use engine::{Engine, ResponseBody};

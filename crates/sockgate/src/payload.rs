@@ -83,6 +83,15 @@ impl<T: Serialize + ?Sized> IntoPayload for &T {
     }
 }
 
+impl IntoPayload for String {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Ok(Payload {
+            args: vec![Value::String(self)],
+            attachments: Vec::new(),
+        })
+    }
+}
+
 impl IntoPayload for Value {
     fn into_payload(self) -> Result<Payload, serde_json::Error> {
         Ok(Payload {

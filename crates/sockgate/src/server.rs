@@ -322,6 +322,12 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Sets the WebSocket write coalescing window (see [`EngineConfig::write_coalescing`]).
+    pub fn write_coalescing(mut self, window: Duration) -> Self {
+        self.config.engine.write_coalescing = window;
+        self
+    }
+
     /// Sets the default ack timeout.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.config.ack_timeout = timeout;

@@ -4,6 +4,7 @@
 //! [`gateways`] with the in-process [`sockgate::testing::TestClient`].
 
 pub mod gateway;
+pub mod with_macros;
 
 use axum::response::Html;
 use axum::routing::get;

@@ -96,3 +96,20 @@ async fn joins_and_leaves_are_announced() {
     let left = watcher.wait_for("left", WAIT).await.unwrap();
     assert_eq!(left.args[0], json!({"name": "frank"}));
 }
+
+#[tokio::test]
+async fn the_macro_edition_behaves_the_same() {
+    use sockgate::gateway::GatewayApp;
+    let gateways = GatewayApp::new()
+        .gateway(chat::with_macros::MacroExampleGateway)
+        .build()
+        .unwrap();
+    let io = gateways.shared_servers()[0].clone();
+    let alice = TestClient::connect_with_query(&io, "name=alice")
+        .await
+        .unwrap();
+    let alice = alice.socket("/example", None).await.unwrap();
+    alice.emit("message", "hi").unwrap();
+    let message = alice.wait_for("message", WAIT).await.unwrap();
+    assert_eq!(message.args, vec![json!("alice : hi")]);
+}
