@@ -7,6 +7,8 @@
 //! - `loadgen bench [--smoke] [--rounds N] [--servers a,b,c] [--only s1,s2] [--out DIR]`: starts
 //!   each server in turn, alternates them, and writes `results.md`, `results.json` and
 //!   `chart.svg` (see `bench/BENCHMARKS.md`);
+//! - `loadgen report --from results.json [--out DIR]`: renders the table and chart again from
+//!   the raw JSON;
 //! - `loadgen worker ...`: internal, one worker process of a run.
 
 mod coord;
@@ -26,7 +28,8 @@ const USAGE: &str = "usage:
               [--max-gen-share 0.5]
   loadgen bench [--smoke] [--rounds 2] [--servers sockgate,socketioxide,node,conformance]
                 [--only NAME,...] [--out bench/results] [--max-gen-share 0.5] [--quiet-share 0.15] [--quiet-wait 10]
-                [--sockgate-bin P] [--socketioxide-bin P] [--conformance-bin P] [--node-dir D]";
+                [--sockgate-bin P] [--socketioxide-bin P] [--conformance-bin P] [--node-dir D]
+  loadgen report --from bench/results/results.json [--out DIR]";
 
 fn main() {
     let mut argv = std::env::args().skip(1);
@@ -36,6 +39,7 @@ fn main() {
         "worker" => worker::main(&args),
         "run" => run_one(&args),
         "bench" => std::process::exit(runner::main(&args)),
+        "report" => std::process::exit(report::rerender(&args)),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

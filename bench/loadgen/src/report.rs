@@ -347,12 +347,13 @@ fn chart(
     for ((sc, key, label), area) in panels.iter().zip(areas.iter()) {
         let vals: Vec<(usize, &str, f64)> = servers
             .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
+            .filter_map(|s| {
                 med(runs, sc, s, key)
                     .filter(|v| v.is_finite())
-                    .map(|v| (i, *s, v))
+                    .map(|v| (*s, v))
             })
+            .enumerate()
+            .map(|(i, (s, v))| (i, s, v))
             .collect();
         let top = vals.iter().map(|v| v.2).fold(0.0f64, f64::max).max(1e-9) * 1.2;
         let mut ch = ChartBuilder::on(area)
@@ -360,7 +361,7 @@ fn chart(
             .margin(8)
             .x_label_area_size(20)
             .y_label_area_size(45)
-            .build_cartesian_2d(0.0..servers.len() as f64, 0.0..top)
+            .build_cartesian_2d(0.0..vals.len().max(1) as f64, 0.0..top)
             .map_err(|e| e.to_string())?;
         ch.configure_mesh()
             .disable_x_mesh()
@@ -386,4 +387,52 @@ fn chart(
         .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
+}
+
+/// `loadgen report --from results.json [--out DIR]`: renders `results.md` and `chart.svg` again
+/// from the raw JSON of a run.
+pub(crate) fn rerender(args: &crate::util::Args) -> i32 {
+    let Some(from) = args.str("from") else {
+        eprintln!("--from results.json required");
+        return 2;
+    };
+    let parsed = std::fs::read_to_string(from)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()));
+    let v = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{from}: {e}");
+            return 1;
+        }
+    };
+    let get = |k: &str| v.get(k).cloned().unwrap_or_default();
+    let scenarios: Vec<Scenario> = serde_json::from_value(get("scenarios")).unwrap_or_default();
+    let runs: Vec<RunResult> = serde_json::from_value(get("runs")).unwrap_or_default();
+    let servers: Vec<String> = serde_json::from_value(get("servers")).unwrap_or_default();
+    let skipped: Vec<String> = serde_json::from_value(get("skipped")).unwrap_or_default();
+    let names: Vec<&str> = servers.iter().map(String::as_str).collect();
+    let dir = args.str("out").map_or_else(
+        || {
+            Path::new(from)
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        },
+        std::path::PathBuf::from,
+    );
+    let rounds = v["rounds"].as_u64().unwrap_or(2) as usize;
+    let share = v["max_gen_share"]
+        .as_f64()
+        .unwrap_or(crate::coord::DEFAULT_MAX_GEN_SHARE);
+    let smoke = v["smoke"].as_bool().unwrap_or(false);
+    match write_all(
+        &dir, &scenarios, &names, &runs, rounds, share, &skipped, smoke,
+    ) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }

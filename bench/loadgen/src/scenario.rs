@@ -100,7 +100,9 @@ impl Scenario {
     pub(crate) fn is_sender(&self, g: usize) -> bool {
         match self.kind {
             Kind::Broadcast => g < self.senders,
-            Kind::Rooms => g % self.room_size == 0,
+            // `is_multiple_of` is newer than the workspace's rust-version (1.85).
+            #[allow(clippy::manual_is_multiple_of)]
+            Kind::Rooms => g % self.room_size.max(1) == 0,
             _ => false,
         }
     }
@@ -108,5 +110,47 @@ impl Scenario {
     /// How many clients send in total.
     pub(crate) fn sender_count(&self) -> usize {
         (0..self.clients).filter(|&g| self.is_sender(g)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_cover_every_client_once() {
+        for (kind, clients, procs) in [
+            (Kind::Idle, 19_000, 2),
+            (Kind::Broadcast, 1000, 3),
+            (Kind::Rooms, 41, 4),
+            (Kind::Broadcast, 20, 2),
+        ] {
+            let mut sc = Scenario::new("t", kind, clients);
+            sc.procs = procs;
+            let mut next = 0;
+            for i in 0..procs {
+                let (a, b) = sc.share(i);
+                assert_eq!(a, next, "{kind:?} worker {i}");
+                next = b;
+            }
+            assert_eq!(next, clients);
+        }
+    }
+
+    #[test]
+    fn broadcast_senders_get_their_own_worker() {
+        let mut sc = Scenario::new("t", Kind::Broadcast, 1000);
+        sc.procs = 3;
+        sc.senders = 4;
+        assert_eq!(sc.share(0), (0, 4));
+        assert!((0..4).all(|g| sc.is_sender(g)) && !sc.is_sender(4));
+        assert_eq!(sc.sender_count(), 4);
+    }
+
+    #[test]
+    fn one_sender_per_room() {
+        let mut sc = Scenario::new("t", Kind::Rooms, 2000);
+        sc.room_size = 10;
+        assert_eq!(sc.sender_count(), 200);
     }
 }

@@ -843,3 +843,34 @@ async fn run(sc: Scenario, index: usize, port: u16) {
     let _ = sh.phase.send(PH_CLOSE);
     sleep(Duration::from_millis(300)).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_send_timestamp_whatever_the_key_order() {
+        assert_eq!(
+            find_t(br#"42["broadcast",{"t":1700000000123456,"s":3,"p":"xx"}]"#),
+            Some(1_700_000_000_123_456)
+        );
+        assert_eq!(find_t(br#"431[{"p":"xx","t":42}]"#), Some(42));
+        assert_eq!(find_t(br#"42["x",{"p":"t"}]"#), None);
+    }
+
+    #[test]
+    fn packets_are_what_the_servers_expect() {
+        let mut sc = Scenario::new("t", Kind::Rooms, 20);
+        sc.room_size = 5;
+        sc.payload = 3;
+        assert_eq!(connect_packet(&sc, 7), r#"40{"room":"r1"}"#);
+        let p = send_packet(&sc, 5, 0);
+        assert!(
+            p.starts_with(r#"42["room",{"room":"r1","t":"#) && p.ends_with(r#","p":"xxx"}]"#),
+            "{p}"
+        );
+        sc.kind = Kind::Echo;
+        assert_eq!(connect_packet(&sc, 7), "40");
+        assert!(send_packet(&sc, 0, 12).starts_with(r#"4212["echo",{"t":"#));
+    }
+}
