@@ -92,10 +92,28 @@ impl<D: Send + Sync + 'static> Connection<D> {
     }
 
     /// Queues several frames in order, atomically: nothing else is interleaved (a Socket.IO
-    /// packet and its binary attachments).
+    /// packet and its binary attachments). They are written at once.
     pub fn send_all(
         &self,
         frames: impl IntoIterator<Item = SharedFrame>,
+    ) -> Result<(), SessionError> {
+        self.enqueue(frames, true)
+    }
+
+    /// Same as [`Connection::send_all`] for frames that may wait for the write coalescing
+    /// window ([`crate::EngineConfig::write_coalescing`]): the copies of a broadcast. Replies
+    /// and other unicast frames should use `send_all`, which also flushes anything waiting.
+    pub fn send_all_coalesced(
+        &self,
+        frames: impl IntoIterator<Item = SharedFrame>,
+    ) -> Result<(), SessionError> {
+        self.enqueue(frames, false)
+    }
+
+    fn enqueue(
+        &self,
+        frames: impl IntoIterator<Item = SharedFrame>,
+        urgent: bool,
     ) -> Result<(), SessionError> {
         let result = {
             let mut state = self.state.lock();
@@ -106,6 +124,7 @@ impl<D: Send + Sync + 'static> Connection<D> {
                     break;
                 }
             }
+            state.urgent |= urgent;
             state.wake();
             result
         };
@@ -160,12 +179,22 @@ impl<D: Send + Sync + 'static> Connection<D> {
 
     /// Waits until the WebSocket writer has something to do: frames queued, the session
     /// closed, or (while probing) the probe ended.
-    pub(crate) fn poll_ws_work(&self, cx: &mut Context<'_>, probing: bool) -> Poll<()> {
+    ///
+    /// `holding`: frames already wait for the coalescing window, so only an urgent frame or a
+    /// close needs the writer now.
+    pub(crate) fn poll_ws_work(
+        &self,
+        cx: &mut Context<'_>,
+        probing: bool,
+        holding: bool,
+    ) -> Poll<()> {
         let mut state = self.state.lock();
         let ready = state.session.is_closed()
             || if probing {
                 !state.session.is_upgrading()
                     || state.session.transport() == TransportKind::WebSocket
+            } else if holding {
+                state.urgent
             } else {
                 state.has_queued()
             };

@@ -21,6 +21,8 @@ pub(crate) struct SessionState {
     pub(crate) removed: bool,
     /// The deadline the shared timer will next wake this session at.
     pub(crate) scheduled: Option<Instant>,
+    /// A queued frame must not wait for the write coalescing window.
+    pub(crate) urgent: bool,
 }
 
 impl SessionState {
@@ -34,6 +36,7 @@ impl SessionState {
             close_reported: false,
             removed: false,
             scheduled: None,
+            urgent: false,
         }
     }
 

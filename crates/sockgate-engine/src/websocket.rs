@@ -297,7 +297,7 @@ impl<H: EngineHandler> Driver<H> {
                 let (frames, closed) = {
                     let mut state = self.connection.state.lock();
                     let closed = state.session.is_closed();
-                    if hold_until.is_some() && !closed {
+                    if hold_until.is_some() && !closed && !state.urgent {
                         if state.session.has_queued() && self.flush_timer.is_none() {
                             let until = hold_until.unwrap_or(now);
                             self.flush_timer =
@@ -305,6 +305,7 @@ impl<H: EngineHandler> Driver<H> {
                         }
                         (Default::default(), false)
                     } else {
+                        state.urgent = false;
                         (state.session.drain(), closed)
                     }
                 };
@@ -349,6 +350,7 @@ impl<H: EngineHandler> Driver<H> {
 
             let connection = self.connection.clone();
             let probing = self.probing;
+            let holding = self.flush_timer.is_some();
             tokio::select! {
                 read = self.socket.read(&mut self.buf) => match read {
                     Ok(0) => {
@@ -365,7 +367,7 @@ impl<H: EngineHandler> Driver<H> {
                         return None;
                     }
                 },
-                _ = poll_fn(|cx| connection.poll_ws_work(cx, probing)), if self.flush_timer.is_none() => {}
+                _ = poll_fn(|cx| connection.poll_ws_work(cx, probing, holding)) => {}
                 _ = poll_fn(|cx| match self.flush_timer.as_mut() {
                     Some(timer) => timer.as_mut().poll(cx),
                     None => Poll::Pending,

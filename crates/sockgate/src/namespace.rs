@@ -168,6 +168,7 @@ impl LocalNamespace for Namespace {
         // Encoded once; each recipient's queue gets reference-counted clones of the same frames.
         let frames = encode_frames(self.server.config.parser, packet);
         let event = packet.event_name().map(str::to_owned);
+        let fan_out = sids.len() > 1;
         let sockets = self.sockets.read();
         for sid in sids {
             let Some(socket) = sockets.get(sid) else {
@@ -193,7 +194,13 @@ impl LocalNamespace for Namespace {
                     }
                 }
             }
-            let _ = socket.conn.send_all(frames.iter().cloned());
+            // A fan-out may wait for the write coalescing window; a single recipient is
+            // served at once.
+            let _ = if fan_out {
+                socket.conn.send_all_coalesced(frames.iter().cloned())
+            } else {
+                socket.conn.send_all(frames.iter().cloned())
+            };
         }
     }
 
