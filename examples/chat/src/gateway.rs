@@ -81,7 +81,7 @@ impl ExampleGateway {
     ) -> Result<(), WsException> {
         let username = name_of(&client)
             .ok_or("query parameter `name` is required (connect with ?name=...)")?;
-        io.emit("message", &format!("{username} : {}", js_string(&message)))?;
+        io.emit("message", format!("{username} : {}", js_string(&message)))?;
         Ok(())
     }
 }
