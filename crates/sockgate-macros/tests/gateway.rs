@@ -43,7 +43,7 @@ impl ExampleGateway {
             .query()
             .get("name")
             .ok_or("name is required")?;
-        io.emit("message", &format!("{username} : {message}"))?;
+        io.emit("message", format!("{username} : {message}"))?;
         Ok(())
     }
 }
@@ -272,7 +272,7 @@ impl Chat {
             .query()
             .get("name")
             .ok_or("name is required")?;
-        io.emit("message", &format!("{username} : {message}"))?;
+        io.emit("message", format!("{username} : {message}"))?;
         Ok(())
     }
 
