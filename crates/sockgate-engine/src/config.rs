@@ -18,7 +18,7 @@ pub type AllowRequestFuture = Pin<Box<dyn Future<Output = Result<(), String>> + 
 pub type AllowRequest = Arc<dyn Fn(Arc<RequestInfo>) -> AllowRequestFuture + Send + Sync>;
 
 /// Default [`EngineConfig::write_coalescing`] window.
-pub const DEFAULT_WRITE_COALESCING: Duration = Duration::from_millis(20);
+pub const DEFAULT_WRITE_COALESCING: Duration = Duration::from_millis(10);
 
 /// Which transports clients may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub struct EngineConfig {
     /// Compress polling responses at least this large when the client accepts gzip or deflate
     /// (default 1024 bytes; `None` disables).
     pub http_compression_threshold: Option<usize>,
-    /// WebSocket write coalescing window for broadcast copies (default 20 ms): a socket written
+    /// WebSocket write coalescing window for broadcast copies (default 10 ms): a socket written
     /// to less than this long ago gathers the broadcast frames queued until the window ends and
     /// sends them in one write; an idle socket writes at once, and replies and other unicast
     /// frames always go out at once (flushing what waits). Trades at most this much latency
