@@ -1,6 +1,61 @@
 //! sockgate: NestJS-style WebSocket gateways for Rust that speak Socket.IO on the wire.
 //!
-//! This crate is the Socket.IO v5 server: namespaces (static and dynamic), sockets, events and
+//! The seed gateway, in NestJS:
+//!
+//! ```ts
+//! @WebSocketGateway({ namespace: '/example', transports: ['websocket'], cors: { origin: '*' } })
+//! export class ExampleGateway implements OnGatewayConnection, OnGatewayDisconnect {
+//!   @WebSocketServer() io: Server;
+//!   handleConnection(client: Socket) { console.log(`client connected: ${client.id}`); }
+//!   handleDisconnect(client: Socket) { console.log(`client disconnected: ${client.id}`); }
+//!   @SubscribeMessage('message')
+//!   handleTestMessage(@MessageBody() message: string, @ConnectedSocket() client: Socket) {
+//!     const username = client.handshake.query.name[0];
+//!     this.io.emit('message', `${username} : ${message}`);
+//!   }
+//! }
+//! ```
+//!
+//! and in sockgate (the `macros` feature; [`gateway`] shows the same without macros):
+//!
+//! ```no_run
+//! use sockgate::gateway::{gateway, subscribe_message, GatewayApp, WsException};
+//! use sockgate::{DisconnectReason, NamespaceRef, SocketRef};
+//!
+//! struct ExampleGateway;
+//!
+//! #[gateway(namespace = "/example", transports = ["websocket"], cors(origin = "*"))]
+//! impl ExampleGateway {
+//!     fn handle_connection(&self, client: SocketRef) {
+//!         println!("client connected: {}", client.id());
+//!     }
+//!
+//!     fn handle_disconnect(&self, client: SocketRef, reason: DisconnectReason) {
+//!         println!("client disconnected: {} ({reason})", client.id());
+//!     }
+//!
+//!     #[subscribe_message("message")]
+//!     fn handle_test_message(
+//!         &self,
+//!         #[message_body] message: String,
+//!         #[connected_socket] client: SocketRef,
+//!         #[ws_server] io: NamespaceRef,
+//!     ) -> Result<(), WsException> {
+//!         let username = client.handshake().query().get("name").ok_or("name is required")?;
+//!         io.emit("message", format!("{username} : {message}"))?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let gateways = GatewayApp::new().gateway(ExampleGateway).build()?;
+//! let app = axum::Router::new().layer(gateways.layer());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! sockgate::engine::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Underneath is the Socket.IO v5 server: namespaces (static and dynamic), sockets, events and
 //! acks in both directions, binary attachments, rooms and broadcast operators, connect
 //! middlewares, disconnect reasons, the adapter contract, and connection state recovery. Every
 //! official socket.io client talks to it unchanged.
