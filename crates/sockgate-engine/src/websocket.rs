@@ -206,12 +206,23 @@ impl Socket {
     }
 }
 
-/// Kept out of the async driver so the stack buffer is not part of its (long-lived) state.
+thread_local! {
+    /// One read buffer per worker thread, shared by every socket the thread serves: zeroed
+    /// once, never per read (zeroing a fresh 16 KiB array on every read was a third of the
+    /// server's instructions during connects).
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; READ_CHUNK].into_boxed_slice());
+}
+
+/// Reads what is available into the thread's scratch buffer and appends it to `buf`, so an
+/// idle socket holds no buffer of its own.
 fn read_now(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    let mut chunk = [0u8; READ_CHUNK];
-    let n = stream.try_read(&mut chunk)?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let n = stream.try_read(&mut scratch)?;
+        buf.extend_from_slice(&scratch[..n]);
+        Ok(n)
+    })
 }
 
 enum Step {
