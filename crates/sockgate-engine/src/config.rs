@@ -75,10 +75,11 @@ pub struct EngineConfig {
     /// Compress polling responses at least this large when the client accepts gzip or deflate
     /// (default 1024 bytes; `None` disables).
     pub http_compression_threshold: Option<usize>,
-    /// WebSocket write coalescing window for broadcast copies (default 10 ms): a socket written
-    /// to less than this long ago gathers the broadcast frames queued until the window ends and
-    /// sends them in one write; an idle socket writes at once, and replies and other unicast
-    /// frames always go out at once (flushing what waits). Trades at most this much latency
+    /// WebSocket write coalescing window for broadcast copies (default 10 ms): a socket under
+    /// load (its last write already carried several frames) that was written to less than this
+    /// long ago gathers the broadcast frames queued until the window ends and sends them in one
+    /// write; a socket receiving one frame at a time writes at once, and replies and other
+    /// unicast frames always go out at once (flushing what waits). Trades at most this much latency
     /// under broadcast load for fewer system calls, which is where a broadcast's CPU goes
     /// (`Duration::ZERO` disables).
     pub write_coalescing: Duration,

@@ -237,8 +237,9 @@ struct Driver<H: EngineHandler> {
     buf: BytesMut,
     decoder: FrameDecoder,
     probing: bool,
-    /// When the last write went out, for write coalescing.
+    /// When the last write went out, and how many frames it carried, for write coalescing.
     last_write: Option<Instant>,
+    last_batch: usize,
     /// Armed while frames wait for the coalescing window to end; boxed so an idle socket
     /// does not carry a timer in its state.
     flush_timer: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -261,6 +262,7 @@ impl<H: EngineHandler> Driver<H> {
             decoder: FrameDecoder::new(max),
             probing,
             last_write: None,
+            last_batch: 0,
             flush_timer: None,
         }
     }
@@ -299,10 +301,15 @@ impl<H: EngineHandler> Driver<H> {
                 // small send costs the kernel about as much as a large one, so under steady
                 // broadcast load this divides the CPU per delivery; an idle socket still
                 // writes at once, so sparse traffic gains no latency.
+                //
+                // The window only applies once writes already carry several frames (the last one
+                // did): a socket receiving one frame at a time is not under load, and holding its
+                // frames would add latency for nothing.
                 let window = self.shared.config.write_coalescing;
                 let now = Instant::now();
                 let hold_until = self
                     .last_write
+                    .filter(|_| self.last_batch > 1)
                     .map(|t| t + window)
                     .filter(|&until| !window.is_zero() && now < until);
                 let (frames, closed) = {
@@ -323,6 +330,7 @@ impl<H: EngineHandler> Driver<H> {
                 if !frames.is_empty() {
                     self.flush_timer = None;
                     self.last_write = Some(now);
+                    self.last_batch = frames.len();
                     if self.write(&frames).await.is_err() {
                         self.connection.fail(CloseReason::TransportError);
                         return None;
