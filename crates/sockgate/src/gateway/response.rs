@@ -2,7 +2,7 @@
 //!
 //! | return | client receives |
 //! |---|---|
-//! | `()`, `None` | nothing (no ack either, as in NestJS) |
+//! | `()`, `None`, `Value::Null` | nothing (no ack either, as in NestJS) |
 //! | a value (`String`, numbers, `bool`, `Value`, `Vec<T>`, [`Json<T>`]) | the ack, if the client asked for one |
 //! | [`WsResponse { event, data }`](WsResponse) | an `event` emit; never an ack |
 //! | [`WsStream`] | each item handled as above (events emitted, the first value acked) |
@@ -157,7 +157,18 @@ macro_rules! ack_values {
     };
 }
 
-ack_values!(String, &'static str, Value, bool, i32, i64, u32, u64, f64);
+ack_values!(String, &'static str, bool, i32, i64, u32, u64, f64);
+
+/// `null` sends nothing, as NestJS does for `null`/`undefined`; any other value is the ack.
+impl IntoWsReply for Value {
+    fn into_reply(self) -> Reply {
+        if self.is_null() {
+            Reply::Nothing
+        } else {
+            ack_of(&self)
+        }
+    }
+}
 
 impl<T: Serialize + Send + 'static> IntoWsReply for Vec<T> {
     fn into_reply(self) -> Reply {
