@@ -114,18 +114,14 @@ pub(crate) async fn get<H: EngineHandler>(
         // The session expired as this GET arrived: answer as if it had already been removed.
         (PollBatch::Refused, Some(_)) => return Err(RequestError::UnknownSid),
         (PollBatch::Refused, None) => return Err(RequestError::BadRequest),
-        (PollBatch::Park, _) => unreachable_park(),
+        // poll_fn above completes only with a batch that is not Park.
+        (PollBatch::Park, _) => b"6".to_vec(),
     };
     Ok(compress(
         shared.config.http_compression_threshold,
         request_headers,
         body,
     ))
-}
-
-fn unreachable_park() -> Vec<u8> {
-    // poll_fn above only completes with a non-Park batch.
-    b"6".to_vec()
 }
 
 fn compress(

@@ -173,6 +173,19 @@ impl Socket {
     async fn write_frames(&mut self, frames: &[&Bytes]) -> io::Result<()> {
         match self {
             Socket::Tcp(stream) => {
+                if let [frame] = frames {
+                    let mut rest: &[u8] = frame;
+                    while !rest.is_empty() {
+                        stream.writable().await?;
+                        match stream.try_write(rest) {
+                            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                            Ok(n) => rest = &rest[n..],
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    return Ok(());
+                }
                 for chunk in frames.chunks(MAX_IOVECS) {
                     let mut slices: Vec<IoSlice<'_>> =
                         chunk.iter().map(|f| IoSlice::new(f)).collect();
@@ -399,6 +412,10 @@ impl<H: EngineHandler> Driver<H> {
     }
 
     async fn write(&mut self, frames: &std::collections::VecDeque<SharedFrame>) -> io::Result<()> {
+        // One frame per write is the common case when a socket is idle: no list to build.
+        if let [frame] = frames.as_slices().0 {
+            return self.socket.write_frames(&[frame.ws_frame()]).await;
+        }
         let bytes: Vec<&Bytes> = frames.iter().map(|f| f.ws_frame()).collect();
         self.socket.write_frames(&bytes).await
     }

@@ -167,7 +167,9 @@ impl LocalNamespace for Namespace {
         }
         // Encoded once; each recipient's queue gets reference-counted clones of the same frames.
         let frames = encode_frames(self.server.config.parser, packet);
-        let event = packet.event_name().map(str::to_owned);
+        let event = packet.event_name();
+        // Built at most once per broadcast, and only if some recipient listens (`onAnyOutgoing`).
+        let outgoing = std::cell::OnceCell::new();
         let fan_out = sids.len() > 1;
         let sockets = self.sockets.read();
         for sid in sids {
@@ -177,10 +179,10 @@ impl LocalNamespace for Namespace {
             if flags.volatile && !socket.conn.is_writable() {
                 continue;
             }
-            if let Some(event) = &event {
+            if let Some(event) = event {
                 let listeners = socket.any_outgoing.read();
                 if !listeners.is_empty() {
-                    let payload = crate::payload::Payload {
+                    let payload = outgoing.get_or_init(|| crate::payload::Payload {
                         args: packet
                             .data
                             .as_ref()
@@ -188,9 +190,9 @@ impl LocalNamespace for Namespace {
                             .map(|a| a[1..].to_vec())
                             .unwrap_or_default(),
                         attachments: packet.attachments.clone(),
-                    };
+                    });
                     for listener in listeners.iter() {
-                        listener(event, &payload);
+                        listener(event, payload);
                     }
                 }
             }
