@@ -17,6 +17,8 @@ pub(crate) trait Reporter<D>: Send + Sync {
     fn settle(&self, connection: &Connection<D>);
     /// The session's next deadline moved earlier: tell the shared timer.
     fn schedule(&self, connection: &Arc<Connection<D>>, at: Instant);
+    /// Settle the session from the engine's own timer task, not from the caller's stack.
+    fn settle_soon(&self, connection: &Connection<D>);
 }
 
 /// A live Engine.IO session: the upper layer's handle to send to one client.
@@ -129,7 +131,12 @@ impl<D: Send + Sync + 'static> Connection<D> {
             result
         };
         if result == Err(SessionError::BufferFull) {
-            self.settle();
+            // Never report the close from here: the caller may be a broadcast in the middle of
+            // its fan-out, holding locks that the closed socket's removal needs, or user code
+            // that must not see its own disconnect callbacks run inside `emit`.
+            if let Some(reporter) = self.reporter.upgrade() {
+                reporter.settle_soon(self);
+            }
         }
         result
     }

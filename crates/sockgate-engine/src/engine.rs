@@ -312,6 +312,13 @@ impl<H: EngineHandler> Reporter<H::Data> for Shared<H> {
     fn schedule(&self, connection: &Arc<Connection<H::Data>>, at: Instant) {
         self.timer.schedule(connection, at);
     }
+
+    fn settle_soon(&self, connection: &Connection<H::Data>) {
+        let live = self.sessions.lock().get(&connection.sid()).cloned();
+        if let Some(connection) = live {
+            self.timer.schedule(&connection, Instant::now());
+        }
+    }
 }
 
 pub(crate) fn error_response(error: &RequestError) -> Response<ResponseBody> {

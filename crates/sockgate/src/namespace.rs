@@ -171,17 +171,20 @@ impl LocalNamespace for Namespace {
         // Built at most once per broadcast, and only if some recipient listens (`onAnyOutgoing`).
         let outgoing = std::cell::OnceCell::new();
         let fan_out = sids.len() > 1;
-        let sockets = self.sockets.read();
-        for sid in sids {
-            let Some(socket) = sockets.get(sid) else {
-                continue;
-            };
+        // A snapshot, then no lock: queueing a frame can close a recipient (queue full), and
+        // its removal takes this map's write lock; listeners are user code.
+        let recipients: Vec<Arc<Socket>> = {
+            let sockets = self.sockets.read();
+            sids.iter()
+                .filter_map(|sid| sockets.get(sid).cloned())
+                .collect()
+        };
+        for socket in recipients {
             if flags.volatile && !socket.conn.is_writable() {
                 continue;
             }
             if let Some(event) = event {
-                let listeners = socket.any_outgoing.read();
-                if !listeners.is_empty() {
+                if let Some(listeners) = socket.outgoing_listeners() {
                     let payload = outgoing.get_or_init(|| crate::payload::Payload {
                         args: packet
                             .data
@@ -191,7 +194,7 @@ impl LocalNamespace for Namespace {
                             .unwrap_or_default(),
                         attachments: packet.attachments.clone(),
                     });
-                    for listener in listeners.iter() {
+                    for listener in listeners {
                         listener(event, payload);
                     }
                 }

@@ -237,6 +237,13 @@ impl Socket {
         self.any_outgoing.write().push(Arc::new(callback));
     }
 
+    /// The `onAnyOutgoing` listeners, copied out so that none runs under the list's lock (a
+    /// listener may add another). `None` when there are none: no allocation per emit.
+    pub(crate) fn outgoing_listeners(&self) -> Option<Vec<OutgoingListener>> {
+        let listeners = self.any_outgoing.read();
+        (!listeners.is_empty()).then(|| listeners.clone())
+    }
+
     /// Called when the socket is about to leave (its rooms are still readable).
     pub fn on_disconnecting(
         &self,
@@ -259,7 +266,7 @@ impl Socket {
         let payload = data
             .into_payload()
             .map_err(|e| SendError::Serialize(e.to_string()))?;
-        for callback in self.any_outgoing.read().iter() {
+        for callback in self.outgoing_listeners().into_iter().flatten() {
             callback(event, &payload);
         }
         self.send_packet(payload.into_event(self.ns_name(), event))
@@ -285,7 +292,7 @@ impl Socket {
             Ok(payload) => payload,
             Err(e) => return AckFuture::failed(crate::AckError::Send(e.to_string())),
         };
-        for callback in self.any_outgoing.read().iter() {
+        for callback in self.outgoing_listeners().into_iter().flatten() {
             callback(event, &payload);
         }
         let id = self.ns.next_ack_id();

@@ -1,0 +1,86 @@
+//! Slow and stalled clients over real TCP: a client that stops reading is dropped with a
+//! reason, and nobody else notices.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use sockgate::{DisconnectReason, SocketIo, SocketRef};
+use sockgate_engine::EngineConfig;
+use support::{eventually, serve, Polling, Ws};
+
+type Reasons = Arc<Mutex<Vec<(String, DisconnectReason)>>>;
+
+fn server(max_buffered: usize) -> (SocketIo, Reasons) {
+    let io = SocketIo::builder()
+        .engine(EngineConfig::default().max_buffered_bytes(max_buffered))
+        .build();
+    let reasons: Reasons = Arc::default();
+    let seen = reasons.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let seen = seen.clone();
+        socket.on_disconnect(move |socket, reason| {
+            seen.lock().push((socket.id().to_string(), reason));
+        });
+    });
+    (io, reasons)
+}
+
+/// A polling client that stops polling while 64 KiB broadcasts pile up used to deadlock the
+/// namespace: its overflow closed it from inside the fan-out, under the namespace's socket lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_overflowing_a_stalled_poller_drops_it_and_nobody_else() {
+    let (io, reasons) = server(256 << 10);
+    let addr = serve(&io).await;
+    let stalled = Polling::connect(addr).await;
+    let mut reader = Ws::connect(addr).await;
+    let big = "x".repeat(64 << 10);
+
+    let mut overflowed_at = None;
+    for i in 0..16 {
+        let io = io.clone();
+        let big = big.clone();
+        // On a thread of its own: a deadlocked emit must fail the test, not hang the runtime.
+        let (done, emitted) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || done.send(io.emit("big", (i, big))));
+        tokio::time::timeout(Duration::from_secs(5), emitted)
+            .await
+            .expect("a broadcast must never block (namespace deadlock)")
+            .unwrap()
+            .unwrap();
+        let got = reader
+            .next_text(Duration::from_secs(5))
+            .await
+            .expect("the reading client gets every broadcast");
+        assert!(
+            got.starts_with(&format!("42[\"big\",{i},")),
+            "{}",
+            &got[..20]
+        );
+        if overflowed_at.is_none() && reasons.lock().iter().any(|(id, _)| *id != reader.id) {
+            overflowed_at = Some(Instant::now());
+        }
+    }
+    // Dropped with a reason, within 1 s of passing the queue limit.
+    assert!(
+        eventually(Duration::from_secs(1), || reasons.lock().len() == 1).await,
+        "the stalled poller was not dropped"
+    );
+    let (id, reason) = reasons.lock()[0].clone();
+    assert_ne!(id, reader.id);
+    assert_eq!(reason, DisconnectReason::TransportError);
+    assert_eq!(io.engine().session_count(), 1, "only the reader is left");
+    drop(stalled);
+
+    // The namespace and the server still work: a new client connects and gets broadcasts.
+    let mut late = tokio::time::timeout(Duration::from_secs(5), Ws::connect(addr))
+        .await
+        .expect("new clients connect");
+    io.emit("after", "ok").unwrap();
+    assert_eq!(
+        late.next_text(Duration::from_secs(5)).await.as_deref(),
+        Some("42[\"after\",\"ok\"]")
+    );
+}
