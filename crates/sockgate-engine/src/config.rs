@@ -83,6 +83,11 @@ pub struct EngineConfig {
     /// under broadcast load for fewer system calls, which is where a broadcast's CPU goes
     /// (`Duration::ZERO` disables).
     pub write_coalescing: Duration,
+    /// Longest time one WebSocket write may wait for the client to read (default 20 s). A
+    /// client that stops reading is dropped with `transport error` once it passes, and a write
+    /// also stops at once when the session is aborted (ping timeout, full queue), so a dead
+    /// reader never keeps its task and socket.
+    pub websocket_write_timeout: Duration,
 }
 
 impl Default for EngineConfig {
@@ -96,6 +101,7 @@ impl Default for EngineConfig {
             allow_request: None,
             http_compression_threshold: Some(1024),
             write_coalescing: DEFAULT_WRITE_COALESCING,
+            websocket_write_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -114,6 +120,7 @@ impl std::fmt::Debug for EngineConfig {
                 &self.http_compression_threshold,
             )
             .field("write_coalescing", &self.write_coalescing)
+            .field("websocket_write_timeout", &self.websocket_write_timeout)
             .finish()
     }
 }
@@ -190,6 +197,12 @@ impl EngineConfig {
     /// Sets the WebSocket write coalescing window (`Duration::ZERO` disables).
     pub fn write_coalescing(mut self, window: Duration) -> Self {
         self.write_coalescing = window;
+        self
+    }
+
+    /// Sets the WebSocket write timeout (see [`EngineConfig::websocket_write_timeout`]).
+    pub fn websocket_write_timeout(mut self, timeout: Duration) -> Self {
+        self.websocket_write_timeout = timeout;
         self
     }
 

@@ -213,6 +213,25 @@ impl<D: Send + Sync + 'static> Connection<D> {
     }
 }
 
+impl<D: Send + Sync + 'static> Connection<D> {
+    /// Ready once the session was aborted (see `Session::is_aborted`): a WebSocket write in
+    /// progress is then for nobody and must stop. Uses the writer's waker slot, which is free
+    /// while the writer is busy writing.
+    pub(crate) fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.state.lock();
+        if state.session.is_aborted() {
+            return Poll::Ready(());
+        }
+        store_waker(&mut state.ws_waker, cx.waker());
+        Poll::Pending
+    }
+
+    /// Marks whether a WebSocket driver owns the transport (see `SessionState::ws_attached`).
+    pub(crate) fn set_ws_attached(&self, attached: bool) {
+        self.state.lock().ws_attached = attached;
+    }
+}
+
 pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(existing) if existing.will_wake(waker) => {}

@@ -297,7 +297,7 @@ impl<H: EngineHandler> Reporter<H::Data> for Shared<H> {
                     .close_reason()
                     .unwrap_or(sockgate_proto::engine::CloseReason::ForcedClose)
             });
-            let remove = state.session.is_finished() && !state.removed;
+            let remove = state.session.is_finished() && !state.removed && !state.ws_attached;
             state.removed |= remove;
             (report, remove)
         };

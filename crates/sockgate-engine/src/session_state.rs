@@ -23,6 +23,10 @@ pub(crate) struct SessionState {
     pub(crate) scheduled: Option<Instant>,
     /// A queued frame must not wait for the write coalescing window.
     pub(crate) urgent: bool,
+    /// A WebSocket driver owns the session's transport and has not finished writing its queue
+    /// and closing: the session stays in the engine's table (and counts) until it has, so a
+    /// graceful shutdown waits for the last frames.
+    pub(crate) ws_attached: bool,
 }
 
 impl SessionState {
@@ -37,6 +41,7 @@ impl SessionState {
             removed: false,
             scheduled: None,
             urgent: false,
+            ws_attached: false,
         }
     }
 

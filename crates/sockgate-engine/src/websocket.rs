@@ -6,7 +6,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
@@ -30,6 +30,9 @@ use crate::request::RequestInfo;
 
 /// Most frames handed to one vectored write.
 const MAX_IOVECS: usize = 256;
+/// How long a closing socket waits for the client's close frame before it shuts down: closing
+/// with unread input makes Linux answer with a reset, which can destroy the last frames we sent.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read from the socket per wake-up into a stack buffer, then copied into the
 /// connection's buffer only if a frame is incomplete.
 const READ_CHUNK: usize = 16 * 1024;
@@ -106,14 +109,22 @@ async fn run_upgraded<H: EngineHandler>(
     };
     let (mut socket, leftover) = Socket::new(upgraded);
     if refused {
-        let _ = socket.write_frames(&[&ws::encode_close(1000, "")]).await;
-        socket.shutdown().await;
+        let close = ws::encode_close(1000, "");
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+            let _ = socket.write_frames(&[&close]).await;
+            socket.shutdown().await;
+        })
+        .await;
         return;
     }
     let probing = existing.is_some();
     let connection = match existing {
         Some(connection) => connection,
-        None => shared.open(TransportKind::WebSocket, info),
+        None => {
+            let connection = shared.open(TransportKind::WebSocket, info);
+            connection.set_ws_attached(true);
+            connection
+        }
     };
     let mut driver = Driver::new(shared, connection, socket, leftover, probing);
     if !probing {
@@ -121,13 +132,10 @@ async fn run_upgraded<H: EngineHandler>(
             "0{}",
             handshake_json(driver.connection.sid(), &[], &driver.shared.session_config)
         )));
-        if driver
-            .socket
-            .write_frames(&[handshake.ws_frame()])
-            .await
-            .is_err()
-        {
+        if driver.write_bytes(&[handshake.ws_frame()]).await.is_err() {
             driver.connection.fail(CloseReason::TransportError);
+            driver.connection.set_ws_attached(false);
+            driver.connection.settle();
             return;
         }
         driver.shared.handler.on_open(&driver.connection);
@@ -256,6 +264,8 @@ struct Driver<H: EngineHandler> {
     /// Armed while frames wait for the coalescing window to end; boxed so an idle socket
     /// does not carry a timer in its state.
     flush_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The code of the client's close frame, once it sent one: echoed back.
+    peer_close: Option<u16>,
 }
 
 impl<H: EngineHandler> Driver<H> {
@@ -277,22 +287,55 @@ impl<H: EngineHandler> Driver<H> {
             last_write: None,
             last_batch: 0,
             flush_timer: None,
+            peer_close: None,
         }
     }
 
     async fn run(&mut self) {
         let close_code = self.run_loop().await;
         if let Some(code) = close_code {
-            let _ = self
-                .socket
-                .write_frames(&[&ws::encode_close(code, "")])
-                .await;
+            // The closing handshake: echo the client's code, or send ours and wait (bounded)
+            // for the client's answer, so that the last frames are read before TCP closes.
+            let code = self.peer_close.unwrap_or(code);
+            let sent = self.write_bytes(&[&ws::encode_close(code, "")]).await;
+            if sent.is_ok() && self.peer_close.is_none() {
+                self.await_peer_close().await;
+            }
         }
-        self.socket.shutdown().await;
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, self.socket.shutdown()).await;
         if self.probing {
             self.connection.state.lock().session.abort_probe();
         } else {
             self.connection.fail(CloseReason::TransportClose);
+            // Only now does the session leave the engine's table: its queue is written and
+            // its transport closed.
+            self.connection.set_ws_attached(false);
+            self.connection.settle();
+        }
+    }
+
+    /// Reads and discards what the client still sends until its close frame, the end of the
+    /// stream or [`CLOSE_HANDSHAKE_TIMEOUT`].
+    async fn await_peer_close(&mut self) {
+        let deadline = tokio::time::Instant::now() + CLOSE_HANDSHAKE_TIMEOUT;
+        let mut decodable = true;
+        loop {
+            while decodable {
+                match self.decoder.decode(&mut self.buf) {
+                    Ok(Some(ws::Message::Close(_))) => return,
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    // Past a protocol error frames cannot be told apart: drain bytes to the end.
+                    Err(_) => decodable = false,
+                }
+            }
+            if !decodable {
+                self.buf.clear();
+            }
+            match tokio::time::timeout_at(deadline, self.socket.read(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
         }
     }
 
@@ -345,6 +388,7 @@ impl<H: EngineHandler> Driver<H> {
                     self.last_write = Some(now);
                     self.last_batch = frames.len();
                     if self.write(&frames).await.is_err() {
+                        // Too slow (write deadline), aborted, or the socket failed.
                         self.connection.fail(CloseReason::TransportError);
                         return None;
                     }
@@ -414,10 +458,27 @@ impl<H: EngineHandler> Driver<H> {
     async fn write(&mut self, frames: &std::collections::VecDeque<SharedFrame>) -> io::Result<()> {
         // One frame per write is the common case when a socket is idle: no list to build.
         if let [frame] = frames.as_slices().0 {
-            return self.socket.write_frames(&[frame.ws_frame()]).await;
+            return self.write_bytes(&[frame.ws_frame()]).await;
         }
         let bytes: Vec<&Bytes> = frames.iter().map(|f| f.ws_frame()).collect();
-        self.socket.write_frames(&bytes).await
+        self.write_bytes(&bytes).await
+    }
+
+    /// Every write of the driver goes through here. A write waits for the client to read, so
+    /// it races the session's abort (ping timeout, full queue: nobody will read this) and the
+    /// write deadline (a client that stopped reading); either ends the write with an error.
+    /// `biased`: a write that completes at once never touches the other branches.
+    async fn write_bytes(&mut self, frames: &[&Bytes]) -> io::Result<()> {
+        let deadline = self.shared.config.websocket_write_timeout;
+        let connection = &self.connection;
+        tokio::select! {
+            biased;
+            result = self.socket.write_frames(frames) => result,
+            _ = poll_fn(|cx| connection.poll_aborted(cx)) => {
+                Err(io::Error::other("session aborted"))
+            }
+            _ = tokio::time::sleep(deadline) => Err(io::ErrorKind::TimedOut.into()),
+        }
     }
 
     async fn on_frame(&mut self, message: ws::Message) -> Step {
@@ -435,13 +496,14 @@ impl<H: EngineHandler> Driver<H> {
             ws::Message::Binary(data) => Packet::Binary(data),
             ws::Message::Ping(payload) => {
                 let pong = ws::encode_frame(OpCode::Pong, &payload);
-                return match self.socket.write_frames(&[&pong]).await {
+                return match self.write_bytes(&[&pong]).await {
                     Ok(()) => Step::Continue,
                     Err(_) => Step::Stop,
                 };
             }
             ws::Message::Pong(_) => return Step::Continue,
-            ws::Message::Close(_) => {
+            ws::Message::Close(frame) => {
+                self.peer_close = Some(frame.map_or(1000, |f| f.code));
                 if !self.probing {
                     self.connection.fail(CloseReason::TransportClose);
                 }
@@ -486,13 +548,14 @@ impl<H: EngineHandler> Driver<H> {
         };
         match outcome {
             Ok(ProbeOutcome::Reply(frame)) => {
-                if self.socket.write_frames(&[frame.ws_frame()]).await.is_err() {
+                if self.write_bytes(&[frame.ws_frame()]).await.is_err() {
                     return Step::Stop;
                 }
                 Step::Continue
             }
             Ok(ProbeOutcome::Upgraded) => {
                 self.probing = false;
+                self.connection.set_ws_attached(true);
                 Step::Continue
             }
             Ok(ProbeOutcome::None) => Step::Continue,

@@ -292,6 +292,13 @@ impl Session {
         matches!(self.state, State::Closed(_))
     }
 
+    /// True once the session ended without delivering its queue (transport failure, protocol
+    /// error, ping timeout, overflow): whatever is being written is for nobody. A server close
+    /// is not an abort: its queue is still delivered.
+    pub fn is_aborted(&self) -> bool {
+        matches!(self.state, State::Closed(reason) if reason != CloseReason::ForcedClose)
+    }
+
     /// Why the session closed, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
         match self.state {

@@ -222,3 +222,36 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Open sockets of this process (the server runs in it too).
+pub fn open_sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Held by tests that count the process's sockets, so that they do not run side by side.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+/// The open socket count once it stopped changing for 300 ms (earlier tests' servers may still
+/// be closing theirs).
+pub async fn stable_sockets() -> usize {
+    let mut last = open_sockets();
+    let mut since = Instant::now();
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end && since.elapsed() < Duration::from_millis(300) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = open_sockets();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+    last
+}
