@@ -57,6 +57,8 @@ pub(crate) struct Shared<H: EngineHandler> {
     sessions: Mutex<HashMap<Sid, Arc<Connection<H::Data>>>>,
     timer: Arc<SharedTimer<Connection<H::Data>>>,
     timer_started: AtomicBool,
+    /// Set by [`Engine::shutdown`]: new handshakes are refused with 503.
+    shutting_down: AtomicBool,
     this: Weak<Shared<H>>,
 }
 
@@ -71,6 +73,7 @@ impl<H: EngineHandler> Engine<H> {
             sessions: Mutex::new(HashMap::new()),
             timer: SharedTimer::new(),
             timer_started: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
             this: this.clone(),
         });
         Engine { shared }
@@ -106,6 +109,38 @@ impl<H: EngineHandler> Engine<H> {
         for connection in self.connections() {
             connection.close();
         }
+    }
+
+    /// Shuts the engine down gracefully: refuses new handshakes (503), closes every session
+    /// after its queue (a WebSocket writes what is queued, then closes; a polling client gets
+    /// the rest of its queue, then a close packet), and resolves once every session is gone,
+    /// or after `timeout`, when the sessions still open are dropped (their clients were too
+    /// slow to read). Packets clients send meanwhile are discarded: their sessions are closed.
+    /// Returns how many sessions had to be dropped.
+    pub async fn shutdown(&self, timeout: std::time::Duration) -> usize {
+        self.shared.shutting_down.store(true, Ordering::Release);
+        self.close_all();
+        let deadline = Instant::now() + timeout;
+        // Polled: a shutdown runs once, and a notification per removed session would cost
+        // every close in normal operation.
+        while self.session_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let left = self.connections();
+        for connection in &left {
+            connection.fail(sockgate_proto::engine::CloseReason::TransportError);
+        }
+        // Aborted WebSocket drivers stop their writes at once; give them a moment to go.
+        let grace = Instant::now() + std::time::Duration::from_millis(500);
+        while self.session_count() > 0 && Instant::now() < grace {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        left.len()
+    }
+
+    /// Whether [`Engine::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::Acquire)
     }
 
     /// True when `path` is under this engine's path.
@@ -196,6 +231,9 @@ impl<H: EngineHandler> Shared<H> {
             };
         }
 
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(RequestError::ShuttingDown);
+        }
         if request.method() != Method::GET {
             return Err(RequestError::BadHandshakeMethod);
         }

@@ -19,6 +19,8 @@ pub enum RequestError {
     UnsupportedProtocolVersion,
     /// A POST body over `maxHttpBufferSize`: 413, the session is kept.
     PayloadTooLarge,
+    /// A handshake while the server shuts down: 503; the client retries (another node).
+    ShuttingDown,
 }
 
 impl RequestError {
@@ -31,7 +33,7 @@ impl RequestError {
             RequestError::BadRequest => 3,
             RequestError::Forbidden(_) => 4,
             RequestError::UnsupportedProtocolVersion => 5,
-            RequestError::PayloadTooLarge => return None,
+            RequestError::PayloadTooLarge | RequestError::ShuttingDown => return None,
         })
     }
 
@@ -40,6 +42,7 @@ impl RequestError {
         match self {
             RequestError::Forbidden(_) => http::StatusCode::FORBIDDEN,
             RequestError::PayloadTooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::ShuttingDown => http::StatusCode::SERVICE_UNAVAILABLE,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }
@@ -54,6 +57,7 @@ impl RequestError {
             RequestError::Forbidden(message) => message,
             RequestError::UnsupportedProtocolVersion => "Unsupported protocol version",
             RequestError::PayloadTooLarge => "Payload Too Large",
+            RequestError::ShuttingDown => "Server is shutting down",
         }
     }
 

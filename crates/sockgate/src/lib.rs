@@ -109,7 +109,7 @@ pub use payload::{IntoPayload, Payload};
 pub use reason::DisconnectReason;
 pub use server::{
     ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
-    SocketIoService,
+    SocketIoService, DEFAULT_CLOSE_TIMEOUT,
 };
 pub use socket::{IntoRooms, Socket, SocketRef, TimedSocket};
 

@@ -35,6 +35,9 @@ use crate::reason::DisconnectReason;
 use crate::socket::IntoRooms;
 use crate::SendError;
 
+/// How long [`SocketIo::close`] waits for every queue to be delivered.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Options of a Socket.IO server. `SocketIoConfig::default()` matches Node's defaults.
 #[derive(Clone)]
 pub struct SocketIoConfig {
@@ -566,12 +569,25 @@ impl SocketIo {
         sockgate_engine::serve(listener, self.layer().layer(not_found)).await
     }
 
-    /// Closes every socket with reason `server shutting down`, then every connection.
-    pub fn close(&self) {
+    /// Shuts the server down gracefully, like Node's `io.close()`, and resolves once it is
+    /// done: new handshakes are refused (503); every socket leaves with reason
+    /// `server shutting down` (its disconnect handlers run); every connection then delivers
+    /// what is queued for it and closes, so clients reconnect (to another node). Waits at
+    /// most [`DEFAULT_CLOSE_TIMEOUT`]; see [`SocketIo::close_with_timeout`].
+    ///
+    /// Packets that clients send once the close started are discarded: their sockets have
+    /// already left.
+    pub async fn close(&self) {
+        self.close_with_timeout(DEFAULT_CLOSE_TIMEOUT).await;
+    }
+
+    /// [`SocketIo::close`] waiting at most `timeout` for the queues to be delivered; returns
+    /// how many connections were still open then and were dropped (clients too slow to read).
+    pub async fn close_with_timeout(&self, timeout: Duration) -> usize {
         for ns in self.registry.all() {
             NamespaceRef(ns).close_all(DisconnectReason::ServerShuttingDown);
         }
-        self.engine.close_all();
+        self.engine.shutdown(timeout).await
     }
 }
 

@@ -640,7 +640,8 @@ async fn main() -> std::io::Result<()> {
                 let wanted = q.get("instance").map(String::as_str).unwrap_or("closable");
                 for (label, io) in INSTANCES.get().map(Vec::as_slice).unwrap_or_default() {
                     if *label == wanted {
-                        io.close();
+                        let io = io.clone();
+                        tokio::spawn(async move { io.close().await });
                         return "closed";
                     }
                 }

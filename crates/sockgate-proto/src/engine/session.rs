@@ -488,6 +488,13 @@ impl Session {
     /// Returns the outcome to report (`None` if it was already closed).
     pub fn fail(&mut self, reason: CloseReason) -> PacketOutcome {
         match self.state {
+            // A server close still delivering its queue, then a failure: the rest is for nobody.
+            State::Closed(CloseReason::ForcedClose) if reason != CloseReason::ForcedClose => {
+                self.state = State::Closed(reason);
+                self.queue.clear();
+                self.queued_bytes = 0;
+                PacketOutcome::None
+            }
             State::Closed(_) => PacketOutcome::None,
             State::Closing { .. } | State::Draining { .. } => {
                 self.state = State::Closed(reason);

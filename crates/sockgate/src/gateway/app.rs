@@ -605,10 +605,11 @@ impl Gateways {
         Ok(addrs)
     }
 
-    /// Closes every socket of every gateway with `server shutting down`.
-    pub fn close(&self) {
-        for io in self.shared.iter().chain(self.own.iter().map(|(_, io)| io)) {
-            io.close();
-        }
+    /// Shuts every gateway's server down gracefully (see [`SocketIo::close`]): every socket
+    /// leaves with `server shutting down`, queues are delivered, and this resolves once every
+    /// connection is closed.
+    pub async fn close(&self) {
+        let servers = self.shared.iter().chain(self.own.iter().map(|(_, io)| io));
+        futures_util::future::join_all(servers.map(|io| io.close())).await;
     }
 }

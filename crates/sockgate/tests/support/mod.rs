@@ -32,6 +32,54 @@ pub async fn serve(io: &SocketIo) -> SocketAddr {
     addr
 }
 
+/// A server on a runtime of its own that the test can kill, as a process exits.
+pub struct Stoppable {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Stoppable {
+    /// Drops the server's runtime and every task and socket on it, like a process exit.
+    pub fn kill(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves `io` like [`serve`], killable with [`Stoppable::kill`].
+pub fn serve_stoppable(io: &SocketIo) -> Stoppable {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let io = io.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            tokio::select! {
+                _ = io.serve(listener) => {}
+                _ = stopped => {}
+            }
+        });
+        runtime.shutdown_background();
+    });
+    Stoppable {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
 /// Polls `check` every 10 ms until it is true or `within` passed; returns whether it became true.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + within;
