@@ -88,6 +88,12 @@ impl<D: Send + Sync + 'static> Connection<D> {
         self.state.lock().session.is_closed()
     }
 
+    /// Why the session closed, once it has (`None` while open or while a server close is
+    /// still delivering the queue).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.state.lock().session.close_reason()
+    }
+
     /// Queues one frame for the client.
     pub fn send(&self, frame: SharedFrame) -> Result<(), SessionError> {
         self.send_all([frame])

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sockgate_core::Sid;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::payload::{IntoPayload, Payload};
 use crate::socket::SocketRef;
@@ -41,23 +41,42 @@ impl fmt::Display for AckError {
 
 impl std::error::Error for AckError {}
 
+/// Answers of a broadcast with acks, each tagged with the socket that answered.
+pub(crate) type SharedAcks = mpsc::UnboundedSender<(Option<Sid>, Payload)>;
+
+/// Who waits for one ack id of a socket.
+#[derive(Debug)]
+enum Waiter {
+    /// One `emit_with_ack`.
+    Single(oneshot::Sender<Payload>),
+    /// A broadcast with acks: every recipient's answer goes into one channel, so the broadcast
+    /// needs no task or timer per recipient.
+    Shared(Sid, SharedAcks),
+}
+
 /// Pending acks of one socket, by ack id.
 #[derive(Debug, Default)]
 pub(crate) struct AckTable {
-    pending: HashMap<u64, oneshot::Sender<Payload>>,
+    pending: HashMap<u64, Waiter>,
 }
 
 impl AckTable {
     pub(crate) fn insert(&mut self, id: u64) -> oneshot::Receiver<Payload> {
         let (tx, rx) = oneshot::channel();
-        self.pending.insert(id, tx);
+        self.pending.insert(id, Waiter::Single(tx));
         rx
+    }
+
+    /// Waits for `id` as one recipient (`sid`) of a broadcast with acks.
+    pub(crate) fn insert_shared(&mut self, id: u64, sid: Sid, answers: SharedAcks) {
+        self.pending.insert(id, Waiter::Shared(sid, answers));
     }
 
     /// Completes the ack `id`; unknown ids (late, duplicate) are ignored.
     pub(crate) fn resolve(&mut self, id: u64, payload: Payload) -> bool {
         match self.pending.remove(&id) {
-            Some(tx) => tx.send(payload).is_ok(),
+            Some(Waiter::Single(tx)) => tx.send(payload).is_ok(),
+            Some(Waiter::Shared(sid, tx)) => tx.send((Some(sid), payload)).is_ok(),
             None => false,
         }
     }
@@ -66,9 +85,28 @@ impl AckTable {
         self.pending.remove(&id);
     }
 
+    /// Number of acks waited for.
+    pub(crate) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Drops every pending ack: their futures resolve to [`AckError::Disconnected`].
     pub(crate) fn clear(&mut self) {
         self.pending = HashMap::new();
+    }
+}
+
+/// Removes an ack id from a socket's table when the wait ends for any reason: answered, timed
+/// out, or the future dropped (a `select!` that lost, a cancelled task), so an abandoned ack
+/// does not stay until disconnect.
+struct ForgetOnDrop {
+    socket: SocketRef,
+    id: u64,
+}
+
+impl Drop for ForgetOnDrop {
+    fn drop(&mut self) {
+        self.socket.acks.lock().forget(self.id);
     }
 }
 
@@ -92,16 +130,15 @@ impl<T: DeserializeOwned> AckFuture<T> {
         rx: oneshot::Receiver<Payload>,
         timeout: Duration,
     ) -> Self {
+        // Built outside the future: dropping the future before its first poll forgets too.
+        let forget = ForgetOnDrop { socket, id };
         AckFuture {
             inner: Box::pin(async move {
-                let result = tokio::time::timeout(timeout, rx).await;
-                match result {
+                let _forget = forget;
+                match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(payload)) => Ok(payload),
                     Ok(Err(_)) => Err(AckError::Disconnected),
-                    Err(_) => {
-                        socket.acks.lock().forget(id);
-                        Err(AckError::Timeout)
-                    }
+                    Err(_) => Err(AckError::Timeout),
                 }
             }),
             _marker: std::marker::PhantomData,

@@ -237,9 +237,12 @@ async fn connect(registry: &Arc<Registry>, conn: &Conn, nsp: &str, auth: Option<
         for middleware in ns.middlewares() {
             let result = middleware(SocketRef(socket.clone())).await;
             if conn.is_closed() {
+                // Rooms a middleware joined must not outlive the refused socket.
+                adapter.del_all(id);
                 return;
             }
             if let Err(error) = result {
+                adapter.del_all(id);
                 send_raw(
                     registry,
                     conn,
@@ -249,18 +252,26 @@ async fn connect(registry: &Arc<Registry>, conn: &Conn, nsp: &str, auth: Option<
             }
         }
     }
-    if conn.is_closed() {
-        return;
-    }
 
     let client = conn.data();
-    client.cancel_connect_timer();
     socket.set_connected();
     ns.insert_socket(socket.clone());
     let mut join: Vec<Room> = vec![Room::from(id.as_str())];
     join.extend(rooms);
     adapter.add_all(id, &join);
     client.sockets.lock().push(socket.clone());
+    // Registered first, checked after: a close racing the registration (ping timeout, connect
+    // timeout, transport error on another thread) either sees this socket in `on_close`, or
+    // is seen here. The close marks the session before `on_close` reads the client's sockets,
+    // so one of the two always closes it; `Socket::close` runs once.
+    if conn.is_closed() {
+        let reason = conn
+            .close_reason()
+            .map_or(DisconnectReason::ForcedServerClose, DisconnectReason::from);
+        socket.close(reason);
+        return;
+    }
+    client.cancel_connect_timer();
 
     let mut reply = json!({ "sid": id.as_str() });
     if let Some(pid) = &pid {

@@ -124,6 +124,28 @@ pub enum SendError {
     Disconnected,
     /// The data could not be serialized to JSON: fix the type's `Serialize` impl.
     Serialize(String),
+    /// The event name is reserved (`connect`, `connect_error`, `disconnect`, `disconnecting`,
+    /// `newListener`, `removeListener`): the official client would treat it as its own event
+    /// or drop the connection. Use another name. Node throws for the same names.
+    ReservedEvent(String),
+}
+
+/// Event names an application may not emit (Node's `RESERVED_EVENTS`).
+pub const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Refuses a reserved event name at the emit call, as Node does.
+pub(crate) fn check_event_name(event: &str) -> Result<(), SendError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(SendError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
 }
 
 impl fmt::Display for SendError {
@@ -131,6 +153,7 @@ impl fmt::Display for SendError {
         match self {
             SendError::Disconnected => f.write_str("the socket is disconnected"),
             SendError::Serialize(e) => write!(f, "could not serialize the data: {e}"),
+            SendError::ReservedEvent(name) => write!(f, "\"{name}\" is a reserved event name"),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `emit`, `emit_with_ack`, `fetch_sockets`, `sockets_join`, `sockets_leave`,
 //! `disconnect_sockets`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,7 @@ impl BroadcastOperators {
 
     /// Emits to every matching socket.
     pub fn emit<P: IntoPayload>(self, event: &str, data: P) -> Result<(), SendError> {
+        crate::check_event_name(event)?;
         let payload = data
             .into_payload()
             .map_err(|e| SendError::Serialize(e.to_string()))?;
@@ -98,6 +100,7 @@ impl BroadcastOperators {
         event: &str,
         data: P,
     ) -> Result<AckResponses, SendError> {
+        crate::check_event_name(event)?;
         let payload = data
             .into_payload()
             .map_err(|e| SendError::Serialize(e.to_string()))?;
@@ -114,17 +117,17 @@ impl BroadcastOperators {
         let mut waiting = Vec::with_capacity(sids.len());
         for sid in &sids {
             if let Some(socket) = self.ns.socket(*sid) {
-                let ack = socket.acks.lock().insert(id);
-                let tx = tx.clone();
-                let sid = *sid;
-                waiting.push(sid);
-                tokio::spawn(async move {
-                    if let Ok(Ok(payload)) = tokio::time::timeout(timeout, ack).await {
-                        let _ = tx.send((Some(sid), payload));
-                    }
-                });
+                socket.acks.lock().insert_shared(id, *sid, tx.clone());
+                waiting.push(*sid);
             }
         }
+        // Whatever ends the wait (every answer, the timeout, this future dropped), the ids
+        // left in the recipients' tables are removed.
+        let _forget = ForgetBroadcastAcks {
+            ns: &self.ns,
+            id,
+            sids: &waiting,
+        };
         self.ns.deliver(&waiting, &packet, &self.opts.flags);
         let mut expected = waiting.len();
         if !self.opts.flags.local {
@@ -154,6 +157,7 @@ impl BroadcastOperators {
             expected,
             ..Default::default()
         };
+        // One deadline for the whole broadcast.
         let deadline = tokio::time::Instant::now() + timeout;
         while responses.answers.len() < expected {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -161,14 +165,12 @@ impl BroadcastOperators {
                 Ok(None) | Err(_) => break,
             }
         }
-        for sid in waiting {
-            if !responses.answers.iter().any(|(s, _)| *s == Some(sid)) {
-                if let Some(socket) = self.ns.socket(sid) {
-                    socket.acks.lock().forget(id);
-                }
-                responses.missing.push(sid);
-            }
-        }
+        let answered: HashSet<Sid> = responses.answers.iter().filter_map(|(s, _)| *s).collect();
+        responses.missing = waiting
+            .iter()
+            .filter(|sid| !answered.contains(sid))
+            .copied()
+            .collect();
         Ok(responses)
     }
 
@@ -250,5 +252,22 @@ impl RemoteSocket {
     /// Disconnects it.
     pub fn disconnect(&self, close: bool) {
         self.only_me().disconnect_sockets(close);
+    }
+}
+
+/// Removes a broadcast's ack id from every recipient's table when the broadcast stops waiting.
+struct ForgetBroadcastAcks<'a> {
+    ns: &'a Namespace,
+    id: u64,
+    sids: &'a [Sid],
+}
+
+impl Drop for ForgetBroadcastAcks<'_> {
+    fn drop(&mut self) {
+        for sid in self.sids {
+            if let Some(socket) = self.ns.socket(*sid) {
+                socket.acks.lock().forget(self.id);
+            }
+        }
     }
 }

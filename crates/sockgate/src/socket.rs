@@ -92,6 +92,9 @@ pub struct Socket {
     pid: Option<String>,
     recovered: bool,
     connected: AtomicBool,
+    /// Set once the socket left: it joins no room any more (a handler still running after a
+    /// close must not leave a dead id in the adapter).
+    left: AtomicBool,
     pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
     pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
     pub(crate) any_outgoing: RwLock<Vec<OutgoingListener>>,
@@ -132,6 +135,7 @@ impl Socket {
             pid,
             recovered,
             connected: AtomicBool::new(false),
+            left: AtomicBool::new(false),
             handlers: RwLock::new(HashMap::new()),
             any_handlers: RwLock::new(Vec::new()),
             any_outgoing: RwLock::new(Vec::new()),
@@ -263,6 +267,7 @@ impl Socket {
     /// Emits an event to this client. Tuples send several arguments; a [`Payload`] sends
     /// binary too.
     pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        crate::check_event_name(event)?;
         let payload = data
             .into_payload()
             .map_err(|e| SendError::Serialize(e.to_string()))?;
@@ -288,6 +293,9 @@ impl Socket {
         data: P,
         timeout: Duration,
     ) -> AckFuture<T> {
+        if let Err(e) = crate::check_event_name(event) {
+            return AckFuture::failed(crate::AckError::Send(e.to_string()));
+        }
         let payload = match data.into_payload() {
             Ok(payload) => payload,
             Err(e) => return AckFuture::failed(crate::AckError::Send(e.to_string())),
@@ -303,6 +311,11 @@ impl Socket {
             return AckFuture::failed(crate::AckError::Send(e.to_string()));
         }
         AckFuture::new(SocketRef(self.clone()), id, rx, timeout)
+    }
+
+    /// How many acks this socket's emits still wait for (for metrics and tests).
+    pub fn pending_acks(&self) -> usize {
+        self.acks.lock().len()
     }
 
     /// Sets the ack timeout of the next emit: `socket.timeout(d).emit_with_ack(...)`.
@@ -330,7 +343,14 @@ impl Socket {
 
     /// Joins rooms.
     pub fn join<R: IntoRooms>(&self, rooms: R) {
+        if self.left.load(Ordering::Acquire) {
+            return;
+        }
         self.ns.adapter().add_all(self.id, &rooms.into_rooms());
+        // A close that ran meanwhile may have cleared the rooms before this join landed.
+        if self.left.load(Ordering::Acquire) {
+            self.ns.adapter().del_all(self.id);
+        }
     }
 
     /// Leaves a room.
@@ -406,6 +426,7 @@ impl Socket {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        self.left.store(true, Ordering::Release);
         let this = SocketRef(self.clone());
         for callback in std::mem::take(&mut *self.disconnecting.lock()) {
             guarded(|| callback(this.clone(), reason));

@@ -1,0 +1,284 @@
+//! Server-level defects of the hardening issue, over real TCP.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use sockgate::{AckError, MiddlewareError, SendError, SocketIo, SocketRef};
+use support::{eventually, serve, Ws};
+
+/// Emitting a reserved event name is refused at the call, as Node throws; the client saw
+/// nothing of it and stays connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_event_names_are_refused_at_the_emit() {
+    let io = SocketIo::new();
+    let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
+    let seen = sockets.clone();
+    io.ns("/", move |socket: SocketRef| seen.lock().push(socket));
+    let addr = serve(&io).await;
+    let mut ws = Ws::connect(addr).await;
+    let socket = sockets.lock()[0].clone();
+    for name in sockgate::RESERVED_EVENTS {
+        assert_eq!(
+            socket.emit(name, "x"),
+            Err(SendError::ReservedEvent(name.to_owned()))
+        );
+        assert!(matches!(
+            io.emit(name, "x"),
+            Err(SendError::ReservedEvent(_))
+        ));
+        assert!(matches!(
+            socket.emit_with_ack::<String, _>(name, "x").await,
+            Err(AckError::Send(_))
+        ));
+    }
+    socket.emit("fine", "x").unwrap();
+    assert_eq!(
+        ws.next_text(Duration::from_secs(5)).await.as_deref(),
+        Some("42[\"fine\",\"x\"]"),
+        "the first thing the client gets is the allowed event"
+    );
+    assert!(socket.connected());
+}
+
+/// An `emit_with_ack` future dropped before the answer used to leave its entry until
+/// disconnect; a broadcast with acks left one per recipient that did not answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_and_timed_out_acks_leave_no_entries() {
+    let io = SocketIo::new();
+    let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
+    let seen = sockets.clone();
+    io.ns("/", move |socket: SocketRef| seen.lock().push(socket));
+    let addr = serve(&io).await;
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        clients.push(Ws::connect(addr).await);
+    }
+    let socket = sockets.lock()[0].clone();
+
+    // Dropped before its first poll, and dropped while waiting.
+    drop(socket.emit_with_ack::<String, _>("question", &1));
+    let waiting = socket.emit_with_ack::<String, _>("question", &2);
+    let _ = tokio::time::timeout(Duration::from_millis(50), waiting).await;
+    assert_eq!(
+        socket.pending_acks(),
+        0,
+        "a dropped ack future forgets its id"
+    );
+
+    // Nobody answers: every recipient is missing, and no table keeps the id.
+    let responses = io
+        .broadcast()
+        .timeout(Duration::from_millis(200))
+        .emit_with_ack("question", &3)
+        .await
+        .unwrap();
+    assert_eq!(responses.missing.len(), 20);
+    assert_eq!(responses.expected, 20);
+    for socket in sockets.lock().iter() {
+        assert_eq!(
+            socket.pending_acks(),
+            0,
+            "a timed-out broadcast forgets its ids"
+        );
+    }
+
+    // A broadcast with acks that is abandoned (its future dropped) forgets them too.
+    let abandoned = io
+        .broadcast()
+        .timeout(Duration::from_secs(30))
+        .emit_with_ack("question", &4);
+    let _ = tokio::time::timeout(Duration::from_millis(50), abandoned).await;
+    for socket in sockets.lock().iter() {
+        assert_eq!(
+            socket.pending_acks(),
+            0,
+            "an abandoned broadcast forgets its ids"
+        );
+    }
+
+    // Positive control: an answer still resolves the broadcast.
+    let one = &mut clients[0];
+    let first = sockets.lock()[0].id();
+    let ask = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.to(first)
+                .timeout(Duration::from_secs(5))
+                .emit_with_ack("question", &5)
+                .await
+        }
+    });
+    let packet = one.next_text(Duration::from_secs(5)).await.unwrap();
+    // Skip the questions of the earlier broadcasts.
+    let mut packet = packet;
+    while !packet.ends_with(",5]") {
+        packet = one.next_text(Duration::from_secs(5)).await.unwrap();
+    }
+    let id: String = packet[2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    one.send_text(&format!("43{id}[\"yes\"]")).await;
+    let responses = ask.await.unwrap().unwrap();
+    assert_eq!(responses.answers.len(), 1);
+    assert!(responses.missing.is_empty());
+}
+
+/// Rooms joined by a middleware that then refuses the socket must not stay in the adapter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_joined_in_a_refusing_middleware_are_left() {
+    let io = SocketIo::new();
+    let ns = io.ns("/", |_socket: SocketRef| {});
+    ns.use_middleware(|socket: SocketRef| async move {
+        socket.join("lobby");
+        Err(MiddlewareError::new("no"))
+    });
+    let addr = serve(&io).await;
+    let mut ws = Ws::open(addr, "").await;
+    ws.send_text("40").await;
+    let answer = ws.next_text(Duration::from_secs(5)).await.unwrap();
+    assert!(answer.starts_with("44{\"message\":\"no\""), "{answer}");
+    assert!(
+        ns.adapter().rooms().is_empty(),
+        "rooms left behind: {:?}",
+        ns.adapter().rooms()
+    );
+}
+
+/// Connections that close while their CONNECT is being processed (an async middleware, a
+/// transport that dies) must never leave a socket registered: a ghost stays `connected()`,
+/// in its rooms and in `fetch_sockets` forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_closing_during_connect_leave_no_ghost_sockets() {
+    let io = SocketIo::new();
+    let ns = io.ns("/", |socket: SocketRef| socket.join("room"));
+    ns.use_middleware(|socket: SocketRef| async move {
+        // A few µs to a couple of ms: the close lands before, during or after registration.
+        let wait = socket.id().as_str().as_bytes()[0] as u64 % 3;
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_micros(500 * wait)).await;
+        }
+        Ok(())
+    });
+    let addr = serve(&io).await;
+    for round in 0..200u64 {
+        let mut ws = Ws::open(addr, "").await;
+        ws.send_text("40").await;
+        if round % 4 == 0 {
+            tokio::time::sleep(Duration::from_micros(300 * (round % 7))).await;
+        }
+        drop(ws);
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || io.engine().session_count() == 0).await,
+        "sessions left: {}",
+        io.engine().session_count()
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || ns.sockets().is_empty()).await,
+        "ghost sockets: {}",
+        ns.sockets().len()
+    );
+    assert!(ns.adapter().rooms().is_empty(), "rooms of ghosts remain");
+    assert!(io.broadcast().fetch_sockets().await.is_empty());
+}
+
+/// The in-memory adapter, with a slow first `add_all`: it holds a CONNECT right inside the
+/// registration, where a close on another thread used to find no socket to close.
+struct SlowJoin {
+    inner: sockgate::core::InMemoryAdapter,
+    slowed: std::sync::atomic::AtomicBool,
+}
+
+impl sockgate::core::Adapter for SlowJoin {
+    fn add_all(&self, sid: sockgate::Sid, rooms: &[sockgate::Room]) {
+        if !self.slowed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        self.inner.add_all(sid, rooms)
+    }
+    fn del(&self, sid: sockgate::Sid, room: &str) {
+        self.inner.del(sid, room)
+    }
+    fn del_all(&self, sid: sockgate::Sid) {
+        self.inner.del_all(sid)
+    }
+    fn rooms_of(&self, sid: sockgate::Sid) -> Vec<sockgate::Room> {
+        self.inner.rooms_of(sid)
+    }
+    fn rooms(&self) -> Vec<sockgate::Room> {
+        self.inner.rooms()
+    }
+    fn local_sockets(&self, opts: &sockgate::core::BroadcastOptions) -> Vec<sockgate::Sid> {
+        self.inner.local_sockets(opts)
+    }
+    fn broadcast(
+        &self,
+        packet: sockgate_proto::socketio::Packet,
+        opts: sockgate::core::BroadcastOptions,
+    ) {
+        self.inner.broadcast(packet, opts)
+    }
+    fn broadcast_with_ack_remote(
+        &self,
+        packet: sockgate_proto::socketio::Packet,
+        opts: sockgate::core::BroadcastOptions,
+        on_ack: std::sync::Arc<dyn Fn(serde_json::Value) + Send + Sync>,
+    ) -> sockgate::core::BoxFuture<'_, usize> {
+        self.inner.broadcast_with_ack_remote(packet, opts, on_ack)
+    }
+    fn fetch_sockets(
+        &self,
+        opts: sockgate::core::BroadcastOptions,
+    ) -> sockgate::core::BoxFuture<'_, Vec<sockgate::core::SocketDetails>> {
+        self.inner.fetch_sockets(opts)
+    }
+    fn add_sockets(&self, opts: sockgate::core::BroadcastOptions, rooms: Vec<sockgate::Room>) {
+        self.inner.add_sockets(opts, rooms)
+    }
+    fn del_sockets(&self, opts: sockgate::core::BroadcastOptions, rooms: Vec<sockgate::Room>) {
+        self.inner.del_sockets(opts, rooms)
+    }
+    fn disconnect_sockets(&self, opts: sockgate::core::BroadcastOptions, close: bool) {
+        self.inner.disconnect_sockets(opts, close)
+    }
+}
+
+/// The close (a ping timeout, on the timer's thread) lands exactly inside the registration:
+/// the deterministic version of the race above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_during_registration_leaves_no_ghost() {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(50))
+        .ping_timeout(Duration::from_millis(50))
+        .adapter(|ns| {
+            Arc::new(SlowJoin {
+                inner: sockgate::core::InMemoryAdapter::new(ns, None),
+                slowed: Default::default(),
+            }) as Arc<dyn sockgate::core::Adapter>
+        })
+        .build();
+    let ns = io.ns("/", |_socket: SocketRef| {});
+    let addr = serve(&io).await;
+    let mut ws = Ws::open(addr, "").await;
+    ws.send_text("40").await; // and never answers a ping
+    assert!(
+        eventually(Duration::from_secs(3), || io.engine().session_count() == 0).await,
+        "session released"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(ws);
+    assert!(
+        ns.sockets().is_empty(),
+        "a ghost socket: {:?}",
+        ns.sockets()
+    );
+    assert!(
+        ns.adapter().rooms().is_empty(),
+        "{:?}",
+        ns.adapter().rooms()
+    );
+}
