@@ -157,6 +157,7 @@ fn every_key_reaches_the_options() {
         Some(RecoveryConfig {
             max_disconnection_duration: Duration::from_millis(6000),
             skip_middlewares: false,
+            ..RecoveryConfig::default()
         })
     );
 }

@@ -267,10 +267,36 @@ impl Socket {
     /// Emits an event to this client. Tuples send several arguments; a [`Payload`] sends
     /// binary too.
     pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        self.emit_flagged(event, data, false)
+    }
+
+    fn emit_flagged<P: IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+        volatile: bool,
+    ) -> Result<(), SendError> {
         crate::check_event_name(event)?;
         let payload = data
             .into_payload()
             .map_err(|e| SendError::Serialize(e.to_string()))?;
+        let adapter = self.ns.adapter();
+        if adapter.recovery_enabled() {
+            // As in Node: with recovery on, an emit goes through the adapter to its own room,
+            // so it gets an offset and is kept for replay like a broadcast (a client whose
+            // last packets were per-socket emits can still recover). The fan-out calls the
+            // `onAnyOutgoing` listeners.
+            if !self.connected() {
+                return Err(SendError::Disconnected);
+            }
+            let mut opts = BroadcastOptions {
+                rooms: vec![Room::from(self.id.as_str())],
+                ..Default::default()
+            };
+            opts.flags.volatile = volatile;
+            adapter.broadcast(payload.into_event(self.ns_name(), event), opts);
+            return Ok(());
+        }
         for callback in self.outgoing_listeners().into_iter().flatten() {
             callback(event, &payload);
         }
@@ -399,7 +425,7 @@ impl Socket {
         if !self.conn.is_writable() {
             return Ok(());
         }
-        self.emit(event, data)
+        self.emit_flagged(event, data, true)
     }
 
     /// Disconnects this socket from its namespace (the client gets `41`); the connection stays
