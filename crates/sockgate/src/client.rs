@@ -12,6 +12,7 @@ use tokio::task::AbortHandle;
 
 use crate::handler::{run_future, MessageParts};
 use crate::handshake::Handshake;
+use crate::namespace::Namespace;
 use crate::payload::{encode_frames, Payload};
 use crate::reason::DisconnectReason;
 use crate::server::Registry;
@@ -121,7 +122,16 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet) {
             let registry = registry.clone();
             let conn = conn.clone();
             run_future(async move {
-                connect(&registry, &conn, &nsp, auth).await;
+                if let Some(ns) = registry.namespace_for(&nsp) {
+                    connect(&registry, &conn, &ns, &nsp, auth).await;
+                    registry.connect_done(&ns);
+                } else {
+                    send_raw(
+                        &registry,
+                        &conn,
+                        &Packet::connect_error(&*nsp, "Invalid namespace", None),
+                    );
+                }
                 conn.data().connecting.lock().retain(|n| *n != nsp);
             });
         }
@@ -183,15 +193,13 @@ fn send_raw(registry: &Registry, conn: &Conn, packet: &Packet) {
 
 /// The CONNECT of one namespace: find it, recover or create the socket, run middlewares,
 /// answer, then call the connect handler.
-async fn connect(registry: &Arc<Registry>, conn: &Conn, nsp: &str, auth: Option<Value>) {
-    let Some(ns) = registry.namespace_for(nsp) else {
-        send_raw(
-            registry,
-            conn,
-            &Packet::connect_error(nsp, "Invalid namespace", None),
-        );
-        return;
-    };
+async fn connect(
+    registry: &Arc<Registry>,
+    conn: &Conn,
+    ns: &Arc<Namespace>,
+    nsp: &str,
+    auth: Option<Value>,
+) {
     let auth = auth.unwrap_or_else(|| json!({}));
     let adapter = ns.adapter().clone();
     let recovery = registry.shared.config.recovery;

@@ -71,6 +71,11 @@ pub(crate) struct Namespace {
     pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
     pub(crate) disconnect_handlers: RwLock<Vec<NsDisconnectCallback>>,
     ack_ids: AtomicU64,
+    /// Set for a child of a dynamic namespace: the registry frees it once it has no socket
+    /// and no CONNECT in progress (Node's `cleanupEmptyChildNamespaces`).
+    pub(crate) cleanup: OnceLock<Weak<crate::server::Registry>>,
+    /// CONNECTs to this namespace still in their middlewares.
+    pub(crate) connecting: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) type NsDisconnectCallback = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
@@ -103,6 +108,8 @@ impl Namespace {
             handlers: RwLock::new(HashMap::new()),
             disconnect_handlers: RwLock::new(Vec::new()),
             ack_ids: AtomicU64::new(0),
+            cleanup: OnceLock::new(),
+            connecting: std::sync::atomic::AtomicUsize::new(0),
         });
         let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as Weak<dyn LocalNamespace>;
         let _ = ns.adapter.set((server.adapter_factory)(weak));
@@ -144,7 +151,25 @@ impl Namespace {
 
     pub(crate) fn remove_socket(&self, id: Sid) {
         self.adapter().del_all(id);
-        self.sockets.write().remove(&id);
+        let empty = {
+            let mut sockets = self.sockets.write();
+            sockets.remove(&id);
+            sockets.is_empty()
+        };
+        if empty {
+            self.free_if_unused();
+        }
+    }
+
+    /// A child namespace with no socket and no CONNECT in progress leaves the registry.
+    pub(crate) fn free_if_unused(&self) {
+        if let Some(registry) = self.cleanup.get().and_then(Weak::upgrade) {
+            registry.free_child(self);
+        }
+    }
+
+    pub(crate) fn is_unused(&self) -> bool {
+        self.connecting.load(Ordering::Acquire) == 0 && self.sockets.read().is_empty()
     }
 
     pub(crate) fn socket(&self, id: Sid) -> Option<Arc<Socket>> {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -53,6 +54,11 @@ pub struct SocketIoConfig {
     pub recovery: Option<RecoveryConfig>,
     /// Serve the official browser client at `<path>socket.io.js` (Node's `serveClient`).
     pub serve_client: Option<ClientBundle>,
+    /// Free a child of a dynamic namespace once its last socket left (Node's
+    /// `cleanupEmptyChildNamespaces`). **On by default** (Node: off), because the names are
+    /// chosen by clients: without it every name a client tries lives forever. A child is
+    /// created again, with its handlers, on the next CONNECT.
+    pub cleanup_empty_child_namespaces: bool,
 }
 
 impl Default for SocketIoConfig {
@@ -64,6 +70,7 @@ impl Default for SocketIoConfig {
             parser: Parser::Json,
             recovery: None,
             serve_client: None,
+            cleanup_empty_child_namespaces: true,
         }
     }
 }
@@ -154,8 +161,13 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// The namespace named `name`, creating a child of a matching dynamic namespace if needed.
-    pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<Namespace>> {
+    ///
+    /// The caller holds a CONNECT slot on the namespace (counted, so that a child is not freed
+    /// while its middlewares run) and must give it back with [`Registry::connect_done`].
+    pub(crate) fn namespace_for(self: &Arc<Self>, name: &str) -> Option<Arc<Namespace>> {
         if let Some(ns) = self.namespaces.read().get(name) {
+            // Counted under the registry's lock: `free_child` takes it to remove the entry.
+            ns.connecting.fetch_add(1, Ordering::AcqRel);
             return Some(ns.clone());
         }
         let dynamic = self.dynamic.read();
@@ -164,15 +176,45 @@ impl Registry {
             .find_map(|d| d.matcher.matches(name).map(|p| (p, d)))?;
         let mut namespaces = self.namespaces.write();
         let ns = namespaces.entry(name.to_owned()).or_insert_with(|| {
-            Namespace::new(
+            let child = Namespace::new(
                 name.to_owned(),
                 params,
                 self.shared.clone(),
                 parent.handler.clone(),
                 parent.parent.middlewares(),
-            )
+            );
+            if self.shared.config.cleanup_empty_child_namespaces {
+                let _ = child.cleanup.set(Arc::downgrade(self));
+            }
+            child
         });
+        ns.connecting.fetch_add(1, Ordering::AcqRel);
         Some(ns.clone())
+    }
+
+    /// Gives back the CONNECT slot taken by [`Registry::namespace_for`]; a refused CONNECT
+    /// leaves no child behind.
+    pub(crate) fn connect_done(&self, ns: &Namespace) {
+        if ns.connecting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            ns.free_if_unused();
+        }
+    }
+
+    /// Removes the child `ns` if it is still the registered one and unused.
+    pub(crate) fn free_child(&self, ns: &Namespace) {
+        let mut namespaces = self.namespaces.write();
+        let registered = namespaces
+            .get(ns.name())
+            .is_some_and(|entry| std::ptr::eq(Arc::as_ptr(entry), ns));
+        if registered && ns.is_unused() {
+            namespaces.remove(ns.name());
+            tracing::debug!(nsp = ns.name(), "freed an empty child namespace");
+        }
+    }
+
+    /// Number of namespaces (children of dynamic namespaces included).
+    pub(crate) fn len(&self) -> usize {
+        self.namespaces.read().len()
     }
 
     fn insert(&self, ns: Arc<Namespace>) {
@@ -346,6 +388,13 @@ impl SocketIoBuilder {
     /// Serves the official browser client bundle (`serveClient`).
     pub fn serve_client(mut self, bundle: ClientBundle) -> Self {
         self.config.serve_client = Some(bundle);
+        self
+    }
+
+    /// Frees empty children of dynamic namespaces (default on; see
+    /// [`SocketIoConfig::cleanup_empty_child_namespaces`]).
+    pub fn cleanup_empty_child_namespaces(mut self, cleanup: bool) -> Self {
+        self.config.cleanup_empty_child_namespaces = cleanup;
         self
     }
 
@@ -525,6 +574,11 @@ impl SocketIo {
     /// Targets rooms of the main namespace.
     pub fn to<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
         self.main().to(rooms)
+    }
+
+    /// Number of namespaces on this server, children of dynamic namespaces included.
+    pub fn namespace_count(&self) -> usize {
+        self.registry.len()
     }
 
     /// The engine (for session counts and low-level access).
