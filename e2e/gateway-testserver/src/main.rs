@@ -688,6 +688,8 @@ mod tests {
                 port: None,
                 path: "/socket.io/".to_owned(),
                 gateway: std::any::type_name::<Configured>(),
+                first: std::any::type_name::<MainGateway>(),
+                option: "engine.transports",
             }
         );
         assert!(error.to_string().contains("different server options"));
@@ -703,7 +705,11 @@ mod tests {
             .expect_err("conflicting cors");
         assert!(matches!(
             error,
-            GatewayError::ConflictingOptions { port: None, .. }
+            GatewayError::ConflictingOptions {
+                port: None,
+                option: "engine.cors",
+                ..
+            }
         ));
 
         // Two gateways with their own, identical port but different options.
@@ -716,6 +722,7 @@ mod tests {
             error,
             GatewayError::ConflictingOptions {
                 port: Some(4555),
+                option: "engine.transports",
                 ..
             }
         ));

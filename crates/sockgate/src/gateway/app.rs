@@ -178,8 +178,10 @@ impl<G: Send + Sync + 'static> GatewayRouter<G> {
 /// Why the gateways could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayError {
-    /// Two gateways share a server (same port and path) with different server-level options.
-    /// Give them the same options, or a different path or port.
+    /// Two gateways share a server (same port and path) with different server-level options
+    /// (one server has one parser, one CORS policy, one heartbeat...). Give them the same
+    /// options (for hooks and predicates: the same `Arc`, e.g. one `SocketIoConfig` cloned for
+    /// both), or a different path or port.
     ConflictingOptions {
         /// The shared port (`None`: the application's).
         port: Option<u16>,
@@ -187,6 +189,11 @@ pub enum GatewayError {
         path: String,
         /// The gateway whose options differ.
         gateway: &'static str,
+        /// The gateway that first took this server, whose options it keeps.
+        first: &'static str,
+        /// The first option that differs, as a field path of [`crate::SocketIoConfig`]
+        /// (`parser`, `engine.cors.origin`, `engine.session.ping_interval`...).
+        option: &'static str,
     },
     /// Two gateways serve the same namespace of the same server.
     DuplicateNamespace {
@@ -202,11 +209,13 @@ impl fmt::Display for GatewayError {
                 port,
                 path,
                 gateway,
+                first,
+                option,
             } => write!(
                 f,
-                "gateway {gateway} shares the server at port {} path {path} with another gateway \
-                 but has different server options (cors, transports, ping, limits, parser); \
-                 align them or give it another path or port",
+                "gateway {gateway} shares the server at port {} path {path} with gateway {first} \
+                 but has different server options: `{option}` differs; align them (hooks and \
+                 predicates must be the same Arc) or give it another path or port",
                 port.map_or("(application)".to_owned(), |p| p.to_string()),
             ),
             GatewayError::DuplicateNamespace { namespace } => {
@@ -293,11 +302,13 @@ impl GatewayApp {
             let port = pending.options.port;
             match groups.iter_mut().find(|g| g.0 == port && g.1 == path) {
                 Some(group) => {
-                    if group.2.server_fingerprint() != pending.options.server_fingerprint() {
+                    if let Some(option) = group.2.server_difference(&pending.options) {
                         return Err(GatewayError::ConflictingOptions {
                             port,
                             path,
                             gateway: pending.name,
+                            first: group.3[0].name,
+                            option,
                         });
                     }
                     if group
