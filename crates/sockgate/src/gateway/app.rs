@@ -1,14 +1,14 @@
 //! The gateway trait, its handler table, and the application that serves gateways.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
-use tokio::sync::watch;
 
 use super::exception::{ExceptionContext, ExceptionFilter, FilterChain, WsException};
 use super::extract::GatewayContext;
@@ -348,22 +348,156 @@ impl GatewayApp {
     }
 }
 
+/// The most messages a socket may have waiting for its `handle_connection` (see
+/// [`ConnectionGate`]); later ones are refused with an `exception`.
+const MAX_EARLY_MESSAGES: usize = 256;
+/// The most bytes (estimated) those messages may hold, unless `maxHttpBufferSize` is larger
+/// (one message of the largest size always fits).
+const MAX_EARLY_BYTES: usize = 1 << 20;
+
+/// A message that arrived before `handle_connection` finished, and what starts its route.
+struct EarlyMessage {
+    parts: MessageParts,
+    start: Box<dyn FnOnce(MessageParts) + Send>,
+}
+
+impl EarlyMessage {
+    fn start(self) {
+        (self.start)(self.parts);
+    }
+}
+
+const GATE_WAITING: u8 = 0;
+const GATE_OPEN: u8 = 1;
+const GATE_REFUSED: u8 = 2;
+
 /// A per-socket gate opened once `handle_connection` finished.
-#[derive(Clone)]
-struct ConnectionGate(watch::Receiver<Option<bool>>);
+///
+/// Messages that arrive while it is closed wait in one queue, in arrival order, and are
+/// started in that order when it opens (messages arriving during the drain queue behind it),
+/// or dropped when it refuses. One queue, not one waiting task per message: tasks woken
+/// together run in any order. Bounded in count and bytes.
+struct ConnectionGate {
+    /// `GATE_*`: read without the lock on every message once open.
+    state: AtomicU8,
+    early: parking_lot::Mutex<EarlyQueue>,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct EarlyQueue {
+    messages: VecDeque<(usize, EarlyMessage)>,
+    bytes: usize,
+}
+
+/// What to do with a message that reached a gateway route.
+enum Admission {
+    /// The gate is open and nothing waits: handle it now.
+    Run(EarlyMessage),
+    /// Queued until the gate opens.
+    Queued,
+    /// The gate refused the socket: drop it.
+    Refused,
+    /// The queue is full: refuse the message.
+    Full(EarlyMessage),
+}
 
 impl ConnectionGate {
-    /// Waits for `handle_connection`; `false` when it failed.
-    async fn passed(mut self) -> bool {
-        match self.0.wait_for(|v| v.is_some()).await {
-            Ok(value) => value.unwrap_or(false),
-            Err(_) => false,
+    fn new(max_payload: u64) -> Self {
+        ConnectionGate {
+            state: AtomicU8::new(GATE_WAITING),
+            early: parking_lot::Mutex::new(EarlyQueue::default()),
+            max_bytes: MAX_EARLY_BYTES.max(usize::try_from(max_payload).unwrap_or(usize::MAX)),
         }
     }
 
-    fn is_open(&self) -> Option<bool> {
-        *self.0.borrow()
+    /// Open, and nothing waits any more (checked without the lock).
+    fn is_open(&self) -> bool {
+        self.state.load(Ordering::Acquire) == GATE_OPEN
     }
+
+    fn admit(&self, message: EarlyMessage) -> Admission {
+        let bytes = approx_size(&message.parts);
+        let mut early = self.early.lock();
+        // Decided while we took the lock (the state only changes under it).
+        match self.state.load(Ordering::Acquire) {
+            GATE_OPEN => return Admission::Run(message),
+            GATE_REFUSED => return Admission::Refused,
+            _ => {}
+        }
+        if early.messages.len() >= MAX_EARLY_MESSAGES
+            || (!early.messages.is_empty() && early.bytes.saturating_add(bytes) > self.max_bytes)
+        {
+            return Admission::Full(message);
+        }
+        early.bytes += bytes;
+        early.messages.push_back((bytes, message));
+        Admission::Queued
+    }
+
+    /// Called once `handle_connection` finished: starts the queued messages in order (each
+    /// as if it had just arrived: polled once, spawned if it waits), then opens; or drops
+    /// them and refuses.
+    fn decide(&self, passed: bool) {
+        if !passed {
+            self.refuse();
+            return;
+        }
+        loop {
+            let next: EarlyMessage = {
+                let mut early = self.early.lock();
+                if self.state.load(Ordering::Acquire) == GATE_REFUSED {
+                    return;
+                }
+                match early.messages.pop_front() {
+                    Some((bytes, message)) => {
+                        early.bytes -= bytes;
+                        message
+                    }
+                    None => {
+                        self.state.store(GATE_OPEN, Ordering::Release);
+                        return;
+                    }
+                }
+            };
+            // Outside the lock: the route runs user code, and may receive more messages.
+            next.start();
+        }
+    }
+
+    /// Drops what waits and refuses what comes (the hook failed, or the socket left).
+    fn refuse(&self) {
+        let dropped = {
+            let mut early = self.early.lock();
+            self.state.store(GATE_REFUSED, Ordering::Release);
+            early.bytes = 0;
+            std::mem::take(&mut early.messages)
+        };
+        // Dropped outside the lock: a message owns user values.
+        drop(dropped);
+    }
+}
+
+/// A rough size of a message body, to bound what waits behind a closed gate.
+fn approx_size(parts: &MessageParts) -> usize {
+    fn value(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::String(s) => s.len() + 8,
+            serde_json::Value::Array(a) => a.iter().map(value).sum::<usize>() + 8,
+            serde_json::Value::Object(o) => {
+                o.iter().map(|(k, v)| k.len() + value(v)).sum::<usize>() + 8
+            }
+            _ => 8,
+        }
+    }
+    parts.event.len()
+        + parts.payload.args.iter().map(value).sum::<usize>()
+        + parts
+            .payload
+            .attachments
+            .iter()
+            .map(|a| a.len())
+            .sum::<usize>()
 }
 
 /// A caught panic, as the exception the filters see ("Internal server error" for the client).
@@ -413,8 +547,10 @@ fn install<G: Gateway>(
                 connect_bind(&ns);
             }
         }
-        let (tx, rx) = watch::channel(None);
-        socket.extensions.insert(ConnectionGate(rx));
+        let gate = Arc::new(ConnectionGate::new(
+            socket.ns.server().config.engine.session.max_payload,
+        ));
+        socket.extensions.insert(gate.clone());
         let gateway = connect_gateway.clone();
         let filters = connect_filters.clone();
         async move {
@@ -440,7 +576,7 @@ fn install<G: Gateway>(
                 );
                 socket.0.disconnect();
             }
-            let _ = tx.send(Some(ok));
+            gate.decide(ok);
         }
     };
     let ns = match &namespace {
@@ -465,6 +601,10 @@ fn bind_routes<G: Gateway>(
 ) {
     let disconnect_gateway = gateway.clone();
     ns.on_disconnect(move |socket, reason| {
+        // Nothing that still waits for the gate will run: free it now.
+        if let Some(gate) = socket.extensions.get::<Arc<ConnectionGate>>() {
+            gate.refuse();
+        }
         let gateway = disconnect_gateway.clone();
         crate::socket::guarded(move || gateway.handle_disconnect(socket, reason));
     });
@@ -475,25 +615,45 @@ fn bind_routes<G: Gateway>(
         let base_filters = base_filters.clone();
         let event = router.routes[index].event.clone();
         ns.on(event, move |socket: SocketRef, parts: MessageParts| {
-            let router = router.clone();
-            let gateway = gateway.clone();
-            let base_filters = base_filters.clone();
-            async move {
-                let gate = socket.extensions.get::<ConnectionGate>();
-                if let Some(gate) = gate {
-                    let passed = match gate.is_open() {
-                        Some(passed) => passed,
-                        None => gate.passed().await,
-                    };
-                    if !passed {
-                        return;
-                    }
+            let route = &router.routes[index];
+            let mut filters = route.filters.clone();
+            filters.extend(base_filters.filters.iter().cloned());
+            let filters = FilterChain { filters };
+            let start = {
+                let router = router.clone();
+                let gateway = gateway.clone();
+                let socket = socket.clone();
+                let filters = filters.clone();
+                move |parts: MessageParts| {
+                    crate::handler::run_future(async move {
+                        let route = &router.routes[index];
+                        run_route(&router, route, gateway, socket, parts, &filters).await;
+                    });
                 }
-                let route = &router.routes[index];
-                let mut filters = route.filters.clone();
-                filters.extend(base_filters.filters.iter().cloned());
-                let filters = FilterChain { filters };
-                run_route(&router, route, gateway, socket, parts, &filters).await;
+            };
+            let gate = match socket.extensions.get::<Arc<ConnectionGate>>() {
+                Some(gate) if !gate.is_open() => gate,
+                _ => return start(parts),
+            };
+            let message = EarlyMessage {
+                parts,
+                start: Box::new(start),
+            };
+            match gate.admit(message) {
+                Admission::Run(message) => message.start(),
+                Admission::Queued | Admission::Refused => {}
+                Admission::Full(message) => {
+                    let context = GatewayContext::new(socket.clone(), message.parts);
+                    tracing::warn!(socket = %socket.id(), event = %context.parts.event, "too many messages before handle_connection finished: refused");
+                    filters.handle(
+                        &WsException::new("Too many messages before the connection was ready"),
+                        &ExceptionContext {
+                            socket,
+                            pattern: context.parts.event.clone(),
+                            data: context.body(),
+                        },
+                    );
+                }
             }
         });
     }
