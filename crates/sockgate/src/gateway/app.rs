@@ -1,12 +1,12 @@
 //! The gateway trait, its handler table, and the application that serves gateways.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use futures_util::{FutureExt, StreamExt};
 
@@ -42,8 +42,11 @@ pub trait Gateway: Send + Sync + Sized + 'static {
 
     /// `handleConnection(client)`. Awaited before any message of this socket is handled, so
     /// asynchronous authentication cannot race messages (NestJS binds handlers without
-    /// waiting). An error goes to the exception filters (pattern `handleConnection`) and the
-    /// socket is disconnected.
+    /// waiting). Messages that arrive meanwhile wait in arrival order (at most 256 of them and
+    /// 1 MiB, or one `maxHttpBufferSize` if larger; each one past that gets an `exception`) and
+    /// are handled in that order once it succeeds. An error goes to the exception filters
+    /// (pattern `handleConnection`), the waiting messages are dropped and the socket is
+    /// disconnected.
     fn handle_connection(
         self: Arc<Self>,
         _socket: SocketRef,
@@ -157,7 +160,8 @@ impl<G: Send + Sync + 'static> GatewayRouter<G> {
     }
 
     /// A guard on connecting: an error refuses the socket with `connect_error` (its message
-    /// and data) before any hook or handler runs. NestJS has none (#882).
+    /// and data) before any hook or handler runs, and takes it out of any room an earlier guard
+    /// joined. NestJS has none (#882).
     pub fn use_connection_guard<F, Fut>(&mut self, guard: F) -> &mut Self
     where
         F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
@@ -500,6 +504,53 @@ fn approx_size(parts: &MessageParts) -> usize {
             .sum::<usize>()
 }
 
+/// The children of a dynamic namespace a gateway has bound its handlers on, held weakly.
+///
+/// A child that the server frees (empty-child cleanup) and creates again under the same name
+/// is a new namespace without handlers: the gateway must bind it again, so the entry is the
+/// namespace itself (by address), not its name, and it never keeps a freed child alive. Dead
+/// entries are pruned when the table has doubled since the last pruning, so it stays within
+/// twice the number of live children (plus a small floor).
+struct BoundChildren<T> {
+    children: HashMap<String, Weak<T>>,
+    prune_at: usize,
+}
+
+impl<T> Default for BoundChildren<T> {
+    fn default() -> Self {
+        BoundChildren {
+            children: HashMap::new(),
+            prune_at: BoundChildren::<T>::MIN_PRUNE,
+        }
+    }
+}
+
+impl<T> BoundChildren<T> {
+    const MIN_PRUNE: usize = 64;
+
+    /// True the first time `child` is seen (the caller then binds it); false for a child
+    /// already bound.
+    fn first_sight(&mut self, name: &str, child: &Arc<T>) -> bool {
+        if let Some(bound) = self.children.get(name) {
+            // Our `Weak` keeps the allocation, so the same address is the same namespace.
+            if std::ptr::eq(bound.as_ptr(), Arc::as_ptr(child)) {
+                return false;
+            }
+        }
+        self.children.insert(name.to_owned(), Arc::downgrade(child));
+        if self.children.len() >= self.prune_at {
+            self.children.retain(|_, child| child.strong_count() > 0);
+            self.prune_at = (self.children.len() * 2).max(Self::MIN_PRUNE);
+        }
+        true
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.children.len()
+    }
+}
+
 /// A caught panic, as the exception the filters see ("Internal server error" for the client).
 fn panicked(what: &str, panic: &Box<dyn std::any::Any + Send>) -> WsException {
     WsException::Internal(format!(
@@ -528,7 +579,7 @@ fn install<G: Gateway>(
     // handlers and the disconnect hook are bound on each child when its first socket connects
     // (before any of its messages is read).
     let dynamic = matches!(namespace, GatewayNamespace::Pattern(_));
-    let bound_children = Arc::new(parking_lot::Mutex::new(HashSet::<String>::new()));
+    let bound_children = Arc::new(parking_lot::Mutex::new(BoundChildren::default()));
     let bind = {
         let router = router.clone();
         let gateway = gateway.clone();
@@ -543,7 +594,8 @@ fn install<G: Gateway>(
     let on_connect = move |socket: SocketRef| {
         if dynamic {
             let ns = socket.namespace();
-            if bound_children.lock().insert(ns.name().to_owned()) {
+            let first = bound_children.lock().first_sight(ns.name(), &ns.0);
+            if first {
                 connect_bind(&ns);
             }
         }
@@ -584,7 +636,19 @@ fn install<G: Gateway>(
         GatewayNamespace::Pattern(pattern) => io.dynamic_ns(pattern, on_connect),
     };
     for guard in router.connection_guards.iter().cloned() {
-        ns.use_middleware(move |socket| guard(socket));
+        ns.use_middleware(move |socket: SocketRef| {
+            let refused = guard(socket.clone());
+            async move {
+                let result = refused.await;
+                if result.is_err() {
+                    // An earlier guard may have joined rooms: a refused socket leaves no trace
+                    // in the adapter (socketioxide's fix; the server's connect path does not
+                    // clean up after a refusing middleware).
+                    socket.ns.adapter().del_all(socket.id());
+                }
+                result
+            }
+        });
     }
     if !dynamic {
         bind(&ns);
@@ -780,6 +844,63 @@ impl Gateways {
     pub fn close(&self) {
         for io in self.shared.iter().chain(self.own.iter().map(|(_, io)| io)) {
             io.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_bound_once_while_it_lives() {
+        let mut bound = BoundChildren::default();
+        let child = Arc::new("tenant a");
+        assert!(bound.first_sight("/tenant/a", &child));
+        assert!(!bound.first_sight("/tenant/a", &child));
+        assert!(!bound.first_sight("/tenant/a", &child.clone()));
+        let other = Arc::new("tenant b");
+        assert!(bound.first_sight("/tenant/b", &other));
+    }
+
+    #[test]
+    fn a_child_freed_and_created_again_under_its_name_is_bound_again() {
+        let mut bound = BoundChildren::default();
+        let child = Arc::new(String::from("first"));
+        let weak = Arc::downgrade(&child);
+        assert!(bound.first_sight("/tenant/a", &child));
+        drop(child);
+        // Not kept alive by the table.
+        assert_eq!(weak.strong_count(), 0);
+        // A new namespace under the same name has no handlers yet: bind it (a table of names
+        // said "bound" here and the new child never got its handlers).
+        let again = Arc::new(String::from("second"));
+        assert!(bound.first_sight("/tenant/a", &again));
+        assert!(!bound.first_sight("/tenant/a", &again));
+    }
+
+    #[test]
+    fn the_table_is_bounded_by_the_live_children() {
+        let mut bound = BoundChildren::default();
+        let live: Vec<Arc<u32>> = (0..10).map(Arc::new).collect();
+        for (i, child) in live.iter().enumerate() {
+            assert!(bound.first_sight(&format!("/live/{i}"), child));
+        }
+        // 10,000 short-lived children (one client each, then freed by the server).
+        for i in 0..10_000u32 {
+            let child = Arc::new(i);
+            assert!(bound.first_sight(&format!("/gone/{i}"), &child));
+        }
+        assert!(
+            bound.len() <= 2 * 10 + BoundChildren::<u32>::MIN_PRUNE,
+            "{}",
+            bound.len()
+        );
+        for (i, child) in live.iter().enumerate() {
+            assert!(
+                !bound.first_sight(&format!("/live/{i}"), child),
+                "live child {i}"
+            );
         }
     }
 }
