@@ -290,9 +290,16 @@ describe("#11 an extractor rejection answers with `exception`, promptly", () => 
     // Positive control: handled after the rejected one on the same socket.
     assert.equal(await s.timeout(3000).emitWithAck("typed", { x: 1, y: 2 }), 3);
     assert.deepEqual(badAcks, []);
-    const logs = server.logs().replace(/\x1b\[[0-9;]*m/g, "");
-    const line = logs.split("\n").find((l) => l.includes(s.id) && l.includes("extractor rejected"));
-    assert.ok(line, `no warn line for socket ${s.id} in:\n${logs.slice(-2000)}`);
+    // The server's stderr reaches this process on its own schedule: wait for the line.
+    const find = () =>
+      server
+        .logs()
+        .replace(/\x1b\[[0-9;]*m/g, "")
+        .split("\n")
+        .find((l) => l.includes(s.id) && l.includes("extractor rejected"));
+    await until(() => find() !== undefined, 3000, `a warn line for socket ${s.id}`).catch(() => {});
+    const line = find();
+    assert.ok(line, `no warn line for socket ${s.id} in:\n${server.logs().slice(-2000)}`);
     assert.match(line, /WARN/);
     assert.match(line, /event=typed/);
     assert.match(line, /invalid message data/);

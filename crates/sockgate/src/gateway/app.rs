@@ -392,6 +392,8 @@ struct ConnectionGate {
 struct EarlyQueue {
     messages: VecDeque<(usize, EarlyMessage)>,
     bytes: usize,
+    /// Whether an overflow was logged already (once per socket, not once per message).
+    overflow_logged: bool,
 }
 
 /// What to do with a message that reached a gateway route.
@@ -402,8 +404,8 @@ enum Admission {
     Queued,
     /// The gate refused the socket: drop it.
     Refused,
-    /// The queue is full: refuse the message.
-    Full(EarlyMessage),
+    /// The queue is full: refuse the message (`true`: the first time, log it).
+    Full(EarlyMessage, bool),
 }
 
 impl ConnectionGate {
@@ -432,7 +434,8 @@ impl ConnectionGate {
         if early.messages.len() >= MAX_EARLY_MESSAGES
             || (!early.messages.is_empty() && early.bytes.saturating_add(bytes) > self.max_bytes)
         {
-            return Admission::Full(message);
+            let first = !std::mem::replace(&mut early.overflow_logged, true);
+            return Admission::Full(message, first);
         }
         early.bytes += bytes;
         early.messages.push_back((bytes, message));
@@ -706,9 +709,16 @@ fn bind_routes<G: Gateway>(
             match gate.admit(message) {
                 Admission::Run(message) => message.start(),
                 Admission::Queued | Admission::Refused => {}
-                Admission::Full(message) => {
+                Admission::Full(message, first) => {
                     let context = GatewayContext::new(socket.clone(), message.parts);
-                    tracing::warn!(socket = %socket.id(), event = %context.parts.event, "too many messages before handle_connection finished: refused");
+                    if first {
+                        tracing::warn!(
+                            socket = %socket.id(),
+                            event = %context.parts.event,
+                            "too many messages before handle_connection finished: refusing \
+                             them (logged once per socket)"
+                        );
+                    }
                     filters.handle(
                         &WsException::new("Too many messages before the connection was ready"),
                         &ExceptionContext {
