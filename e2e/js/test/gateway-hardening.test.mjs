@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 import { startServer } from "../lib/server.mjs";
-import { sleep, within } from "../lib/eio.mjs";
+import { RawWs, sleep, within } from "../lib/eio.mjs";
 
 let server;
 let url;
@@ -321,6 +321,25 @@ describe("socketioxide's fixes, checked against gateways", () => {
     assert.deepEqual(await a.timeout(3000).emitWithAck("rooms"), [a.id, "lobby"].sort());
     assert.deepEqual(await a.timeout(3000).emitWithAck("rooms-of", a.id), [a.id, "lobby"].sort());
     assert.deepEqual(await a.timeout(3000).emitWithAck("rooms-of", refusedId), []);
+  });
+
+  test("a duplicate CONNECT closes the connection; it never re-runs the guards and handle_connection", async () => {
+    const starts = async () => (await getJson("/connections")).filter((c) => c.phase === "start").length;
+    const before = await starts();
+    const raw = new RawWs(`${server.wsUrl}/socket.io/?EIO=4&transport=websocket`);
+    try {
+      assert.match(await raw.nextData(), /^0\{/);
+      raw.send("40/lifecycle,{}");
+      const ack = await raw.nextData();
+      assert.match(ack, /^40\/lifecycle,\{"sid":"/);
+      raw.send("40/lifecycle,{}");
+      await raw.waitClose(3000);
+    } finally {
+      raw.terminate();
+    }
+    // Positive control: the first CONNECT's hook ran (once).
+    await sleep(50);
+    assert.equal((await starts()) - before, 1);
   });
 
   test("a dynamic child namespace served again after its sockets left still runs the gateway's handlers", async () => {
