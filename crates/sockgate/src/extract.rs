@@ -13,6 +13,11 @@
 //! | [`State<T>`] | application state given to the server builder |
 //! | [`Extension<T>`] | a value from the socket's extensions |
 //! | [`NsParams`] | the parameters matched by a dynamic namespace pattern |
+//!
+//! An extractor that fails (a [`Data<T>`] that does not deserialize, a missing [`State<T>`]...)
+//! skips the handler: the rejection is logged at `warn` with the socket id, the event and the
+//! reason, and nothing is sent to the client (an ack it asked for stays unanswered). Use
+//! [`TryData<T>`] to answer such messages yourself; see [`crate::handler`].
 
 use std::convert::Infallible;
 use std::fmt;
@@ -33,8 +38,8 @@ impl FromMessageParts for SocketRef {
     }
 }
 
-/// The first argument, deserialized as `T`. The handler is skipped (and the failure logged)
-/// when it does not deserialize; use [`TryData`] to handle that yourself.
+/// The first argument, deserialized as `T`. The handler is skipped (and the failure logged at
+/// `warn`) when it does not deserialize; use [`TryData`] to handle that yourself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data<T>(pub T);
 

@@ -12,13 +12,17 @@
 //! | `/guarded` | [`GuardedGateway`] | connection guard, class guard, route guard |
 //! | `/filters` | [`FilterGateway`] | gateway, route and global exception filters |
 //! | `/tenant/{id}` | [`TenantGateway`] | a dynamic namespace |
+//! | `/rooms` | [`RoomsGateway`] | a connection guard refusing after another one joined a room |
+//! | `/ordered` | [`OrderedGateway`] | early messages keep their order behind a slow `handle_connection` |
+//! | `/plain` | (no gateway) | the plain API: an extractor rejection is logged at warn |
 //!
 //! [`OwnPortGateway`] (namespace `/own`, WebSocket only) listens on a port of its own
 //! (`GatewayOptions::port`; `--own-port`, default: any free port, see `GET /info`).
 //!
 //! HTTP: `GET /health`, `GET /info` (`{"ownPort": n}`), `GET /after-init` (the namespaces whose
 //! `after_init` ran), `GET /disconnects` (`[{gateway, nsp, id, reason}]` from
-//! `handle_disconnect`), `GET /connections` (`[{nsp, id, phase}]` from `handle_connection`).
+//! `handle_disconnect`), `GET /connections` (`[{nsp, id, phase}]` from `handle_connection`),
+//! `GET /order/{id}` (what [`OrderedGateway`] recorded for socket `id`, `null` if nothing).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,7 +33,7 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sockgate::extract::State;
+use sockgate::extract::{Data, State};
 use sockgate::gateway::{
     Ack, Args, Auth, ConnectedSocket, ExceptionContext, ExceptionFilter, Gateway, GatewayApp,
     GatewayOptions, GatewayRouter, IntoWsReply, Json, MessageBody, Pattern, Prop, PropKey, Query,
@@ -44,6 +48,8 @@ static AFTER_INIT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static DISCONNECTS: Mutex<Vec<Value>> = Mutex::new(Vec::new());
 /// What `handle_connection` did (`start` / `ready` / `failed`).
 static CONNECTIONS: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+/// What [`OrderedGateway`] saw per socket id, oldest socket first (bounded).
+static ORDER: Mutex<Vec<(String, Vec<Value>)>> = Mutex::new(Vec::new());
 /// The port the own-port gateway listens on.
 static OWN_PORT: OnceLock<u16> = OnceLock::new();
 
@@ -492,6 +498,24 @@ impl Gateway for FilterGateway {
                 );
                 true
             });
+        // An extractor rejection goes through the filters like any exception.
+        router
+            .subscribe_message(
+                "typed-filtered",
+                |_: &Self, MessageBody(point): MessageBody<Point>| Json(json!(point.x + point.y)),
+            )
+            .filter(|exception: &WsException, context: &ExceptionContext| {
+                let _ = context.socket.emit(
+                    "route-error",
+                    json!({
+                        "filter": "route",
+                        "message": exception.client_message(),
+                        "pattern": context.pattern,
+                        "data": context.data,
+                    }),
+                );
+                true
+            });
         // A filter that panics is skipped; the next one handles the exception.
         router
             .subscribe_message("filter-panics", fail("plain: after a panicking filter"))
@@ -547,6 +571,148 @@ impl Gateway for TenantGateway {
 }
 
 // ---------------------------------------------------------------------------------------------
+// /rooms: a connection guard that refuses after rooms were joined
+// ---------------------------------------------------------------------------------------------
+
+/// A first connection guard joins `lobby`; a second one refuses sockets whose `auth.refuse` is
+/// set (its error data carries the refused socket's id). `rooms` lists every room of the
+/// namespace's adapter, `rooms-of` the rooms of one socket id.
+#[derive(Debug)]
+struct RoomsGateway;
+
+fn sorted_rooms(rooms: Vec<sockgate::Room>) -> Value {
+    let mut rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+    rooms.sort();
+    json!(rooms)
+}
+
+impl Gateway for RoomsGateway {
+    fn options(&self) -> GatewayOptions {
+        GatewayOptions::new().namespace("/rooms")
+    }
+
+    fn register(router: &mut GatewayRouter<Self>) {
+        router.use_connection_guard(|socket: SocketRef| async move {
+            socket.join("lobby");
+            Ok(())
+        });
+        router.use_connection_guard(|socket: SocketRef| async move {
+            if socket.handshake().auth.get("refuse").is_some() {
+                return Err(MiddlewareError::new("refused after joining a room")
+                    .with_data(json!({ "id": socket.id().to_string() })));
+            }
+            Ok(())
+        });
+        router.subscribe_message("rooms", |_: &Self, WsServer(io): WsServer| {
+            Json(sorted_rooms(io.adapter().rooms()))
+        });
+        router.subscribe_message(
+            "rooms-of",
+            |_: &Self, WsServer(io): WsServer, MessageBody(id): MessageBody<String>| {
+                let sid = sockgate::Sid::parse(&id).ok_or("not a socket id")?;
+                Ok::<_, WsException>(Json(sorted_rooms(io.adapter().rooms_of(sid))))
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /ordered: early messages behind a slow handle_connection
+// ---------------------------------------------------------------------------------------------
+
+/// An async `handle_connection` that takes `?delay=` ms (default 200), then accepts (or, with
+/// `?fail`, refuses); `seq` records its body in arrival order, with whether the hook had
+/// finished (`GET /order/{id}`).
+#[derive(Debug)]
+struct OrderedGateway;
+
+/// Appends to the record of socket `id` (creating it).
+fn record_order(id: &str, value: Value) {
+    let mut order = ORDER.lock().unwrap_or_else(|e| e.into_inner());
+    match order.iter_mut().find(|(sid, _)| sid == id) {
+        Some((_, list)) => {
+            if list.len() < 10_000 {
+                list.push(value);
+            }
+        }
+        None => {
+            order.push((id.to_owned(), vec![value]));
+            let len = order.len();
+            if len > 200 {
+                order.drain(..len - 200);
+            }
+        }
+    }
+}
+
+fn order_of(id: &str) -> Value {
+    ORDER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(sid, _)| sid == id)
+        .map_or(Value::Null, |(_, list)| Value::Array(list.clone()))
+}
+
+impl Gateway for OrderedGateway {
+    fn options(&self) -> GatewayOptions {
+        GatewayOptions::new().namespace("/ordered")
+    }
+
+    fn register(router: &mut GatewayRouter<Self>) {
+        router.subscribe_message(
+            "seq",
+            |_: &Self, socket: SocketRef, MessageBody(body): MessageBody<Value>| {
+                // `{n, pad}` bodies (to fill the early queue by size) record only `n`.
+                let n = body.get("n").cloned().unwrap_or(body);
+                let ready = socket.data_value().get("ready") == Some(&Value::Bool(true));
+                record_order(&socket.id().to_string(), json!({ "n": n, "ready": ready }));
+                Json(n)
+            },
+        );
+        // A typed body: called with the wrong shape it is an `exception`, even while queued.
+        router.subscribe_message(
+            "point",
+            |_: &Self, MessageBody(point): MessageBody<Point>| Json(json!(point.x + point.y)),
+        );
+    }
+
+    async fn handle_connection(self: Arc<Self>, socket: SocketRef) -> Result<(), WsException> {
+        let query = socket.handshake().query().clone();
+        let delay = query
+            .get("delay")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(200);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let id = socket.id().to_string();
+        if query.get("fail").is_some() {
+            record_order(&id, json!("refused"));
+            return Err(WsException::new("refused after a slow check"));
+        }
+        socket
+            .set_data(&json!({ "ready": true }))
+            .map_err(WsException::internal)?;
+        record_order(&id, json!("ready"));
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /plain: the plain API beside the gateways
+// ---------------------------------------------------------------------------------------------
+
+/// Declares `/plain` on the shared server: `typed` takes `Data<Point>` and acks the sum; a body
+/// of the wrong shape is rejected by the extractor (logged at warn, the handler does not run).
+fn plain_namespace(io: &sockgate::SocketIo) {
+    io.ns("/plain", || {}).on(
+        "typed",
+        |Data(point): Data<Point>, ack: sockgate::AckSender| {
+            let _ = ack.send(json!(point.x + point.y));
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // a gateway with its own port
 // ---------------------------------------------------------------------------------------------
 
@@ -586,6 +752,8 @@ fn app(own_port: u16) -> GatewayApp {
         .gateway(GuardedGateway)
         .gateway(FilterGateway)
         .gateway(TenantGateway)
+        .gateway(OrderedGateway)
+        .gateway(RoomsGateway)
         .gateway(OwnPortGateway { port: own_port })
 }
 
@@ -615,6 +783,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let own_port = arg("own-port").unwrap_or(0);
 
     let gateways = app(own_port).build()?;
+    if let Some(io) = gateways.shared_servers().first() {
+        plain_namespace(io);
+    }
     let addrs = gateways.spawn_own_ports("127.0.0.1").await?;
     if let Some(addr) = addrs.first() {
         let _ = OWN_PORT.set(addr.port());
@@ -637,6 +808,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route(
             "/connections",
             get(|| async { axum::Json(snapshot(&CONNECTIONS)) }),
+        )
+        .route(
+            "/order/{id}",
+            get(
+                |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                    axum::Json(order_of(&id))
+                },
+            ),
         )
         .layer(gateways.layer());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -688,6 +867,8 @@ mod tests {
                 port: None,
                 path: "/socket.io/".to_owned(),
                 gateway: std::any::type_name::<Configured>(),
+                first: std::any::type_name::<MainGateway>(),
+                option: "engine.transports",
             }
         );
         assert!(error.to_string().contains("different server options"));
@@ -703,7 +884,11 @@ mod tests {
             .expect_err("conflicting cors");
         assert!(matches!(
             error,
-            GatewayError::ConflictingOptions { port: None, .. }
+            GatewayError::ConflictingOptions {
+                port: None,
+                option: "engine.cors",
+                ..
+            }
         ));
 
         // Two gateways with their own, identical port but different options.
@@ -716,6 +901,7 @@ mod tests {
             error,
             GatewayError::ConflictingOptions {
                 port: Some(4555),
+                option: "engine.transports",
                 ..
             }
         ));

@@ -1,14 +1,14 @@
 //! The gateway trait, its handler table, and the application that serves gateways.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
 
 use futures_util::{FutureExt, StreamExt};
-use tokio::sync::watch;
 
 use super::exception::{ExceptionContext, ExceptionFilter, FilterChain, WsException};
 use super::extract::GatewayContext;
@@ -42,8 +42,11 @@ pub trait Gateway: Send + Sync + Sized + 'static {
 
     /// `handleConnection(client)`. Awaited before any message of this socket is handled, so
     /// asynchronous authentication cannot race messages (NestJS binds handlers without
-    /// waiting). An error goes to the exception filters (pattern `handleConnection`) and the
-    /// socket is disconnected.
+    /// waiting). Messages that arrive meanwhile wait in arrival order (at most 256 of them and
+    /// 1 MiB, or one `maxHttpBufferSize` if larger; each one past that gets an `exception`) and
+    /// are handled in that order once it succeeds. An error goes to the exception filters
+    /// (pattern `handleConnection`), the waiting messages are dropped and the socket is
+    /// disconnected.
     fn handle_connection(
         self: Arc<Self>,
         _socket: SocketRef,
@@ -157,7 +160,8 @@ impl<G: Send + Sync + 'static> GatewayRouter<G> {
     }
 
     /// A guard on connecting: an error refuses the socket with `connect_error` (its message
-    /// and data) before any hook or handler runs. NestJS has none (#882).
+    /// and data) before any hook or handler runs, and takes it out of any room an earlier guard
+    /// joined. NestJS has none (#882).
     pub fn use_connection_guard<F, Fut>(&mut self, guard: F) -> &mut Self
     where
         F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
@@ -178,8 +182,10 @@ impl<G: Send + Sync + 'static> GatewayRouter<G> {
 /// Why the gateways could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayError {
-    /// Two gateways share a server (same port and path) with different server-level options.
-    /// Give them the same options, or a different path or port.
+    /// Two gateways share a server (same port and path) with different server-level options
+    /// (one server has one parser, one CORS policy, one heartbeat...). Give them the same
+    /// options (for hooks and predicates: the same `Arc`, e.g. one `SocketIoConfig` cloned for
+    /// both), or a different path or port.
     ConflictingOptions {
         /// The shared port (`None`: the application's).
         port: Option<u16>,
@@ -187,6 +193,11 @@ pub enum GatewayError {
         path: String,
         /// The gateway whose options differ.
         gateway: &'static str,
+        /// The gateway that first took this server, whose options it keeps.
+        first: &'static str,
+        /// The first option that differs, as a field path of [`crate::SocketIoConfig`]
+        /// (`parser`, `engine.cors.origin`, `engine.session.ping_interval`...).
+        option: &'static str,
     },
     /// Two gateways serve the same namespace of the same server.
     DuplicateNamespace {
@@ -202,11 +213,13 @@ impl fmt::Display for GatewayError {
                 port,
                 path,
                 gateway,
+                first,
+                option,
             } => write!(
                 f,
-                "gateway {gateway} shares the server at port {} path {path} with another gateway \
-                 but has different server options (cors, transports, ping, limits, parser); \
-                 align them or give it another path or port",
+                "gateway {gateway} shares the server at port {} path {path} with gateway {first} \
+                 but has different server options: `{option}` differs; align them (hooks and \
+                 predicates must be the same Arc) or give it another path or port",
                 port.map_or("(application)".to_owned(), |p| p.to_string()),
             ),
             GatewayError::DuplicateNamespace { namespace } => {
@@ -293,11 +306,13 @@ impl GatewayApp {
             let port = pending.options.port;
             match groups.iter_mut().find(|g| g.0 == port && g.1 == path) {
                 Some(group) => {
-                    if group.2.server_fingerprint() != pending.options.server_fingerprint() {
+                    if let Some(option) = group.2.server_difference(&pending.options) {
                         return Err(GatewayError::ConflictingOptions {
                             port,
                             path,
                             gateway: pending.name,
+                            first: group.3[0].name,
+                            option,
                         });
                     }
                     if group
@@ -337,21 +352,205 @@ impl GatewayApp {
     }
 }
 
+/// The most messages a socket may have waiting for its `handle_connection` (see
+/// [`ConnectionGate`]); later ones are refused with an `exception`.
+const MAX_EARLY_MESSAGES: usize = 256;
+/// The most bytes (estimated) those messages may hold, unless `maxHttpBufferSize` is larger
+/// (one message of the largest size always fits).
+const MAX_EARLY_BYTES: usize = 1 << 20;
+
+/// A message that arrived before `handle_connection` finished, and what starts its route.
+struct EarlyMessage {
+    parts: MessageParts,
+    start: Box<dyn FnOnce(MessageParts) + Send>,
+}
+
+impl EarlyMessage {
+    fn start(self) {
+        (self.start)(self.parts);
+    }
+}
+
+const GATE_WAITING: u8 = 0;
+const GATE_OPEN: u8 = 1;
+const GATE_REFUSED: u8 = 2;
+
 /// A per-socket gate opened once `handle_connection` finished.
-#[derive(Clone)]
-struct ConnectionGate(watch::Receiver<Option<bool>>);
+///
+/// Messages that arrive while it is closed wait in one queue, in arrival order, and are
+/// started in that order when it opens (messages arriving during the drain queue behind it),
+/// or dropped when it refuses. One queue, not one waiting task per message: tasks woken
+/// together run in any order. Bounded in count and bytes.
+struct ConnectionGate {
+    /// `GATE_*`: read without the lock on every message once open.
+    state: AtomicU8,
+    early: parking_lot::Mutex<EarlyQueue>,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct EarlyQueue {
+    messages: VecDeque<(usize, EarlyMessage)>,
+    bytes: usize,
+    /// Whether an overflow was logged already (once per socket, not once per message).
+    overflow_logged: bool,
+}
+
+/// What to do with a message that reached a gateway route.
+enum Admission {
+    /// The gate is open and nothing waits: handle it now.
+    Run(EarlyMessage),
+    /// Queued until the gate opens.
+    Queued,
+    /// The gate refused the socket: drop it.
+    Refused,
+    /// The queue is full: refuse the message (`true`: the first time, log it).
+    Full(EarlyMessage, bool),
+}
 
 impl ConnectionGate {
-    /// Waits for `handle_connection`; `false` when it failed.
-    async fn passed(mut self) -> bool {
-        match self.0.wait_for(|v| v.is_some()).await {
-            Ok(value) => value.unwrap_or(false),
-            Err(_) => false,
+    fn new(max_payload: u64) -> Self {
+        ConnectionGate {
+            state: AtomicU8::new(GATE_WAITING),
+            early: parking_lot::Mutex::new(EarlyQueue::default()),
+            max_bytes: MAX_EARLY_BYTES.max(usize::try_from(max_payload).unwrap_or(usize::MAX)),
         }
     }
 
-    fn is_open(&self) -> Option<bool> {
-        *self.0.borrow()
+    /// Open, and nothing waits any more (checked without the lock).
+    fn is_open(&self) -> bool {
+        self.state.load(Ordering::Acquire) == GATE_OPEN
+    }
+
+    fn admit(&self, message: EarlyMessage) -> Admission {
+        let bytes = approx_size(&message.parts);
+        let mut early = self.early.lock();
+        // Decided while we took the lock (the state only changes under it).
+        match self.state.load(Ordering::Acquire) {
+            GATE_OPEN => return Admission::Run(message),
+            GATE_REFUSED => return Admission::Refused,
+            _ => {}
+        }
+        if early.messages.len() >= MAX_EARLY_MESSAGES
+            || (!early.messages.is_empty() && early.bytes.saturating_add(bytes) > self.max_bytes)
+        {
+            let first = !std::mem::replace(&mut early.overflow_logged, true);
+            return Admission::Full(message, first);
+        }
+        early.bytes += bytes;
+        early.messages.push_back((bytes, message));
+        Admission::Queued
+    }
+
+    /// Called once `handle_connection` finished: starts the queued messages in order (each
+    /// as if it had just arrived: polled once, spawned if it waits), then opens; or drops
+    /// them and refuses.
+    fn decide(&self, passed: bool) {
+        if !passed {
+            self.refuse();
+            return;
+        }
+        loop {
+            let next: EarlyMessage = {
+                let mut early = self.early.lock();
+                if self.state.load(Ordering::Acquire) == GATE_REFUSED {
+                    return;
+                }
+                match early.messages.pop_front() {
+                    Some((bytes, message)) => {
+                        early.bytes -= bytes;
+                        message
+                    }
+                    None => {
+                        self.state.store(GATE_OPEN, Ordering::Release);
+                        return;
+                    }
+                }
+            };
+            // Outside the lock: the route runs user code, and may receive more messages.
+            next.start();
+        }
+    }
+
+    /// Drops what waits and refuses what comes (the hook failed, or the socket left).
+    fn refuse(&self) {
+        let dropped = {
+            let mut early = self.early.lock();
+            self.state.store(GATE_REFUSED, Ordering::Release);
+            early.bytes = 0;
+            std::mem::take(&mut early.messages)
+        };
+        // Dropped outside the lock: a message owns user values.
+        drop(dropped);
+    }
+}
+
+/// A rough size of a message body, to bound what waits behind a closed gate.
+fn approx_size(parts: &MessageParts) -> usize {
+    fn value(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::String(s) => s.len() + 8,
+            serde_json::Value::Array(a) => a.iter().map(value).sum::<usize>() + 8,
+            serde_json::Value::Object(o) => {
+                o.iter().map(|(k, v)| k.len() + value(v)).sum::<usize>() + 8
+            }
+            _ => 8,
+        }
+    }
+    parts.event.len()
+        + parts.payload.args.iter().map(value).sum::<usize>()
+        + parts
+            .payload
+            .attachments
+            .iter()
+            .map(|a| a.len())
+            .sum::<usize>()
+}
+
+/// The children of a dynamic namespace a gateway has bound its handlers on, held weakly.
+///
+/// A child that the server frees (empty-child cleanup) and creates again under the same name
+/// is a new namespace without handlers: the gateway must bind it again, so the entry is the
+/// namespace itself (by address), not its name, and it never keeps a freed child alive. Dead
+/// entries are pruned when the table has doubled since the last pruning, so it stays within
+/// twice the number of live children (plus a small floor).
+struct BoundChildren<T> {
+    children: HashMap<String, Weak<T>>,
+    prune_at: usize,
+}
+
+impl<T> Default for BoundChildren<T> {
+    fn default() -> Self {
+        BoundChildren {
+            children: HashMap::new(),
+            prune_at: BoundChildren::<T>::MIN_PRUNE,
+        }
+    }
+}
+
+impl<T> BoundChildren<T> {
+    const MIN_PRUNE: usize = 64;
+
+    /// True the first time `child` is seen (the caller then binds it); false for a child
+    /// already bound.
+    fn first_sight(&mut self, name: &str, child: &Arc<T>) -> bool {
+        if let Some(bound) = self.children.get(name) {
+            // Our `Weak` keeps the allocation, so the same address is the same namespace.
+            if std::ptr::eq(bound.as_ptr(), Arc::as_ptr(child)) {
+                return false;
+            }
+        }
+        self.children.insert(name.to_owned(), Arc::downgrade(child));
+        if self.children.len() >= self.prune_at {
+            self.children.retain(|_, child| child.strong_count() > 0);
+            self.prune_at = (self.children.len() * 2).max(Self::MIN_PRUNE);
+        }
+        true
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.children.len()
     }
 }
 
@@ -383,7 +582,7 @@ fn install<G: Gateway>(
     // handlers and the disconnect hook are bound on each child when its first socket connects
     // (before any of its messages is read).
     let dynamic = matches!(namespace, GatewayNamespace::Pattern(_));
-    let bound_children = Arc::new(parking_lot::Mutex::new(HashSet::<String>::new()));
+    let bound_children = Arc::new(parking_lot::Mutex::new(BoundChildren::default()));
     let bind = {
         let router = router.clone();
         let gateway = gateway.clone();
@@ -398,12 +597,15 @@ fn install<G: Gateway>(
     let on_connect = move |socket: SocketRef| {
         if dynamic {
             let ns = socket.namespace();
-            if bound_children.lock().insert(ns.name().to_owned()) {
+            let first = bound_children.lock().first_sight(ns.name(), &ns.0);
+            if first {
                 connect_bind(&ns);
             }
         }
-        let (tx, rx) = watch::channel(None);
-        socket.extensions.insert(ConnectionGate(rx));
+        let gate = Arc::new(ConnectionGate::new(
+            socket.ns.server().config.engine.session.max_payload,
+        ));
+        socket.extensions.insert(gate.clone());
         let gateway = connect_gateway.clone();
         let filters = connect_filters.clone();
         async move {
@@ -429,7 +631,7 @@ fn install<G: Gateway>(
                 );
                 socket.0.disconnect();
             }
-            let _ = tx.send(Some(ok));
+            gate.decide(ok);
         }
     };
     let ns = match &namespace {
@@ -437,7 +639,19 @@ fn install<G: Gateway>(
         GatewayNamespace::Pattern(pattern) => io.dynamic_ns(pattern, on_connect),
     };
     for guard in router.connection_guards.iter().cloned() {
-        ns.use_middleware(move |socket| guard(socket));
+        ns.use_middleware(move |socket: SocketRef| {
+            let refused = guard(socket.clone());
+            async move {
+                let result = refused.await;
+                if result.is_err() {
+                    // An earlier guard may have joined rooms: a refused socket leaves no trace
+                    // in the adapter (socketioxide's fix; the server's connect path does not
+                    // clean up after a refusing middleware).
+                    socket.ns.adapter().del_all(socket.id());
+                }
+                result
+            }
+        });
     }
     if !dynamic {
         bind(&ns);
@@ -454,6 +668,10 @@ fn bind_routes<G: Gateway>(
 ) {
     let disconnect_gateway = gateway.clone();
     ns.on_disconnect(move |socket, reason| {
+        // Nothing that still waits for the gate will run: free it now.
+        if let Some(gate) = socket.extensions.get::<Arc<ConnectionGate>>() {
+            gate.refuse();
+        }
         let gateway = disconnect_gateway.clone();
         crate::socket::guarded(move || gateway.handle_disconnect(socket, reason));
     });
@@ -464,25 +682,52 @@ fn bind_routes<G: Gateway>(
         let base_filters = base_filters.clone();
         let event = router.routes[index].event.clone();
         ns.on(event, move |socket: SocketRef, parts: MessageParts| {
-            let router = router.clone();
-            let gateway = gateway.clone();
-            let base_filters = base_filters.clone();
-            async move {
-                let gate = socket.extensions.get::<ConnectionGate>();
-                if let Some(gate) = gate {
-                    let passed = match gate.is_open() {
-                        Some(passed) => passed,
-                        None => gate.passed().await,
-                    };
-                    if !passed {
-                        return;
-                    }
+            let route = &router.routes[index];
+            let mut filters = route.filters.clone();
+            filters.extend(base_filters.filters.iter().cloned());
+            let filters = FilterChain { filters };
+            let start = {
+                let router = router.clone();
+                let gateway = gateway.clone();
+                let socket = socket.clone();
+                let filters = filters.clone();
+                move |parts: MessageParts| {
+                    crate::handler::run_future(async move {
+                        let route = &router.routes[index];
+                        run_route(&router, route, gateway, socket, parts, &filters).await;
+                    });
                 }
-                let route = &router.routes[index];
-                let mut filters = route.filters.clone();
-                filters.extend(base_filters.filters.iter().cloned());
-                let filters = FilterChain { filters };
-                run_route(&router, route, gateway, socket, parts, &filters).await;
+            };
+            let gate = match socket.extensions.get::<Arc<ConnectionGate>>() {
+                Some(gate) if !gate.is_open() => gate,
+                _ => return start(parts),
+            };
+            let message = EarlyMessage {
+                parts,
+                start: Box::new(start),
+            };
+            match gate.admit(message) {
+                Admission::Run(message) => message.start(),
+                Admission::Queued | Admission::Refused => {}
+                Admission::Full(message, first) => {
+                    let context = GatewayContext::new(socket.clone(), message.parts);
+                    if first {
+                        tracing::warn!(
+                            socket = %socket.id(),
+                            event = %context.parts.event,
+                            "too many messages before handle_connection finished: refusing \
+                             them (logged once per socket)"
+                        );
+                    }
+                    filters.handle(
+                        &WsException::new("Too many messages before the connection was ready"),
+                        &ExceptionContext {
+                            socket,
+                            pattern: context.parts.event.clone(),
+                            data: context.body(),
+                        },
+                    );
+                }
             }
         });
     }
@@ -611,5 +856,62 @@ impl Gateways {
     pub async fn close(&self) {
         let servers = self.shared.iter().chain(self.own.iter().map(|(_, io)| io));
         futures_util::future::join_all(servers.map(|io| io.close())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_bound_once_while_it_lives() {
+        let mut bound = BoundChildren::default();
+        let child = Arc::new("tenant a");
+        assert!(bound.first_sight("/tenant/a", &child));
+        assert!(!bound.first_sight("/tenant/a", &child));
+        assert!(!bound.first_sight("/tenant/a", &child.clone()));
+        let other = Arc::new("tenant b");
+        assert!(bound.first_sight("/tenant/b", &other));
+    }
+
+    #[test]
+    fn a_child_freed_and_created_again_under_its_name_is_bound_again() {
+        let mut bound = BoundChildren::default();
+        let child = Arc::new(String::from("first"));
+        let weak = Arc::downgrade(&child);
+        assert!(bound.first_sight("/tenant/a", &child));
+        drop(child);
+        // Not kept alive by the table.
+        assert_eq!(weak.strong_count(), 0);
+        // A new namespace under the same name has no handlers yet: bind it (a table of names
+        // said "bound" here and the new child never got its handlers).
+        let again = Arc::new(String::from("second"));
+        assert!(bound.first_sight("/tenant/a", &again));
+        assert!(!bound.first_sight("/tenant/a", &again));
+    }
+
+    #[test]
+    fn the_table_is_bounded_by_the_live_children() {
+        let mut bound = BoundChildren::default();
+        let live: Vec<Arc<u32>> = (0..10).map(Arc::new).collect();
+        for (i, child) in live.iter().enumerate() {
+            assert!(bound.first_sight(&format!("/live/{i}"), child));
+        }
+        // 10,000 short-lived children (one client each, then freed by the server).
+        for i in 0..10_000u32 {
+            let child = Arc::new(i);
+            assert!(bound.first_sight(&format!("/gone/{i}"), &child));
+        }
+        assert!(
+            bound.len() <= 2 * 10 + BoundChildren::<u32>::MIN_PRUNE,
+            "{}",
+            bound.len()
+        );
+        for (i, child) in live.iter().enumerate() {
+            assert!(
+                !bound.first_sight(&format!("/live/{i}"), child),
+                "live child {i}"
+            );
+        }
     }
 }

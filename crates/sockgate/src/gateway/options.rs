@@ -1,9 +1,11 @@
 //! Gateway options: NestJS's `@WebSocketGateway(port, options)`, buildable at run time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sockgate_core::RecoveryConfig;
-use sockgate_engine::{Cors, Transports};
+use sockgate_engine::{AllowOrigin, Cors, EngineConfig, Transports};
+use sockgate_proto::engine::SessionConfig;
 use sockgate_proto::socketio::Parser;
 
 use crate::server::SocketIoConfig;
@@ -129,8 +131,156 @@ impl GatewayOptions {
         self
     }
 
-    /// A fingerprint of the server-level options, to detect conflicts.
-    pub(crate) fn server_fingerprint(&self) -> String {
-        format!("{:?}", self.server)
+    /// The first server-level option in which `self` and `other` differ (`None`: they agree).
+    pub(crate) fn server_difference(&self, other: &GatewayOptions) -> Option<&'static str> {
+        server_config_difference(&self.server, &other.server)
     }
+}
+
+/// Hooks and predicates have no equality: the same `Arc` (a configuration built once and
+/// cloned for several gateways) agrees, two separately built closures conflict.
+fn same_hook<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+fn same_origin(a: &AllowOrigin, b: &AllowOrigin) -> bool {
+    match (a, b) {
+        (AllowOrigin::Any, AllowOrigin::Any) | (AllowOrigin::Mirror, AllowOrigin::Mirror) => true,
+        (AllowOrigin::List(a), AllowOrigin::List(b)) => a == b,
+        (AllowOrigin::Predicate(a), AllowOrigin::Predicate(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// The first CORS option that differs.
+fn cors_difference(a: &Option<Cors>, b: &Option<Cors>) -> Option<&'static str> {
+    let (a, b) = match (a, b) {
+        (None, None) => return None,
+        (Some(a), Some(b)) => (a, b),
+        _ => return Some("engine.cors"),
+    };
+    // Destructured without `..`: a new CORS option does not compile until it is compared here.
+    let Cors {
+        origin,
+        methods,
+        allowed_headers,
+        exposed_headers,
+        credentials,
+        max_age,
+    } = a;
+    if !same_origin(origin, &b.origin) {
+        return Some("engine.cors.origin");
+    }
+    [
+        (methods == &b.methods, "engine.cors.methods"),
+        (
+            allowed_headers == &b.allowed_headers,
+            "engine.cors.allowed_headers",
+        ),
+        (
+            exposed_headers == &b.exposed_headers,
+            "engine.cors.exposed_headers",
+        ),
+        (credentials == &b.credentials, "engine.cors.credentials"),
+        (max_age == &b.max_age, "engine.cors.max_age"),
+    ]
+    .into_iter()
+    .find_map(|(same, name)| (!same).then_some(name))
+}
+
+/// The first server-level option in which two configurations differ, named by its field path
+/// (`parser`, `engine.cors.origin`, `engine.session.ping_interval`...).
+///
+/// Every struct is destructured without `..`, so an option added later does not compile until
+/// it is compared here: a conflict can never again be missed because a field was forgotten
+/// (the `Debug` fingerprint this replaces left out the parser and printed predicates as
+/// placeholders).
+pub(crate) fn server_config_difference(
+    a: &SocketIoConfig,
+    b: &SocketIoConfig,
+) -> Option<&'static str> {
+    let SocketIoConfig {
+        engine,
+        connect_timeout,
+        ack_timeout,
+        parser,
+        recovery,
+        serve_client,
+    } = a;
+    let EngineConfig {
+        path,
+        transports,
+        allow_upgrades,
+        session,
+        cors,
+        allow_request,
+        http_compression_threshold,
+        write_coalescing,
+    } = engine;
+    let SessionConfig {
+        ping_interval,
+        ping_timeout,
+        upgrade_timeout,
+        max_payload,
+        max_buffered_bytes,
+    } = session;
+    let (be, bs) = (&b.engine, &b.engine.session);
+    let checks = [
+        (path == &be.path, "engine.path"),
+        (transports == &be.transports, "engine.transports"),
+        (
+            allow_upgrades == &be.allow_upgrades,
+            "engine.allow_upgrades",
+        ),
+        (
+            ping_interval == &bs.ping_interval,
+            "engine.session.ping_interval",
+        ),
+        (
+            ping_timeout == &bs.ping_timeout,
+            "engine.session.ping_timeout",
+        ),
+        (
+            upgrade_timeout == &bs.upgrade_timeout,
+            "engine.session.upgrade_timeout",
+        ),
+        (max_payload == &bs.max_payload, "engine.session.max_payload"),
+        (
+            max_buffered_bytes == &bs.max_buffered_bytes,
+            "engine.session.max_buffered_bytes",
+        ),
+        (
+            same_hook(allow_request, &be.allow_request),
+            "engine.allow_request",
+        ),
+        (
+            http_compression_threshold == &be.http_compression_threshold,
+            "engine.http_compression_threshold",
+        ),
+        (
+            write_coalescing == &be.write_coalescing,
+            "engine.write_coalescing",
+        ),
+        (connect_timeout == &b.connect_timeout, "connect_timeout"),
+        (ack_timeout == &b.ack_timeout, "ack_timeout"),
+        (parser == &b.parser, "parser"),
+        (recovery == &b.recovery, "recovery"),
+        (
+            // The bundle is loaded from a directory at construction: the same directory
+            // serves the same files (its `Debug` is the directory).
+            format!("{serve_client:?}") == format!("{:?}", b.serve_client),
+            "serve_client",
+        ),
+    ];
+    if let Some(name) = checks
+        .into_iter()
+        .find_map(|(same, name)| (!same).then_some(name))
+    {
+        return Some(name);
+    }
+    cors_difference(cors, &be.cors)
 }

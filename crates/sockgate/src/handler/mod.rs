@@ -3,6 +3,16 @@
 //! A handler may be synchronous or `async`; its arguments are any types implementing
 //! [`FromMessageParts`] (see [`crate::extract`]). It returns `()` or a `Result` whose error is
 //! logged. A handler that panics is caught and logged; the socket and the server carry on.
+//!
+//! # When an extractor rejects a message
+//!
+//! The handler is not called, and the rejection is logged at `warn` (target
+//! `sockgate::handler`) with the socket id, the event and the rejection. Nothing is sent to the
+//! client: the plain API has no error channel of its own, and an ack the client asked for is
+//! not answered, so an `emitWithAck` waits for its own timeout. When the client must learn
+//! about it, take [`crate::extract::TryData`] (or [`crate::extract::Payload`]) and answer the
+//! [`crate::extract::AckSender`] yourself. Gateways ([`crate::gateway`]) answer a rejection with
+//! an `exception` event, as NestJS does.
 
 use std::any::Any;
 use std::fmt;
@@ -31,7 +41,8 @@ pub struct MessageParts {
 
 /// An extractor: builds a handler argument from the socket and the message.
 pub trait FromMessageParts: Sized {
-    /// Why extraction failed; the handler is then not called and the failure is logged.
+    /// Why extraction failed; the handler is then not called and the failure is logged at
+    /// `warn` (nothing is sent to the client; see the module docs).
     type Rejection: fmt::Display;
     /// Extracts the value.
     fn from_message_parts(
@@ -101,6 +112,17 @@ where
 /// Called when a socket disconnects.
 pub(crate) type DisconnectCallback = Box<dyn FnOnce(SocketRef, DisconnectReason) + Send>;
 
+/// Logs an extractor rejection (see the module docs): the message is dropped, its ack too.
+fn reject(socket: &SocketRef, parts: &MessageParts, rejection: &dyn fmt::Display) {
+    tracing::warn!(
+        socket = %socket.id(),
+        event = %parts.event,
+        ack = parts.ack_id.is_some(),
+        %rejection,
+        "extractor rejected the message; the handler was not called"
+    );
+}
+
 /// The text of a caught panic.
 pub(crate) fn panic_message(panic: &Box<dyn Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
@@ -141,7 +163,7 @@ macro_rules! impl_handler {
                     let $ty = match $ty::from_message_parts(&socket, &parts) {
                         Ok(value) => value,
                         Err(rejection) => {
-                            tracing::debug!(socket = %socket.id(), event = %parts.event, %rejection, "extractor rejected the message");
+                            reject(&socket, &parts, &rejection);
                             return;
                         }
                     };
@@ -166,7 +188,7 @@ macro_rules! impl_handler {
                     let $ty = match $ty::from_message_parts(&socket, &parts) {
                         Ok(value) => value,
                         Err(rejection) => {
-                            tracing::debug!(socket = %socket.id(), event = %parts.event, %rejection, "extractor rejected the message");
+                            reject(&socket, &parts, &rejection);
                             return;
                         }
                     };
