@@ -30,6 +30,17 @@ impl fmt::Debug for AllowOrigin {
     }
 }
 
+impl AllowOrigin {
+    /// Whether `origin` passes this rule (`Any` and `Mirror` pass everything).
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            AllowOrigin::Any | AllowOrigin::Mirror => true,
+            AllowOrigin::List(list) => list.iter().any(|l| l == origin),
+            AllowOrigin::Predicate(f) => f(origin),
+        }
+    }
+}
+
 /// CORS options (`cors: { origin, methods, allowedHeaders, credentials, ... }`).
 #[derive(Debug, Clone)]
 pub struct Cors {

@@ -19,6 +19,9 @@ pub enum RequestError {
     UnsupportedProtocolVersion,
     /// A POST body over `maxHttpBufferSize`: 413, the session is kept.
     PayloadTooLarge,
+    /// A POST body that did not arrive within `httpRequestBodyTimeout`: 408, the connection
+    /// and the session are closed.
+    RequestTimeout,
 }
 
 impl RequestError {
@@ -31,7 +34,7 @@ impl RequestError {
             RequestError::BadRequest => 3,
             RequestError::Forbidden(_) => 4,
             RequestError::UnsupportedProtocolVersion => 5,
-            RequestError::PayloadTooLarge => return None,
+            RequestError::PayloadTooLarge | RequestError::RequestTimeout => return None,
         })
     }
 
@@ -40,6 +43,7 @@ impl RequestError {
         match self {
             RequestError::Forbidden(_) => http::StatusCode::FORBIDDEN,
             RequestError::PayloadTooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::RequestTimeout => http::StatusCode::REQUEST_TIMEOUT,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }
@@ -54,6 +58,7 @@ impl RequestError {
             RequestError::Forbidden(message) => message,
             RequestError::UnsupportedProtocolVersion => "Unsupported protocol version",
             RequestError::PayloadTooLarge => "Payload Too Large",
+            RequestError::RequestTimeout => "Request Timeout",
         }
     }
 

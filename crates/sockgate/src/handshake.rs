@@ -1,6 +1,6 @@
 //! The handshake of a socket (Node's `socket.handshake`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -97,12 +97,19 @@ impl Handshake {
         self.info.headers()
     }
 
-    /// The peer's address, when known.
+    /// The peer's address (of the TCP connection, so a proxy's behind a proxy), when known.
     pub fn address(&self) -> Option<SocketAddr> {
         self.info.remote_addr
     }
 
-    /// Whether the connection is secure (TLS).
+    /// The client's IP: the first `X-Forwarded-For` entry when the server trusts its proxy
+    /// (`SocketIoBuilder::trust_proxy`), else the connection's.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.info.client_ip()
+    }
+
+    /// Whether the connection is secure (TLS). `X-Forwarded-Proto` counts only when the server
+    /// trusts its proxy (`SocketIoBuilder::trust_proxy`); otherwise any client could claim it.
     pub fn secure(&self) -> bool {
         self.info.secure
     }
@@ -138,7 +145,7 @@ impl Handshake {
         json!({
             "headers": headers,
             "time": httpdate_like(self.issued),
-            "address": self.info.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+            "address": self.client_ip().map(|ip| ip.to_string()).unwrap_or_default(),
             "xdomain": self.info.header("origin").is_some(),
             "secure": self.info.secure,
             "issued": issued,
