@@ -348,7 +348,10 @@ impl EngineConfig {
 
     /// Refuses handshakes and upgrades from other origins (see
     /// [`EngineConfig::allowed_origins`]).
-    pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+    pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        origins: I,
+    ) -> Self {
         self.allowed_origins = Some(AllowOrigin::List(
             origins.into_iter().map(Into::into).collect(),
         ));

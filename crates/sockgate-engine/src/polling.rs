@@ -450,7 +450,10 @@ mod tests {
         assert_eq!(negotiate("gzip, deflate, br"), Some(Encoding::Gzip));
         assert_eq!(negotiate("gzip;q=0"), None);
         assert_eq!(negotiate("gzip; q=0, deflate"), Some(Encoding::Deflate));
-        assert_eq!(negotiate("gzip;q=0.5, deflate;q=0.8"), Some(Encoding::Deflate));
+        assert_eq!(
+            negotiate("gzip;q=0.5, deflate;q=0.8"),
+            Some(Encoding::Deflate)
+        );
         assert_eq!(negotiate("deflate;q=0.5, gzip;q=0.5"), Some(Encoding::Gzip));
         assert_eq!(negotiate("*"), Some(Encoding::Gzip));
         assert_eq!(negotiate("*;q=0"), None);

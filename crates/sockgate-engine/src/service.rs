@@ -339,7 +339,8 @@ pub struct WithGracefulShutdown {
 
 impl std::fmt::Debug for WithGracefulShutdown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WithGracefulShutdown").finish_non_exhaustive()
+        f.debug_struct("WithGracefulShutdown")
+            .finish_non_exhaustive()
     }
 }
 
@@ -532,9 +533,11 @@ async fn serve_connection<S, ResBody>(
     tokio::pin!(connection);
     // hyper's header clock also runs while a keep-alive connection waits for its next request,
     // so our own idle timer is needed only when it is the shorter one.
-    let idle_timeout = config
-        .idle_timeout
-        .filter(|idle| config.header_read_timeout.is_none_or(|header| *idle < header));
+    let idle_timeout = config.idle_timeout.filter(|idle| {
+        config
+            .header_read_timeout
+            .is_none_or(|header| *idle < header)
+    });
     let mut idle_armed = idle_timeout.is_some();
     let mut stopping = false;
     let result = loop {

@@ -60,9 +60,10 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
         // RFC 6455 4.4: name the version we speak, so the client can retry with it.
         let mut response = Response::new(Full::new(Bytes::from_static(b"Upgrade Required")));
         *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
-        response
-            .headers_mut()
-            .insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
         return Ok(response);
     }
     let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {

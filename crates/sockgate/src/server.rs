@@ -375,7 +375,10 @@ impl SocketIoBuilder {
     /// Refuses handshakes and WebSocket upgrades from browsers on other origins with 403 (CORS
     /// does not apply to WebSockets); see
     /// [`EngineConfig::allowed_origins`](sockgate_engine::EngineConfig::allowed_origins).
-    pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+    pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        origins: I,
+    ) -> Self {
         self.config.engine = self.config.engine.allowed_origins(origins);
         self
     }
