@@ -42,6 +42,10 @@ impl AllowOrigin {
 }
 
 /// CORS options (`cors: { origin, methods, allowedHeaders, credentials, ... }`).
+///
+/// As in Node, CORS only shapes response headers that browsers act on: it refuses nothing,
+/// and browsers do not apply it to WebSocket upgrades at all. To refuse other origins on every
+/// handshake, WebSocket included, use [`crate::EngineConfig::allowed_origins`].
 #[derive(Debug, Clone)]
 pub struct Cors {
     /// Allowed origins.

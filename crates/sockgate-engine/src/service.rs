@@ -311,6 +311,17 @@ impl Serve {
     /// the sessions (Socket.IO's `io.close()`, or `Engine::close_all`) to end them, for example
     /// inside `signal` before it completes, so that parked GETs are answered instead of waiting
     /// for the shutdown bound.
+    ///
+    /// ```no_run
+    /// # async fn run(app: axum::Router) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// sockgate_engine::serve(listener, app)
+    ///     .with_graceful_shutdown(async {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///     })
+    ///     .await
+    /// # }
+    /// ```
     pub fn with_graceful_shutdown<F>(self, signal: F) -> WithGracefulShutdown
     where
         F: Future<Output = ()> + Send + 'static,

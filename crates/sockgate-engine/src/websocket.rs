@@ -82,12 +82,19 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
         None => (None, false),
     };
     let info = Arc::new(RequestInfo::from_parts(&parts, shared.config.trust_proxy));
-    // The connection's place under `max_connections` moves to the WebSocket's task.
-    let slot = parts.extensions.remove::<ConnectionSlot>();
-    tokio::spawn(async move {
-        run_upgraded(shared, on_upgrade, connection, refused, info).await;
-        drop(slot);
-    });
+    // The connection's place under `max_connections` moves to the WebSocket's task. Without a
+    // cap the task is the driver's future alone (an idle socket's memory is mostly that task).
+    match parts.extensions.remove::<ConnectionSlot>() {
+        None => {
+            tokio::spawn(run_upgraded(shared, on_upgrade, connection, refused, info));
+        }
+        Some(slot) => {
+            tokio::spawn(async move {
+                run_upgraded(shared, on_upgrade, connection, refused, info).await;
+                drop(slot);
+            });
+        }
+    }
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
