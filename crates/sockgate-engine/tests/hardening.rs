@@ -773,3 +773,66 @@ async fn a_path_that_only_shares_a_prefix_is_not_the_engines() {
         assert_eq!(engine.session_count(), 2);
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn large_compression_does_not_stall_the_runtime() {
+    // One runtime thread: server, client and a ticker share it, so compressing on it would
+    // stop the ticker for as long as gzip runs.
+    let config = EngineConfig::default().max_http_buffer_size(5_000_000);
+    let (addr, _engine) = start(config, patient()).await;
+    let sid = handshake(addr).await;
+    // Text that compresses poorly, so gzip has real work to do.
+    let mut seed = 0x2545_f491_u32;
+    let text: String = (0..4_000_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            char::from(b'a' + (seed % 26) as u8)
+        })
+        .collect();
+    let post = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n4{text}",
+        text.len() + 1
+    );
+    assert_eq!(request(addr, &post).await.body, b"ok");
+    let worst = Arc::new(Mutex::new(Duration::ZERO));
+    let ticker = tokio::spawn({
+        let worst = worst.clone();
+        async move {
+            let mut last = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let gap = last.elapsed();
+                let mut w = worst.lock();
+                *w = (*w).max(gap);
+                last = Instant::now();
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    *worst.lock() = Duration::ZERO;
+    let started = Instant::now();
+    let gz = request(
+        addr,
+        &get_req(
+            &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+            "accept-encoding: gzip\r\n",
+        ),
+    )
+    .await;
+    let took = started.elapsed();
+    ticker.abort();
+    assert_eq!(gz.header("content-encoding").as_deref(), Some("gzip"));
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(gz.body.as_slice())
+        .read_to_string(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded.len(), text.len() + 1);
+    let worst = *worst.lock();
+    eprintln!("poll took {took:?}, worst ticker gap {worst:?}");
+    assert!(
+        worst < Duration::from_millis(100),
+        "the runtime thread was blocked for {worst:?} (the poll took {took:?})"
+    );
+}
