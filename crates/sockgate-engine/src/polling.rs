@@ -117,12 +117,28 @@ pub(crate) async fn get<H: EngineHandler>(
         // poll_fn above completes only with a batch that is not Park.
         (PollBatch::Park, _) => b"6".to_vec(),
     };
-    Ok(compress(
+    // The frames left the session's queue: if the request goes away while a large body is
+    // compressed off the runtime, they are lost, and the session must not go on as if they
+    // had been delivered.
+    let mut unsent = Unsent(Some(connection));
+    let response = compress(
         shared.config.http_compression_threshold,
         request_headers,
         body,
     )
-    .await)
+    .await;
+    unsent.0 = None;
+    Ok(response)
+}
+
+struct Unsent<'a, D: Send + Sync + 'static>(Option<&'a Connection<D>>);
+
+impl<D: Send + Sync + 'static> Drop for Unsent<'_, D> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0 {
+            connection.fail(CloseReason::TransportError);
+        }
+    }
 }
 
 /// Bodies at least this large are compressed on the blocking pool, not on a runtime worker

@@ -49,3 +49,40 @@ async fn socketio_layer_leaves_prefix_sharing_paths_to_the_app() {
     assert!(io.matches("/socket.io"));
     assert!(io.matches("/socket.io/anything"));
 }
+
+#[tokio::test]
+async fn socketio_serve_applies_the_builders_http_options_and_shuts_down() {
+    let io = SocketIo::builder()
+        .header_read_timeout(Some(Duration::from_millis(300)))
+        .idle_timeout(None)
+        .build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(io.serve(listener).with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    }));
+    // A half-sent head is closed after the builder's 300 ms, not hyper's default 30 s.
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut sink = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), stalled.read_to_end(&mut sink))
+        .await
+        .expect("the stalled connection was kept open");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    // Positive control: complete requests are served, and `io.serve(..).await` still resolves.
+    assert!(get_body(addr, "/socket.io/?EIO=4&transport=polling")
+        .await
+        .starts_with("0{\"sid\""));
+    assert_eq!(get_body(addr, "/elsewhere").await, "Not Found");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(3), server)
+        .await
+        .expect("serve did not resolve after the signal")
+        .unwrap()
+        .unwrap();
+}
