@@ -381,7 +381,11 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         // Refused before reading, but the body is still read (and dropped) so that the client,
         // still sending, reads the 413 instead of a reset (see `refuse_too_large`).
-        let drained = drain(request.into_body(), deadline).await;
+        // Past the drain bound it would be read only to be cut off anyway: answer at once.
+        let drained = match declared {
+            Some(len) if len <= DRAIN_LIMIT => drain(request.into_body(), deadline).await,
+            _ => false,
+        };
         return Ok(refuse_too_large(drained));
     }
     {
