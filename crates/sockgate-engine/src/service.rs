@@ -164,8 +164,9 @@ impl<H: EngineHandler> Engine<H> {
 /// Serves any HTTP service (an engine, or an axum `Router` with the engine layered on it) on
 /// `listener`, with HTTP/1.1 upgrades enabled and the peer address in [`RemoteAddr`].
 ///
-/// The returned [`Serve`] is a future (await it or spawn it) that runs until the listener
-/// fails; [`HttpConfig::default`] applies unless [`Serve::http_config`] says otherwise, and
+/// The returned [`Serve`] is a future (await it or spawn it) that serves until it is dropped
+/// (accept errors, such as running out of file descriptors, are logged and retried after a
+/// pause), or until its shutdown signal; [`HttpConfig::default`] applies unless [`Serve::http_config`] says otherwise, and
 /// [`Serve::with_graceful_shutdown`] adds a shutdown signal, as with `axum::serve`.
 pub fn serve<S, ResBody>(listener: TcpListener, service: S) -> Serve
 where
@@ -219,11 +220,10 @@ impl ServeState {
         cx: &mut Context<'_>,
         signal: impl FnOnce() -> Option<BoxFuture<()>>,
     ) -> Poll<std::io::Result<()>> {
-        if let ServeState::Ready(_) = self {
-            let ServeState::Ready(parts) = std::mem::replace(self, ServeState::Done) else {
-                unreachable!("checked above")
-            };
-            *self = ServeState::Running(Box::pin(run(parts, signal())));
+        if matches!(self, ServeState::Ready(_)) {
+            if let ServeState::Ready(parts) = std::mem::replace(self, ServeState::Done) {
+                *self = ServeState::Running(Box::pin(run(parts, signal())));
+            }
         }
         match self {
             ServeState::Running(future) => {
@@ -237,7 +237,8 @@ impl ServeState {
 }
 
 /// A server on a listener, returned by [`serve`], `Engine::serve` and `SocketIo::serve`: a
-/// future that accepts connections until the listener fails. Configure it before awaiting it.
+/// future that accepts connections until it is dropped or, with
+/// [`Serve::with_graceful_shutdown`], until its signal. Configure it before awaiting it.
 #[must_use = "a Serve does nothing until awaited or spawned"]
 pub struct Serve {
     state: ServeState,
