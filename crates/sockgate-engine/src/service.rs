@@ -239,6 +239,8 @@ impl ServeState {
 /// A server on a listener, returned by [`serve`], `Engine::serve` and `SocketIo::serve`: a
 /// future that accepts connections until it is dropped or, with
 /// [`Serve::with_graceful_shutdown`], until its signal. Configure it before awaiting it.
+/// Dropping it closes the listener and drops its HTTP connections at once; upgraded
+/// WebSockets belong to their sessions and live on.
 #[must_use = "a Serve does nothing until awaited or spawned"]
 pub struct Serve {
     state: ServeState,
