@@ -43,9 +43,10 @@ pub struct HttpConfig {
     pub header_read_timeout: Option<Duration>,
     /// Time a connection with no request in flight stays open (default 5 s, Node's
     /// `keepAliveTimeout`; `None` leaves only `header_read_timeout`): counted from the end of
-    /// the last response, or from the accept for a connection that has not completed a request
-    /// head yet (so it also bounds the first head). A parked long-polling GET is in flight, so it
-    /// is not cut by this; a response still being written is finished before the close.
+    /// the last response, or from the accept for a connection that has sent nothing yet (the
+    /// first request head, once begun, is bounded by `header_read_timeout`). A parked
+    /// long-polling GET is in flight, so it is not cut by this; a response still being written
+    /// is finished before the close.
     pub idle_timeout: Option<Duration>,
     /// Most TCP connections served at once, WebSockets included (default `None`: no cap). A
     /// connection over the cap is accepted and closed at once, after a best-effort
