@@ -30,7 +30,22 @@ impl fmt::Debug for AllowOrigin {
     }
 }
 
+impl AllowOrigin {
+    /// Whether `origin` passes this rule (`Any` and `Mirror` pass everything).
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            AllowOrigin::Any | AllowOrigin::Mirror => true,
+            AllowOrigin::List(list) => list.iter().any(|l| l == origin),
+            AllowOrigin::Predicate(f) => f(origin),
+        }
+    }
+}
+
 /// CORS options (`cors: { origin, methods, allowedHeaders, credentials, ... }`).
+///
+/// As in Node, CORS only shapes response headers that browsers act on: it refuses nothing,
+/// and browsers do not apply it to WebSocket upgrades at all. To refuse other origins on every
+/// handshake, WebSocket included, use [`crate::EngineConfig::allowed_origins`].
 #[derive(Debug, Clone)]
 pub struct Cors {
     /// Allowed origins.

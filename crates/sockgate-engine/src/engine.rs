@@ -64,7 +64,12 @@ pub(crate) struct Shared<H: EngineHandler> {
 
 impl<H: EngineHandler> Engine<H> {
     /// An engine with these options, calling `handler` for each session.
-    pub fn new(config: EngineConfig, handler: H) -> Engine<H> {
+    pub fn new(mut config: EngineConfig, handler: H) -> Engine<H> {
+        // `path` is a public field, so it may lack the trailing `/` that `EngineConfig::path`
+        // adds: normalise it, so prefix matching and sub-paths behave the same either way.
+        if !config.path.ends_with('/') {
+            config.path.push('/');
+        }
         let session_config = Arc::new(config.session.clone());
         let shared = Arc::new_cyclic(|this| Shared {
             config,
@@ -116,7 +121,8 @@ impl<H: EngineHandler> Engine<H> {
     /// the rest of its queue, then a close packet), and resolves once every session is gone,
     /// or after `timeout`, when the sessions still open are dropped (their clients were too
     /// slow to read). Packets clients send meanwhile are discarded: their sessions are closed.
-    /// Returns how many sessions had to be dropped.
+    /// Once it resolved, handshakes are accepted again. Returns how many sessions had to be
+    /// dropped.
     pub async fn shutdown(&self, timeout: std::time::Duration) -> usize {
         self.shared.shutting_down.store(true, Ordering::Release);
         self.close_all();
@@ -135,6 +141,8 @@ impl<H: EngineHandler> Engine<H> {
         while self.session_count() > 0 && Instant::now() < grace {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        // Drained: the engine may serve again (a process usually exits now).
+        self.shared.shutting_down.store(false, Ordering::Release);
         left.len()
     }
 
@@ -160,8 +168,26 @@ impl<H: EngineHandler> Engine<H> {
 
 impl<H: EngineHandler> Shared<H> {
     pub(crate) fn matches(&self, path: &str) -> bool {
-        let base = &self.config.path;
-        path.starts_with(base.as_str()) || path == base.trim_end_matches('/')
+        // The configured path may lack its trailing `/` (the field is public): without it,
+        // a prefix test would also capture `/socket.io-admin` for `/socket.io`.
+        let base = self.config.path.trim_end_matches('/');
+        match path.strip_prefix(base) {
+            Some(rest) => rest.is_empty() || rest.starts_with('/'),
+            None => false,
+        }
+    }
+
+    /// The `allowed_origins` check of a handshake or upgrade.
+    fn check_origin(&self, headers: &http::HeaderMap) -> Result<(), RequestError> {
+        let (Some(allowed), Some(origin)) =
+            (&self.config.allowed_origins, headers.get(header::ORIGIN))
+        else {
+            return Ok(());
+        };
+        match origin.to_str() {
+            Ok(origin) if allowed.allows(origin) => Ok(()),
+            _ => Err(RequestError::Forbidden("Origin not allowed".to_owned())),
+        }
     }
 
     pub(crate) async fn handle<B>(self: Arc<Self>, request: Request<B>) -> Response<ResponseBody>
@@ -211,13 +237,17 @@ impl<H: EngineHandler> Shared<H> {
         let is_upgrade = websocket::is_upgrade_request(request.headers());
 
         if let Some(sid) = raw_query_param(query, "sid") {
+            // A malformed sid is simply unknown: it never opens a session.
             let connection = Sid::parse(sid)
                 .and_then(|sid| self.sessions.lock().get(&sid).cloned())
                 .ok_or(RequestError::UnknownSid)?;
             if is_upgrade && transport == TransportKind::WebSocket {
-                if !self.config.allow_upgrades {
+                // Sessions only ever open with EIO=4; an upgrade claiming another protocol
+                // version is refused, as engine.io 6.6.13 refuses it.
+                if !self.config.allow_upgrades || raw_query_param(query, "EIO") != Some("4") {
                     return Err(RequestError::BadRequest);
                 }
+                self.check_origin(request.headers())?;
                 return websocket::upgrade(self, request, Some(connection));
             }
             if transport != connection.transport() || transport != TransportKind::Polling {
@@ -243,8 +273,9 @@ impl<H: EngineHandler> Shared<H> {
         if raw_query_param(query, "EIO") != Some("4") {
             return Err(RequestError::UnsupportedProtocolVersion);
         }
+        self.check_origin(request.headers())?;
         let (parts, body) = request.into_parts();
-        let info = Arc::new(RequestInfo::from_parts(&parts));
+        let info = Arc::new(RequestInfo::from_parts(&parts, self.config.trust_proxy));
         let request = Request::from_parts(parts, body);
         if let Some(allow) = &self.config.allow_request {
             allow(info.clone()).await.map_err(RequestError::Forbidden)?;

@@ -21,6 +21,9 @@ pub enum RequestError {
     PayloadTooLarge,
     /// A handshake while the server shuts down: 503; the client retries (another node).
     ShuttingDown,
+    /// A POST body that did not arrive within `httpRequestBodyTimeout`: 408, the connection
+    /// and the session are closed.
+    RequestTimeout,
 }
 
 impl RequestError {
@@ -33,7 +36,9 @@ impl RequestError {
             RequestError::BadRequest => 3,
             RequestError::Forbidden(_) => 4,
             RequestError::UnsupportedProtocolVersion => 5,
-            RequestError::PayloadTooLarge | RequestError::ShuttingDown => return None,
+            RequestError::PayloadTooLarge
+            | RequestError::ShuttingDown
+            | RequestError::RequestTimeout => return None,
         })
     }
 
@@ -43,6 +48,7 @@ impl RequestError {
             RequestError::Forbidden(_) => http::StatusCode::FORBIDDEN,
             RequestError::PayloadTooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::ShuttingDown => http::StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::RequestTimeout => http::StatusCode::REQUEST_TIMEOUT,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }
@@ -58,6 +64,7 @@ impl RequestError {
             RequestError::UnsupportedProtocolVersion => "Unsupported protocol version",
             RequestError::PayloadTooLarge => "Payload Too Large",
             RequestError::ShuttingDown => "Server is shutting down",
+            RequestError::RequestTimeout => "Request Timeout",
         }
     }
 

@@ -49,15 +49,19 @@ mod timer;
 mod websocket;
 
 pub use config::{
-    AllowRequest, AllowRequestFuture, EngineConfig, Transports, DEFAULT_WRITE_COALESCING,
+    AllowRequest, AllowRequestFuture, EngineConfig, HttpConfig, Transports,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP_REQUEST_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BUFFERED_CHUNKS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_COALESCING,
 };
 pub use connection::Connection;
 pub use cors::{AllowOrigin, Cors};
 pub use engine::{Engine, ResponseBody};
 pub use error::RequestError;
 pub use handler::{EngineHandler, Message};
-pub use request::{query_pairs, RemoteAddr, RequestInfo};
-pub use service::{serve, service_fn, EngineLayer, EngineService, Mounted, ServiceFn};
+pub use request::{query_pairs, RemoteAddr, RequestInfo, TlsConnection};
+pub use service::{
+    serve, service_fn, EngineLayer, EngineService, Mounted, Serve, ServiceFn, WithGracefulShutdown,
+};
 pub use sockgate_proto::engine::{CloseReason, SessionConfig, Sid, TransportKind};
 
 /// Errors from request bodies and inner services.

@@ -1,6 +1,6 @@
 //! What the engine keeps of the HTTP request that opened a session.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -10,6 +10,13 @@ use http::{HeaderMap, Method, Uri};
 /// When mounting on another server, insert it yourself to make it visible to handlers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
+
+/// Marks a request that arrived over TLS. [`crate::serve`] serves plain TCP; when you
+/// terminate TLS in your own server in front of the engine, insert this into each request's
+/// extensions so that [`RequestInfo::secure`] is true (an `https` URI scheme, as HTTP/2
+/// servers give, counts too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsConnection;
 
 /// The handshake request of a session: what Socket.IO exposes as `socket.handshake`.
 ///
@@ -24,10 +31,14 @@ pub struct RequestInfo {
     /// `name:value\n` lines.
     raw_headers: Box<[u8]>,
     header_map: OnceLock<Box<HeaderMap>>,
-    /// Peer address, when known.
+    /// Peer address of the TCP connection, when known (the proxy's, behind a proxy).
     pub remote_addr: Option<SocketAddr>,
-    /// Whether the connection was made over TLS (as reported by `x-forwarded-proto` or the
-    /// server); plain TCP here.
+    /// The client address from `X-Forwarded-For` (its first entry), only when
+    /// `EngineConfig::trust_proxy` is on and the header parses; see [`RequestInfo::client_ip`].
+    pub forwarded_for: Option<IpAddr>,
+    /// Whether the connection was made over TLS: from the connection itself
+    /// ([`TlsConnection`], an `https` scheme), or, only when `EngineConfig::trust_proxy` is on,
+    /// from `X-Forwarded-Proto: https`.
     pub secure: bool,
     /// When the handshake was received.
     pub time: SystemTime,
@@ -41,6 +52,7 @@ impl Clone for RequestInfo {
             raw_headers: self.raw_headers.clone(),
             header_map: OnceLock::new(),
             remote_addr: self.remote_addr,
+            forwarded_for: self.forwarded_for,
             secure: self.secure,
             time: self.time,
         }
@@ -48,20 +60,43 @@ impl Clone for RequestInfo {
 }
 
 impl RequestInfo {
-    pub(crate) fn from_parts(parts: &http::request::Parts) -> RequestInfo {
-        let secure = parts
-            .headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    /// `trust_proxy`: whether `X-Forwarded-*` headers are believed.
+    pub(crate) fn from_parts(parts: &http::request::Parts, trust_proxy: bool) -> RequestInfo {
+        let mut secure = parts.extensions.get::<TlsConnection>().is_some()
+            || parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let mut forwarded_for = None;
+        if trust_proxy {
+            // The first entry is the one the client-facing proxy saw (Express's rule).
+            let first = |name: &str| {
+                parts
+                    .headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .map(str::trim)
+            };
+            if let Some(proto) = first("x-forwarded-proto") {
+                secure = proto.eq_ignore_ascii_case("https");
+            }
+            forwarded_for = first("x-forwarded-for").and_then(parse_forwarded_ip);
+        }
         RequestInfo {
             method: parts.method.clone(),
             uri: compact_uri(&parts.uri),
             raw_headers: pack_headers(&parts.headers),
             header_map: OnceLock::new(),
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
+            forwarded_for,
             secure,
             time: SystemTime::now(),
         }
+    }
+
+    /// The client's IP address: `X-Forwarded-For`'s when trusted (see
+    /// [`RequestInfo::forwarded_for`]), else the connection's.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.forwarded_for
+            .or_else(|| self.remote_addr.map(|addr| addr.ip()))
     }
 
     /// The request headers (built on first use).
@@ -89,6 +124,14 @@ impl RequestInfo {
     pub fn query(&self, key: &str) -> Option<String> {
         self.query_all(key).pop()
     }
+}
+
+/// An `X-Forwarded-For` entry: an IP, possibly with a port (`1.2.3.4:5`, `[::1]:5`).
+fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// Packs the headers into one allocation of their own.
@@ -204,6 +247,43 @@ mod tests {
             Some("polling")
         );
         assert_eq!(raw_query_param("EIO=4", "sid"), None);
+    }
+
+    fn parts(headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut builder = http::Request::builder().uri("/socket.io/?EIO=4");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let mut request = builder.body(()).unwrap();
+        request
+            .extensions_mut()
+            .insert(RemoteAddr("10.0.0.1:4000".parse().unwrap()));
+        request.into_parts().0
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_when_trusted() {
+        let forwarded = parts(&[
+            ("x-forwarded-proto", "https, http"),
+            ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
+        ]);
+        let untrusted = RequestInfo::from_parts(&forwarded, false);
+        assert!(!untrusted.secure);
+        assert_eq!(untrusted.forwarded_for, None);
+        assert_eq!(untrusted.client_ip(), Some("10.0.0.1".parse().unwrap()));
+        let trusted = RequestInfo::from_parts(&forwarded, true);
+        assert!(trusted.secure);
+        assert_eq!(trusted.client_ip(), Some("203.0.113.7".parse().unwrap()));
+        let http = RequestInfo::from_parts(&parts(&[("x-forwarded-proto", "http")]), true);
+        assert!(!http.secure);
+        assert_eq!(
+            parse_forwarded_ip("[2001:db8::1]:443"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(parse_forwarded_ip("unknown"), None);
+        let mut tls = parts(&[]);
+        tls.extensions.insert(TlsConnection);
+        assert!(RequestInfo::from_parts(&tls, false).secure);
     }
 
     #[test]

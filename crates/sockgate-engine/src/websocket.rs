@@ -27,6 +27,7 @@ use crate::engine::{ResponseBody, Shared};
 use crate::error::RequestError;
 use crate::handler::{EngineHandler, Message};
 use crate::request::RequestInfo;
+use crate::service::ConnectionSlot;
 
 /// Most frames handed to one vectored write.
 const MAX_IOVECS: usize = 256;
@@ -51,14 +52,23 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
     existing: Option<Arc<Connection<H::Data>>>,
 ) -> Result<Response<ResponseBody>, RequestError> {
     let (mut parts, _body) = request.into_parts();
-    let version_ok = parts
-        .headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_some_and(|v| v.as_bytes() == b"13");
-    let key = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned();
-    let (Some(key), true) = (key, version_ok) else {
+    let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return Err(RequestError::BadRequest);
     };
+    if parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        // RFC 6455 4.4: name the version we speak, so the client can retry with it.
+        let mut response = Response::new(Full::new(Bytes::from_static(b"Upgrade Required")));
+        *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return Ok(response);
+    }
     let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
         // The server under us cannot hand over the connection (HTTP/2, or upgrades disabled).
         return Err(RequestError::BadRequest);
@@ -74,8 +84,20 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
         }
         None => (None, false),
     };
-    let info = Arc::new(RequestInfo::from_parts(&parts));
-    tokio::spawn(run_upgraded(shared, on_upgrade, connection, refused, info));
+    let info = Arc::new(RequestInfo::from_parts(&parts, shared.config.trust_proxy));
+    // The connection's place under `max_connections` moves to the WebSocket's task. Without a
+    // cap the task is the driver's future alone (an idle socket's memory is mostly that task).
+    match parts.extensions.remove::<ConnectionSlot>() {
+        None => {
+            tokio::spawn(run_upgraded(shared, on_upgrade, connection, refused, info));
+        }
+        Some(slot) => {
+            tokio::spawn(async move {
+                run_upgraded(shared, on_upgrade, connection, refused, info).await;
+                drop(slot);
+            });
+        }
+    }
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

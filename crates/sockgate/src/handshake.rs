@@ -1,6 +1,6 @@
 //! The handshake of a socket (Node's `socket.handshake`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -97,12 +97,19 @@ impl Handshake {
         self.info.headers()
     }
 
-    /// The peer's address, when known.
+    /// The peer's address (of the TCP connection, so a proxy's behind a proxy), when known.
     pub fn address(&self) -> Option<SocketAddr> {
         self.info.remote_addr
     }
 
-    /// Whether the connection is secure (TLS).
+    /// The client's IP: the first `X-Forwarded-For` entry when the server trusts its proxy
+    /// (`SocketIoBuilder::trust_proxy`), else the connection's.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.info.client_ip()
+    }
+
+    /// Whether the connection is secure (TLS). `X-Forwarded-Proto` counts only when the server
+    /// trusts its proxy (`SocketIoBuilder::trust_proxy`); otherwise any client could claim it.
     pub fn secure(&self) -> bool {
         self.info.secure
     }
@@ -138,7 +145,7 @@ impl Handshake {
         json!({
             "headers": headers,
             "time": httpdate_like(self.issued),
-            "address": self.info.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+            "address": self.client_ip().map(|ip| ip.to_string()).unwrap_or_default(),
             "xdomain": self.info.header("origin").is_some(),
             "secure": self.info.secure,
             "issued": issued,
@@ -149,18 +156,57 @@ impl Handshake {
     }
 }
 
+/// Node's `new Date().toString()` in UTC:
+/// `Tue Dec 01 2026 08:19:24 GMT+0000 (Coordinated Universal Time)`.
 fn httpdate_like(time: SystemTime) -> String {
-    // Node prints `new Date().toString()`; the exact format is informational only.
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = time
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    format!("{secs}")
+    let days = secs / 86_400;
+    let of_day = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {:02} {} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        day,
+        year,
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_is_printed_as_nodes_date_to_string() {
+        let at = UNIX_EPOCH + std::time::Duration::from_secs(1_796_113_164);
+        assert_eq!(
+            httpdate_like(at),
+            "Tue Dec 01 2026 08:19:24 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            httpdate_like(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
+            "Tue Feb 29 2000 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+    }
 
     #[test]
     fn query_get_returns_the_last_value() {

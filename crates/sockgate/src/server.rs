@@ -373,6 +373,61 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Sets the connection-level HTTP options used by [`SocketIo::serve`] (timeouts,
+    /// connection cap, shutdown bound).
+    pub fn http(mut self, http: sockgate_engine::HttpConfig) -> Self {
+        self.config.engine.http = http;
+        self
+    }
+
+    /// Sets the time a client has to send a request head (default 10 s); see
+    /// [`HttpConfig::header_read_timeout`](sockgate_engine::HttpConfig::header_read_timeout).
+    pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.engine.http.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets the keep-alive idle timeout (default 5 s); see
+    /// [`HttpConfig::idle_timeout`](sockgate_engine::HttpConfig::idle_timeout).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.engine.http.idle_timeout = timeout;
+        self
+    }
+
+    /// Caps the connections served at once (default none); see
+    /// [`HttpConfig::max_connections`](sockgate_engine::HttpConfig::max_connections).
+    pub fn max_connections(mut self, max: Option<usize>) -> Self {
+        self.config.engine.http.max_connections = max;
+        self
+    }
+
+    /// Sets `httpRequestBodyTimeout` (default 30 s).
+    pub fn http_request_body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.http_request_body_timeout = timeout;
+        self
+    }
+
+    /// Trusts `X-Forwarded-Proto` / `X-Forwarded-For` for [`Handshake::secure`] and
+    /// [`Handshake::client_ip`] (default false: only behind a proxy that sets them).
+    ///
+    /// [`Handshake::secure`]: crate::Handshake::secure
+    /// [`Handshake::client_ip`]: crate::Handshake::client_ip
+    pub fn trust_proxy(mut self, trust: bool) -> Self {
+        self.config.engine.trust_proxy = trust;
+        self
+    }
+
+    /// Refuses handshakes and WebSocket upgrades from browsers on other origins with 403 (CORS
+    /// does not apply to WebSockets); see
+    /// [`EngineConfig::allowed_origins`](sockgate_engine::EngineConfig::allowed_origins).
+    pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        origins: I,
+    ) -> Self {
+        self.config.engine = self.config.engine.allowed_origins(origins);
+        self
+    }
+
     /// Sets the default ack timeout.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.config.ack_timeout = timeout;
@@ -613,14 +668,18 @@ impl SocketIo {
         self.engine.handle(request).await
     }
 
-    /// Serves Socket.IO alone on `listener` (other paths get 404).
-    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+    /// Serves Socket.IO alone on `listener` (other paths get 404), with the engine's
+    /// [`HttpConfig`](sockgate_engine::HttpConfig). Await it, or call
+    /// [`with_graceful_shutdown`](sockgate_engine::Serve::with_graceful_shutdown) first; the
+    /// sessions themselves are ended by [`SocketIo::close`].
+    pub fn serve(&self, listener: TcpListener) -> sockgate_engine::Serve {
         let not_found = sockgate_engine::service_fn(|_req: Request<hyper::body::Incoming>| async {
             let mut response = Response::new(ResponseBody::new(Bytes::from_static(b"Not Found")));
             *response.status_mut() = http::StatusCode::NOT_FOUND;
             Ok::<_, Infallible>(response)
         });
-        sockgate_engine::serve(listener, self.layer().layer(not_found)).await
+        sockgate_engine::serve(listener, self.layer().layer(not_found))
+            .http_config(self.engine.config().http.clone())
     }
 
     /// Shuts the server down gracefully, like Node's `io.close()`, and resolves once it is
@@ -630,7 +689,8 @@ impl SocketIo {
     /// most [`DEFAULT_CLOSE_TIMEOUT`]; see [`SocketIo::close_with_timeout`].
     ///
     /// Packets that clients send once the close started are discarded: their sockets have
-    /// already left.
+    /// already left. Once it resolved, the server accepts clients again (a process normally
+    /// exits then; stop its listener with `serve(..).with_graceful_shutdown(..)`).
     pub async fn close(&self) {
         self.close_with_timeout(DEFAULT_CLOSE_TIMEOUT).await;
     }

@@ -45,6 +45,9 @@
 //! `liveSockets`: socket objects not yet freed), `GET /reasons[?sid=]` (the last disconnect
 //! reasons: `{instance, nsp, sid, reason, disconnectingRooms, roomsAfter}`),
 //! `GET /admin/close?instance=` (`io.close()`), `GET /health`.
+//!
+//! Flags: `--port N`; `--header-timeout-ms N`, `--idle-timeout-ms N`, `--max-connections N`
+//! (HTTP options, `HttpConfig`'s defaults otherwise).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -537,6 +540,37 @@ fn install(label: &'static str, io: &SocketIo) {
         });
 }
 
+/// The value of `--name N` / `--name=N`, if given.
+fn flag_from_args(name: &str) -> Option<u64> {
+    let mut args = std::env::args().skip(1);
+    let prefix = format!("{name}=");
+    while let Some(arg) = args.next() {
+        if arg == name {
+            return args.next().and_then(|v| v.parse().ok());
+        }
+        if let Some(v) = arg.strip_prefix(prefix.as_str()) {
+            return v.parse().ok();
+        }
+    }
+    None
+}
+
+/// HTTP options from `--header-timeout-ms`, `--idle-timeout-ms` and `--max-connections`
+/// (the defaults of `HttpConfig` otherwise), for the reliability tests.
+fn http_config_from_args() -> sockgate_engine::HttpConfig {
+    let mut http = sockgate_engine::HttpConfig::default();
+    if let Some(ms) = flag_from_args("--header-timeout-ms") {
+        http.header_read_timeout = Some(Duration::from_millis(ms));
+    }
+    if let Some(ms) = flag_from_args("--idle-timeout-ms") {
+        http.idle_timeout = Some(Duration::from_millis(ms));
+    }
+    if let Some(n) = flag_from_args("--max-connections") {
+        http.max_connections = usize::try_from(n).ok();
+    }
+    http
+}
+
 fn port_from_args() -> u16 {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -654,5 +688,7 @@ async fn main() -> std::io::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("testserver listening on http://127.0.0.1:{port}");
-    sockgate::engine::serve(listener, app).await
+    sockgate::engine::serve(listener, app)
+        .http_config(http_config_from_args())
+        .await
 }

@@ -210,6 +210,7 @@ pub(crate) fn server_config_difference(
         parser,
         recovery,
         serve_client,
+        cleanup_empty_child_namespaces,
     } = a;
     let EngineConfig {
         path,
@@ -220,6 +221,12 @@ pub(crate) fn server_config_difference(
         allow_request,
         http_compression_threshold,
         write_coalescing,
+        websocket_write_timeout,
+        http,
+        http_request_body_timeout,
+        max_buffered_chunks,
+        trust_proxy,
+        allowed_origins,
     } = engine;
     let SessionConfig {
         ping_interval,
@@ -264,6 +271,32 @@ pub(crate) fn server_config_difference(
         (
             write_coalescing == &be.write_coalescing,
             "engine.write_coalescing",
+        ),
+        (
+            websocket_write_timeout == &be.websocket_write_timeout,
+            "engine.websocket_write_timeout",
+        ),
+        (http == &be.http, "engine.http"),
+        (
+            http_request_body_timeout == &be.http_request_body_timeout,
+            "engine.http_request_body_timeout",
+        ),
+        (
+            max_buffered_chunks == &be.max_buffered_chunks,
+            "engine.max_buffered_chunks",
+        ),
+        (trust_proxy == &be.trust_proxy, "engine.trust_proxy"),
+        (
+            match (allowed_origins, &be.allowed_origins) {
+                (None, None) => true,
+                (Some(a), Some(b)) => same_origin(a, b),
+                _ => false,
+            },
+            "engine.allowed_origins",
+        ),
+        (
+            cleanup_empty_child_namespaces == &b.cleanup_empty_child_namespaces,
+            "cleanup_empty_child_namespaces",
         ),
         (connect_timeout == &b.connect_timeout, "connect_timeout"),
         (ack_timeout == &b.ack_timeout, "ack_timeout"),
