@@ -13,6 +13,7 @@
 //! | `/polling-only/` | HTTP long-polling only |
 //! | `/fastping/` | pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 500 ms |
 //! | `/closable/` | closed by `GET /admin/close?instance=closable` |
+//! | `/smallqueue/` | a 1 MiB send queue per client (slow consumer tests) |
 //!
 //! Namespaces: `/` (two connect middlewares: the query `fail` or the auth `token: "bad"` /
 //! `reject: "nodata"` refuse the socket), `/custom`, `/no` (a middleware that always refuses),
@@ -633,6 +634,17 @@ fn instances() -> Vec<(&'static str, SocketIo)> {
             "closable",
             SocketIo::builder()
                 .path("/closable/")
+                .ack_timeout(ack)
+                .build(),
+        ),
+        (
+            "smallqueue",
+            SocketIo::builder()
+                .engine(
+                    sockgate::EngineConfig::default()
+                        .path("/smallqueue/")
+                        .max_buffered_bytes(1 << 20),
+                )
                 .ack_timeout(ack)
                 .build(),
         ),
