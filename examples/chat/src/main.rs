@@ -25,6 +25,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     println!("chat listening on http://{addr}/");
-    sockgate::engine::serve(listener, app).await?;
+    // On SIGTERM or Ctrl-C: stop accepting, let every socket leave with `server shutting
+    // down` and every queue reach its client, then exit (clients reconnect elsewhere).
+    let shutdown = async move {
+        shutdown_signal().await;
+        println!("shutting down: delivering what is queued");
+        gateways.close().await;
+    };
+    sockgate::engine::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
