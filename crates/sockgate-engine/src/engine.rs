@@ -346,7 +346,11 @@ impl<H: EngineHandler> Shared<H> {
                 state.scheduled = None;
             }
             let outcome = state.session.handle_timeout(now);
-            if outcome.ping_queued || outcome.upgrade_expired || outcome.closed.is_some() {
+            if outcome.ping_queued
+                || outcome.upgrade_expired
+                || outcome.noop_due
+                || outcome.closed.is_some()
+            {
                 state.wake();
             }
         }

@@ -563,11 +563,13 @@ impl<H: EngineHandler> Driver<H> {
     async fn on_probe_packet(&mut self, packet: Packet) -> Step {
         let outcome = {
             let mut state = self.connection.state.lock();
-            let outcome = state.session.handle_probe_packet(packet);
-            // A parked poll must now be answered (with a noop, or refused after the switch).
+            let outcome = state.session.handle_probe_packet(Instant::now(), packet);
+            // A parked poll re-checks (after the switch it is refused).
             state.wake();
             outcome
         };
+        // The probe's answer starts the 100 ms noop checks: the timer must know.
+        self.connection.reschedule();
         match outcome {
             Ok(ProbeOutcome::Reply(frame)) => {
                 if self.write_bytes(&[frame.ws_frame()]).await.is_err() {

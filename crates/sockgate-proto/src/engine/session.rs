@@ -204,6 +204,8 @@ pub struct TimeoutOutcome {
     pub upgrade_expired: bool,
     /// The session just closed for this reason.
     pub closed: Option<CloseReason>,
+    /// During an upgrade, a pending poll may now be answered with a noop: wake it.
+    pub noop_due: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +229,15 @@ struct Probe {
     deadline: Instant,
     /// `2probe` was answered; polls now get `6`.
     answered: bool,
+    /// While answered: when the pending poll is next checked for a noop (every 100 ms, as
+    /// Node does). A packet queued meanwhile travels in that poll instead of a noop.
+    next_noop_check: Option<Instant>,
+    /// A check found the poll idle: the next poll answer is a noop.
+    noop_ready: bool,
 }
+
+/// How often a poll pending during an upgrade is checked for a noop (Node's `checkInterval`).
+const NOOP_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One Engine.IO session, without I/O.
 #[derive(Debug)]
@@ -376,8 +386,16 @@ impl Session {
             }
             // During an upgrade a poll gets what is queued (the heartbeat goes on), or a noop so
             // the client pauses polling; what is queued later flushes over the WebSocket.
+            // Node answers the pending poll with a noop only at its next 100 ms check, and only
+            // if nothing was queued meanwhile: clients count the packets of that poll.
             State::Open if self.probe.is_some_and(|p| p.answered) && self.queue.is_empty() => {
-                PollBatch::Noop
+                match self.probe.as_mut() {
+                    Some(probe) if probe.noop_ready => {
+                        probe.noop_ready = false;
+                        PollBatch::Noop
+                    }
+                    _ => PollBatch::Park,
+                }
             }
             State::Open if self.queue.is_empty() => PollBatch::Park,
             State::Open => PollBatch::Frames {
@@ -431,6 +449,8 @@ impl Session {
         self.probe = Some(Probe {
             deadline: now + self.config.upgrade_timeout,
             answered: false,
+            next_noop_check: None,
+            noop_ready: false,
         });
         Ok(())
     }
@@ -441,7 +461,11 @@ impl Session {
     }
 
     /// Handles a packet received on the probing WebSocket.
-    pub fn handle_probe_packet(&mut self, packet: Packet) -> Result<ProbeOutcome, ProbeError> {
+    pub fn handle_probe_packet(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+    ) -> Result<ProbeOutcome, ProbeError> {
         if self.state != State::Open {
             return Err(ProbeError::Closed);
         }
@@ -451,6 +475,7 @@ impl Session {
         match packet {
             Packet::Ping(data) if &data[..] == b"probe" => {
                 probe.answered = true;
+                probe.next_noop_check = Some(now + NOOP_CHECK_INTERVAL);
                 Ok(ProbeOutcome::Reply(pong_probe_frame()))
             }
             Packet::Upgrade if probe.answered => {
@@ -524,6 +549,7 @@ impl Session {
             self.next_ping,
             self.pong_deadline,
             self.probe.map(|p| p.deadline),
+            self.probe.and_then(|p| p.next_noop_check),
         ]
         .into_iter()
         .flatten()
@@ -571,6 +597,13 @@ impl Session {
         if self.probe.is_some_and(|p| now >= p.deadline) {
             self.probe = None;
             outcome.upgrade_expired = true;
+        }
+        if let Some(probe) = self.probe.as_mut() {
+            if let Some(due) = probe.next_noop_check.filter(|&d| now >= d) {
+                probe.next_noop_check = Some(due.max(now) + NOOP_CHECK_INTERVAL);
+                probe.noop_ready = true;
+                outcome.noop_due = true;
+            }
         }
         outcome
     }

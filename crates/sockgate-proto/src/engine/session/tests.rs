@@ -190,13 +190,17 @@ fn full_upgrade_sequence_flushes_the_buffer_over_the_websocket() {
     assert!(matches!(s.take_poll_batch(), PollBatch::Frames { .. }));
 
     let reply = s
-        .handle_probe_packet(Packet::Ping(Bytes::from_static(b"probe")))
+        .handle_probe_packet(t0, Packet::Ping(Bytes::from_static(b"probe")))
         .unwrap();
     let ProbeOutcome::Reply(frame) = reply else {
         panic!("expected 3probe");
     };
     assert_eq!(&frame.packet()[..], b"3probe");
-    // A poll during the upgrade is answered with a noop so the client pauses polling.
+    // A poll during the upgrade waits for Node's next 100 ms check, then gets a noop so the
+    // client pauses polling.
+    assert!(matches!(s.take_poll_batch(), PollBatch::Park));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(100)));
+    assert!(s.handle_timeout(t0 + ms(100)).noop_due);
     assert!(matches!(s.take_poll_batch(), PollBatch::Noop));
     // A client that still polls gets what is queued (the heartbeat must go on).
     s.send(Arc::new(Frame::message(b"polled"))).unwrap();
@@ -208,7 +212,7 @@ fn full_upgrade_sequence_flushes_the_buffer_over_the_websocket() {
     s.send(Arc::new(Frame::message(b"during"))).unwrap();
 
     assert_eq!(
-        s.handle_probe_packet(Packet::Upgrade),
+        s.handle_probe_packet(t0, Packet::Upgrade),
         Ok(ProbeOutcome::Upgraded)
     );
     assert_eq!(s.transport(), TransportKind::WebSocket);
@@ -225,7 +229,7 @@ fn upgrade_requires_the_probe_first() {
     let mut s = Session::new(config(), TransportKind::Polling, t0);
     s.start_probe(t0).unwrap();
     assert_eq!(
-        s.handle_probe_packet(Packet::Upgrade),
+        s.handle_probe_packet(t0, Packet::Upgrade),
         Err(ProbeError::UnexpectedPacket)
     );
     assert!(!s.is_upgrading());
@@ -238,7 +242,7 @@ fn an_upgrade_that_never_completes_expires_and_polling_carries_on() {
     let t0 = Instant::now();
     let mut s = Session::new(config(), TransportKind::Polling, t0);
     s.start_probe(t0).unwrap();
-    s.handle_probe_packet(Packet::Ping(Bytes::from_static(b"probe")))
+    s.handle_probe_packet(t0, Packet::Ping(Bytes::from_static(b"probe")))
         .unwrap();
     let mut now = t0;
     // Keep the heartbeat going over polling while the probe hangs.
@@ -281,4 +285,26 @@ fn websocket_close_is_immediate() {
     assert_eq!(s.close(t0), Some(CloseReason::ForcedClose));
     assert!(s.is_finished());
     assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_packet_queued_right_after_the_probe_travels_in_the_pending_poll() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(), TransportKind::Polling, t0);
+    s.start_probe(t0).unwrap();
+    s.handle_probe_packet(t0, Packet::Ping(Bytes::from_static(b"probe")))
+        .unwrap();
+    // The pending poll is not answered with a noop at once...
+    assert!(matches!(s.take_poll_batch(), PollBatch::Park));
+    // ...so a packet queued 1 ms later goes out in it, as with Node.
+    s.send(Arc::new(Frame::message(b"right after"))).unwrap();
+    let PollBatch::Frames { frames, .. } = s.take_poll_batch() else {
+        panic!("the queued packet travels in the poll");
+    };
+    assert_eq!(texts(&frames), vec![b"4right after".as_slice()]);
+    // The checks go on every 100 ms until the upgrade ends.
+    assert!(s.handle_timeout(t0 + ms(100)).noop_due);
+    assert!(matches!(s.take_poll_batch(), PollBatch::Noop));
+    assert!(matches!(s.take_poll_batch(), PollBatch::Park));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(200)));
 }
