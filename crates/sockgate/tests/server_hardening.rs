@@ -282,3 +282,25 @@ async fn a_close_during_registration_leaves_no_ghost() {
         ns.adapter().rooms()
     );
 }
+
+/// A socket in several target rooms receives one broadcast once (socketioxide shipped a fix
+/// for duplicates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_in_several_target_rooms_gets_a_broadcast_once() {
+    let io = SocketIo::new();
+    io.ns("/", |socket: SocketRef| socket.join(["a", "b", "c"]));
+    let addr = serve(&io).await;
+    let mut ws = Ws::connect(addr).await;
+    io.to(["a", "b", "c"]).emit("once", "x").unwrap();
+    io.to("a").except("b").emit("never", "x").unwrap();
+    io.emit("control", "after").unwrap();
+    assert_eq!(
+        ws.next_text(Duration::from_secs(5)).await.as_deref(),
+        Some("42[\"once\",\"x\"]")
+    );
+    assert_eq!(
+        ws.next_text(Duration::from_secs(5)).await.as_deref(),
+        Some("42[\"control\",\"after\"]"),
+        "no second copy, and `except` wins over `to`"
+    );
+}

@@ -308,3 +308,30 @@ fn a_packet_queued_right_after_the_probe_travels_in_the_pending_poll() {
     assert!(matches!(s.take_poll_batch(), PollBatch::Park));
     assert_eq!(s.poll_timeout(), Some(t0 + ms(200)));
 }
+
+#[test]
+fn an_unsolicited_pong_is_not_a_heartbeat_failure() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(), TransportKind::WebSocket, t0);
+    // A pong nobody asked for (socketioxide reported these as heartbeat timeouts).
+    assert_eq!(
+        s.handle_packet(t0 + ms(10), Packet::Pong(Bytes::new())),
+        PacketOutcome::None
+    );
+    assert!(!s.is_closed());
+    // The heartbeat goes on: the next ping comes and a real pong keeps the session.
+    let due = s.poll_timeout().unwrap();
+    assert!(s.handle_timeout(due).ping_queued);
+    s.drain();
+    assert_eq!(
+        s.handle_packet(due + ms(5), Packet::Pong(Bytes::new())),
+        PacketOutcome::None
+    );
+    assert_eq!(
+        s.handle_packet(due + ms(6), Packet::Pong(Bytes::new())),
+        PacketOutcome::None
+    );
+    let next = s.poll_timeout().unwrap();
+    assert!(s.handle_timeout(next).closed.is_none());
+    assert!(!s.is_closed());
+}
