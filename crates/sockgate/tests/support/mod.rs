@@ -162,6 +162,14 @@ pub struct Ws {
 impl Ws {
     /// Opens the WebSocket and reads the Engine.IO handshake (no namespace joined yet).
     pub async fn open(addr: SocketAddr, query: &str) -> Ws {
+        let mut ws = Ws::upgrade(addr, query).await;
+        let open = ws.next_text(Duration::from_secs(5)).await.expect("open");
+        assert!(open.starts_with("0{"), "{open}");
+        ws
+    }
+
+    /// Opens the WebSocket only (for an upgrade, `query` holds `&sid=...`).
+    pub async fn upgrade(addr: SocketAddr, query: &str) -> Ws {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         let request = format!(
             "GET /socket.io/?EIO=4&transport=websocket{query} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -181,15 +189,12 @@ impl Ws {
                 break;
             }
         }
-        let mut ws = Ws {
+        Ws {
             stream,
             buf,
             decoder: FrameDecoder::for_client(64 << 20),
             id: String::new(),
-        };
-        let open = ws.next_text(Duration::from_secs(5)).await.expect("open");
-        assert!(open.starts_with("0{"), "{open}");
-        ws
+        }
     }
 
     /// Opens and joins `/`.
