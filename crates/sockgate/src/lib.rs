@@ -131,18 +131,11 @@ pub enum SendError {
 }
 
 /// Event names an application may not emit (Node's `RESERVED_EVENTS`).
-pub const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
+pub use sockgate_proto::socketio::RESERVED_EVENTS;
 
 /// Refuses a reserved event name at the emit call, as Node does.
 pub(crate) fn check_event_name(event: &str) -> Result<(), SendError> {
-    if RESERVED_EVENTS.contains(&event) {
+    if sockgate_proto::socketio::is_reserved_event(event) {
         return Err(SendError::ReservedEvent(event.to_owned()));
     }
     Ok(())
