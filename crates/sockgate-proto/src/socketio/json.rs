@@ -7,8 +7,43 @@ use serde_json::Value;
 use super::error::ParseError;
 use super::packet::{is_payload_valid, placeholders_valid, EioMessage, Packet, PacketType};
 
-/// Node's default limit on the number of attachments of one binary packet.
+/// Node's default limit on the number of attachments of one binary packet (socket.io-parser
+/// 4.2.6's `maxAttachments`); the msgpack decoder applies it to inline binaries too.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+/// The deepest nesting of arrays and objects accepted in a packet's payload, by both parsers
+/// (`42["a",[[1]]]` has depth 3). Deeper payloads are refused as malformed: every layer above the
+/// decoders (validation, drop, user deserialization) recurses, and a worker thread's stack is small.
+pub const MAX_NESTING_DEPTH: usize = 64;
+
+/// `true` when the JSON text `s` nests arrays and objects at most `max` deep. A linear scan that
+/// runs before `serde_json` (whose own limit, 128, is fixed and too deep for us).
+fn nesting_within(s: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    for &c in s {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
 
 /// A packet encoded by the JSON parser: one text message followed by one binary message per
 /// attachment, in order.
@@ -140,6 +175,11 @@ pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, us
                 acc.checked_mul(10)?.checked_add(usize::from(d - b'0'))
             })
             .unwrap_or(usize::MAX);
+        // socket.io-parser 4.2.7: a binary packet without attachments is illegal (it would
+        // otherwise be complete at once, as a plain packet wearing a binary type).
+        if count == 0 {
+            return Err(ParseError::IllegalAttachments);
+        }
         if count > max_attachments {
             return Err(ParseError::TooManyAttachments {
                 count,
@@ -184,6 +224,9 @@ pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, us
 
     // payload
     let data = if i < b.len() {
+        if !nesting_within(&b[i..], MAX_NESTING_DEPTH) {
+            return Err(ParseError::InvalidJson("nesting too deep".to_owned()));
+        }
         let v: Value =
             serde_json::from_str(&s[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
         Some(v)
@@ -227,7 +270,10 @@ pub(crate) fn validate(kind: PacketType, data: Option<&Value>) -> Result<(), Par
 #[derive(Debug, Clone)]
 pub struct JsonDecoder {
     max_attachments: usize,
+    max_pending_bytes: usize,
     pending: Option<(Packet, usize)>,
+    /// Bytes of the attachments in `pending`.
+    pending_bytes: usize,
 }
 
 impl Default for JsonDecoder {
@@ -246,8 +292,29 @@ impl JsonDecoder {
     pub fn with_max_attachments(max: usize) -> Self {
         Self {
             max_attachments: max,
+            max_pending_bytes: usize::MAX,
             pending: None,
+            pending_bytes: 0,
         }
+    }
+
+    /// Refuses, with [`ParseError::PendingTooLarge`], an incomplete binary packet whose
+    /// attachments received so far pass `max` bytes (unbounded by default). Without a bound a
+    /// peer holds `max_attachments` times the largest message in server memory by never sending
+    /// its last attachment.
+    pub fn with_max_pending_bytes(mut self, max: usize) -> Self {
+        self.max_pending_bytes = max;
+        self
+    }
+
+    /// The configured bound on the attachment bytes of an incomplete packet.
+    pub fn max_pending_bytes(&self) -> usize {
+        self.max_pending_bytes
+    }
+
+    /// Bytes held by the incomplete binary packet's attachments (0 when none is pending).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     /// The configured maximum number of attachments per packet.
@@ -263,6 +330,7 @@ impl JsonDecoder {
     /// Drops any partially reconstructed binary packet.
     pub fn reset(&mut self) {
         self.pending = None;
+        self.pending_bytes = 0;
     }
 
     /// Feeds one Engine.IO message. Returns `Ok(Some(packet))` when a packet is complete and
@@ -275,7 +343,8 @@ impl JsonDecoder {
     pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
         match msg {
             EioMessage::Text(text) => {
-                if self.pending.take().is_some() {
+                if self.pending.is_some() {
+                    self.reset();
                     return Err(ParseError::UnexpectedText);
                 }
                 let s = std::str::from_utf8(&text).map_err(|_| ParseError::InvalidUtf8)?;
@@ -289,10 +358,19 @@ impl JsonDecoder {
             }
             EioMessage::Binary(bin) => {
                 let (packet, count) = self.pending.as_mut().ok_or(ParseError::UnexpectedBinary)?;
+                let held = self.pending_bytes.saturating_add(bin.len());
+                if held > self.max_pending_bytes {
+                    let max = self.max_pending_bytes;
+                    self.reset();
+                    return Err(ParseError::PendingTooLarge { max });
+                }
                 packet.attachments.push(bin);
                 if packet.attachments.len() == *count {
-                    Ok(self.pending.take().map(|(p, _)| p))
+                    let packet = self.pending.take().map(|(p, _)| p);
+                    self.reset();
+                    Ok(packet)
                 } else {
+                    self.pending_bytes = held;
                     Ok(None)
                 }
             }

@@ -12,11 +12,13 @@ use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
 use super::error::ParseError;
-use super::json::validate;
+use super::json::{validate, DEFAULT_MAX_ATTACHMENTS, MAX_NESTING_DEPTH};
 use super::packet::{placeholder, placeholder_num, EioMessage, Packet, PacketType};
 
-/// Maximum nesting depth of arrays and maps accepted by the decoder (as serde_json's default).
-const MAX_DEPTH: usize = 128;
+/// Elements reserved ahead for an array, whatever its header announces: the header is
+/// untrusted, and a reservation must never outrun the bytes actually read (one nested `array 32`
+/// header per level would otherwise reserve gigabytes for a 1 MB message).
+const MAX_RESERVE: usize = 64;
 
 /// Encodes `packet` as one msgpack binary message.
 ///
@@ -174,6 +176,9 @@ enum Decoded {
 struct Reader<'a> {
     msg: &'a Bytes,
     pos: usize,
+    /// Binary values (`bin` and `ext`) read so far, anywhere in the message.
+    bins: usize,
+    max_bins: usize,
 }
 
 type Res<T> = Result<T, ParseError>;
@@ -207,6 +212,15 @@ impl Reader<'_> {
     }
 
     fn bin(&mut self, n: usize, attachments: &mut Vec<Bytes>) -> Res<Value> {
+        // Each binary becomes a placeholder object (hundreds of bytes) for 2 bytes of input:
+        // refuse before allocating, as socket.io-parser refuses too many attachments.
+        self.bins += 1;
+        if self.bins > self.max_bins {
+            return Err(ParseError::TooManyAttachments {
+                count: self.bins,
+                max: self.max_bins,
+            });
+        }
         let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
         if end > self.msg.len() {
             return Err(TRUNCATED);
@@ -238,8 +252,17 @@ impl Reader<'_> {
         self.unknown_ext(ty, n, att)
     }
 
+    fn enter(depth: usize) -> Res<()> {
+        // `depth` counts the containers, the packet map being 0 and `data` 1.
+        if depth > MAX_NESTING_DEPTH {
+            return Err(ParseError::InvalidMsgpack("nesting too deep"));
+        }
+        Ok(())
+    }
+
     fn array(&mut self, n: usize, depth: usize, att: &mut Vec<Bytes>) -> Res<Value> {
-        let mut a = Vec::with_capacity(n.min(self.msg.len() - self.pos));
+        Self::enter(depth)?;
+        let mut a = Vec::with_capacity(n.min(MAX_RESERVE));
         for _ in 0..n {
             a.push(match self.value(depth + 1, att)? {
                 Decoded::Value(v) => v,
@@ -263,6 +286,7 @@ impl Reader<'_> {
     }
 
     fn map(&mut self, n: usize, depth: usize, att: &mut Vec<Bytes>) -> Res<Value> {
+        Self::enter(depth)?;
         let mut m = Map::new();
         for _ in 0..n {
             let k = self.key(depth)?;
@@ -279,9 +303,6 @@ impl Reader<'_> {
     }
 
     fn value(&mut self, depth: usize, att: &mut Vec<Bytes>) -> Res<Decoded> {
-        if depth > MAX_DEPTH {
-            return Err(ParseError::InvalidMsgpack("nesting too deep"));
-        }
         let b = self.u8()?;
         let v = match b {
             0x00..=0x7f => Value::from(b),
@@ -409,9 +430,15 @@ fn as_integer(v: &Value) -> Option<i128> {
     (f.is_finite() && f.fract() == 0.0 && f.abs() < 1.7e38).then_some(f as i128)
 }
 
-/// Decodes one msgpack message into a packet, validating it like the JSON parser does.
-pub(crate) fn decode_msgpack(msg: &Bytes) -> Result<Packet, ParseError> {
-    let mut r = Reader { msg, pos: 0 };
+/// Decodes one msgpack message into a packet, validating it like the JSON parser does. More than
+/// `max_bins` binary values anywhere in the message is an error.
+pub(crate) fn decode_msgpack(msg: &Bytes, max_bins: usize) -> Result<Packet, ParseError> {
+    let mut r = Reader {
+        msg,
+        pos: 0,
+        bins: 0,
+        max_bins,
+    };
     let b = r.u8()?;
     let n = match b {
         0x80..=0x8f => usize::from(b & 0x0f),
@@ -488,15 +515,35 @@ pub(crate) fn decode_msgpack(msg: &Bytes) -> Result<Packet, ParseError> {
 }
 
 /// The msgpack parser's decoder: every packet is exactly one binary Engine.IO message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MsgpackDecoder {
-    _private: (),
+    max_attachments: usize,
+}
+
+impl Default for MsgpackDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MsgpackDecoder {
-    /// A new decoder.
+    /// A decoder with the JSON parser's default limit of
+    /// [`DEFAULT_MAX_ATTACHMENTS`](super::DEFAULT_MAX_ATTACHMENTS) binary values per packet.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_max_attachments(DEFAULT_MAX_ATTACHMENTS)
+    }
+
+    /// A decoder that refuses packets holding more than `max` binary values (`bin` or `ext`,
+    /// anywhere in the message) with [`ParseError::TooManyAttachments`].
+    pub fn with_max_attachments(max: usize) -> Self {
+        Self {
+            max_attachments: max,
+        }
+    }
+
+    /// The configured maximum number of binary values per packet.
+    pub fn max_attachments(&self) -> usize {
+        self.max_attachments
     }
 
     /// Feeds one Engine.IO message and returns the packet it holds (always `Some` on success; the
@@ -510,7 +557,7 @@ impl MsgpackDecoder {
     pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
         match msg {
             EioMessage::Text(_) => Err(ParseError::UnexpectedText),
-            EioMessage::Binary(b) => decode_msgpack(&b).map(Some),
+            EioMessage::Binary(b) => decode_msgpack(&b, self.max_attachments).map(Some),
         }
     }
 }
