@@ -15,11 +15,6 @@ use super::error::ParseError;
 use super::json::{validate, DEFAULT_MAX_ATTACHMENTS, MAX_NESTING_DEPTH};
 use super::packet::{placeholder, placeholder_num, EioMessage, Packet, PacketType};
 
-/// Elements reserved ahead for an array, whatever its header announces: the header is
-/// untrusted, and a reservation must never outrun the bytes actually read (one nested `array 32`
-/// header per level would otherwise reserve gigabytes for a 1 MB message).
-const MAX_RESERVE: usize = 64;
-
 /// Encodes `packet` as one msgpack binary message.
 ///
 /// Placeholders in `data` whose `num` refers to an attachment are written as msgpack `bin` holding
@@ -179,6 +174,11 @@ struct Reader<'a> {
     /// Binary values (`bin` and `ext`) read so far, anywhere in the message.
     bins: usize,
     max_bins: usize,
+    /// Array elements that may still be reserved ahead. Every element takes at least one byte,
+    /// so all the arrays of an honest message hold at most `msg.len()` elements: reserving from
+    /// this shared allowance gives honest arrays their exact capacity (no doubling while they
+    /// fill) while lying headers, even nested, reserve at most one `Value` per message byte.
+    reserve_left: usize,
 }
 
 type Res<T> = Result<T, ParseError>;
@@ -262,7 +262,13 @@ impl Reader<'_> {
 
     fn array(&mut self, n: usize, depth: usize, att: &mut Vec<Bytes>) -> Res<Value> {
         Self::enter(depth)?;
-        let mut a = Vec::with_capacity(n.min(MAX_RESERVE));
+        if n > self.msg.len() - self.pos {
+            // Not even one byte per announced element is left.
+            return Err(TRUNCATED);
+        }
+        let reserve = n.min(self.reserve_left);
+        self.reserve_left -= reserve;
+        let mut a = Vec::with_capacity(reserve);
         for _ in 0..n {
             a.push(match self.value(depth + 1, att)? {
                 Decoded::Value(v) => v,
@@ -287,6 +293,10 @@ impl Reader<'_> {
 
     fn map(&mut self, n: usize, depth: usize, att: &mut Vec<Bytes>) -> Res<Value> {
         Self::enter(depth)?;
+        if n > (self.msg.len() - self.pos) / 2 {
+            // An entry takes at least two bytes (key and value).
+            return Err(TRUNCATED);
+        }
         let mut m = Map::new();
         for _ in 0..n {
             let k = self.key(depth)?;
@@ -438,6 +448,7 @@ pub(crate) fn decode_msgpack(msg: &Bytes, max_bins: usize) -> Result<Packet, Par
         pos: 0,
         bins: 0,
         max_bins,
+        reserve_left: msg.len(),
     };
     let b = r.u8()?;
     let n = match b {

@@ -1035,3 +1035,27 @@ fn incomplete_binary_packets_hold_a_bounded_number_of_bytes() {
         .with_max_pending_bytes(3)
         .is_reconstructing());
 }
+
+#[test]
+fn msgpack_lying_length_headers_fail_at_once_and_honest_ones_decode() {
+    // A map announcing more entries than bytes can hold is truncated before any entry is read.
+    assert_eq!(
+        mp_decode(&mp_event(&hex("df 00 01 00 00 a1 6b 01"))).unwrap_err(),
+        TRUNCATED_ERR
+    );
+    // An honest array of 100,000 nils (one byte each) decodes, with every element.
+    let mut nils = hex("dd 00 01 86 a0");
+    nils.extend(std::iter::repeat_n(0xc0, 100_000));
+    let p = mp_decode(&mp_event(&nils)).unwrap();
+    assert_eq!(p.data.unwrap()[1].as_array().unwrap().len(), 100_000);
+    // Arrays nested in an array share the reservation allowance and still decode in full.
+    let mut nested = hex("dc 00 64");
+    for _ in 0..100 {
+        nested.extend_from_slice(&hex("dc 00 64"));
+        nested.extend(std::iter::repeat_n(0x01, 100));
+    }
+    let p = mp_decode(&mp_event(&nested)).unwrap();
+    let outer = p.data.unwrap()[1].as_array().unwrap().clone();
+    assert_eq!(outer.len(), 100);
+    assert!(outer.iter().all(|a| a.as_array().unwrap().len() == 100));
+}
