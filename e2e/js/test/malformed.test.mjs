@@ -260,6 +260,25 @@ describe("malformed and oversized input on both transports", () => {
     });
   }
 
+  // Engine.IO-level garbage in a polling body: refused with 400 and the session is gone.
+  const enginePollingCases = [
+    ["random bytes", randomBytes(256, 9)],
+    ["an invalid base64 binary record", "b!!!not-base64"],
+    ["a truncated base64 binary record", "bAQ"],
+    ["an unknown Engine.IO packet type", "9xyz"],
+    ["empty records", "\x1e\x1e"],
+  ];
+  for (const [name, body] of enginePollingCases) {
+    test(`polling, Engine.IO: ${name} is refused and ends the session`, async () => {
+      const s = await h.joinedPolling();
+      const res = await s.post(body);
+      assert.equal(res.status, 400, res.body);
+      const g = await s.get();
+      assert.ok(g.status === 400 || g.body.split("\x1e").includes("1"), `GET after the refused POST: ${g.status} ${g.body}`);
+      await h.healthyEcho("/socket.io/", { transports: ["polling"] });
+    });
+  }
+
   test("polling, JSON: a well-formed binary event in one payload is still served (positive control)", async () => {
     const s = await h.joinedPolling();
     assert.equal((await s.post(`451-["echo",${placeholders(1)}]\x1ebAQID`)).status, 200);
