@@ -447,7 +447,7 @@ describe("abandoned polling handshakes (issue 8 #17)", () => {
   // bound); now they are gone when their pong is due, at 8 s.
   const PING_INTERVAL = 5000;
   const PING_TIMEOUT = 3000;
-  const N = Number(process.env.SOCKGATE_ABANDONED_N ?? 3000);
+  const N = Number(process.env.SOCKGATE_ABANDONED_N ?? 5000);
   let server;
   let h;
 
