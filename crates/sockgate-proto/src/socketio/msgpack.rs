@@ -297,7 +297,11 @@ impl Reader<'_> {
             // An entry takes at least two bytes (key and value).
             return Err(TRUNCATED);
         }
-        let mut m = Map::new();
+        // Exact capacity: a growing map starts at 4 entries of ~100 bytes, 400 bytes for a
+        // 4-byte `{"a":1}`. Reserved from the same allowance as arrays.
+        let reserve = n.min(self.reserve_left);
+        self.reserve_left -= reserve;
+        let mut m = Map::with_capacity(reserve);
         for _ in 0..n {
             let k = self.key(depth)?;
             match self.value(depth + 1, att)? {
