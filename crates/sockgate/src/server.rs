@@ -56,6 +56,12 @@ pub struct SocketIoConfig {
     /// Longest time a binary packet may wait for its last attachment before the connection closes
     /// with `parse error` (default 30 s; Node waits forever).
     pub pending_attachments_timeout: Duration,
+    /// Most memory one packet's decoded payload may take, estimated before it is allocated
+    /// (default 16 MiB; Node has no bound). A decoded value takes 72 bytes or more for as little
+    /// as one byte on the wire, so a 1 MB packet of small values would otherwise cost 100 MB;
+    /// a packet over the bound closes the connection with `parse error`. Raise it if legitimate
+    /// packets carry more than ~200,000 values.
+    pub max_decoded_bytes: usize,
     /// Connection state recovery (off by default, as in Node).
     pub recovery: Option<RecoveryConfig>,
     /// Serve the official browser client at `<path>socket.io.js` (Node's `serveClient`).
@@ -72,6 +78,7 @@ impl Default for SocketIoConfig {
             max_attachments: sockgate_proto::socketio::DEFAULT_MAX_ATTACHMENTS,
             max_pending_attachment_bytes: None,
             pending_attachments_timeout: Duration::from_secs(30),
+            max_decoded_bytes: 16 << 20,
             recovery: None,
             serve_client: None,
         }
@@ -363,6 +370,13 @@ impl SocketIoBuilder {
     /// [`SocketIoConfig::max_pending_attachment_bytes`]).
     pub fn max_pending_attachment_bytes(mut self, bytes: u64) -> Self {
         self.config.max_pending_attachment_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the most memory one decoded packet may take (see
+    /// [`SocketIoConfig::max_decoded_bytes`]).
+    pub fn max_decoded_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_decoded_bytes = bytes;
         self
     }
 

@@ -159,6 +159,14 @@ function msgpackEventWithRaw(raw) {
   return Buffer.concat([head, raw, tail]);
 }
 
+/** msgpack array of `count` 4-byte maps `{"a":1}`: ~240 bytes decoded for 4 on the wire. */
+function msgpackSmallMaps(count) {
+  return msgpackArray32(count, Buffer.from([0x81, 0xa1, 0x61, 0x01]));
+}
+
+/** `42["x",[{"a":1},...]]` with `count` objects. */
+const jsonSmallObjects = (count) => `42["x",[${Array(count).fill('{"a":1}').join(",")}]]`;
+
 function msgpackArray32(count, element) {
   const h = Buffer.alloc(5);
   h[0] = 0xdd;
@@ -203,6 +211,7 @@ describe("malformed and oversized input on both transports", () => {
       [`452-["echo",${placeholders(2)}]`, Buffer.from([1]), '42["echo","too early"]'],
     ],
     ["random binary frame", [randomBytes(4096, 11)]],
+    ["124,000 small objects (~1 MB, ~70 MB once decoded)", [jsonSmallObjects(124_000)]],
   ];
 
   for (const [name, frames] of jsonWsCases) {
@@ -219,6 +228,19 @@ describe("malformed and oversized input on both transports", () => {
       await h.healthyEcho();
     });
   }
+
+  test("websocket: a packet of 10,000 small objects is still served on both parsers (positive control)", async () => {
+    const { ws } = await h.joinedWs();
+    ws.send(`42["echo",[${Array(10_000).fill('{"a":1}').join(",")}]]`);
+    const echo = await ws.nextData();
+    assert.ok(echo.startsWith('42["echo",[{"a":1}'), `echo: ${String(echo).slice(0, 40)}`);
+    ws.ws.close();
+    const mp = await h.joinedWs("/msgpack/", "msgpack");
+    mp.ws.send(encodeMsgpack({ type: 2, nsp: "/", data: ["echo", Array.from({ length: 10_000 }, () => ({ a: 1 }))] }));
+    const back = decodeMsgpack(await mp.ws.nextData());
+    assert.equal(back.data[1].length, 10_000);
+    mp.ws.ws.close();
+  });
 
   test("websocket, JSON: a well-formed 10-attachment packet is still accepted (positive control)", async () => {
     const { ws } = await h.joinedWs();
@@ -322,6 +344,7 @@ describe("malformed and oversized input on both transports", () => {
     ["11 inline binaries", [encodeMsgpack({ type: 2, nsp: "/", data: ["echo", ...Array.from({ length: 11 }, () => Buffer.from([1]))] })]],
     ["nesting 65 deep", [msgpackEventWithRaw(Buffer.concat([Buffer.alloc(64, 0x91), Buffer.from([1])]))]],
     ["nesting 100,000 deep", [msgpackEventWithRaw(Buffer.alloc(100_000, 0x91))]],
+    ["240,000 small maps (960 KB, ~65 MB once decoded)", [msgpackEventWithRaw(msgpackSmallMaps(240_000))]],
     ["array headers announcing 2^32-1 elements", [msgpackEventWithRaw(Buffer.concat(Array.from({ length: 60 }, () => Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]))))]],
   ];
 
@@ -348,6 +371,22 @@ describe("malformed and oversized input on both transports", () => {
     const grewKb = afterMem.peak - before.peak;
     t.diagnostic(`998 KB msgpack packet: RSS ${fmt(before.rss)} -> ${fmt(afterMem.rss)}, peak ${fmt(before.peak)} -> ${fmt(afterMem.peak)}`);
     assert.ok(grewKb * 1024 <= 2 * packet.length, `peak RSS grew by ${grewKb} kB for a ${packet.length}-byte packet`);
+    await h.healthyEcho("/msgpack/", { parser: msgpackParser, transports: ["websocket"] });
+  });
+
+  test("websocket, msgpack: 960 KB of small maps is refused before it costs more than max_decoded_bytes", async (t) => {
+    const packet = msgpackEventWithRaw(msgpackSmallMaps(240_000));
+    const { ws, sid } = await h.joinedWs("/msgpack/", "msgpack");
+    await sleep(200);
+    const before = memory(server.child.pid);
+    ws.send(packet);
+    await within(5000, ws.closed, "the server closing the hostile WebSocket");
+    assert.equal(await h.reasonOf(sid), "parse error");
+    const afterMem = memory(server.child.pid);
+    t.diagnostic(`960 KB of small maps: RSS ${fmt(before.rss)} -> ${fmt(afterMem.rss)}, peak ${fmt(before.peak)} -> ${fmt(afterMem.peak)}`);
+    // The default bound is 16 MiB of decoded values (the message itself and its read buffer
+    // come on top); unbounded it reached 190 MB.
+    assert.ok(afterMem.peak - before.peak < 20 * 1024, `peak RSS grew by ${fmt(afterMem.peak - before.peak)}`);
     await h.healthyEcho("/msgpack/", { parser: msgpackParser, transports: ["websocket"] });
   });
 
@@ -391,11 +430,12 @@ describe("malformed and oversized input on both transports", () => {
     // measured 20 such connections at 177 MB), or sends garbage of another kind.
     const hostile = [];
     for (let i = 0; i < 20; i++) {
-      const kind = i % 4;
-      if (kind === 3) {
+      const kind = i % 5;
+      if (kind >= 3) {
         hostile.push(
           h.joinedWs("/msgpack/", "msgpack").then(({ ws }) => {
-            ws.send(msgpackEventWithRaw(msgpackArray32(499_000, Buffer.from([0xc4, 0x00]))));
+            const raw = kind === 3 ? msgpackArray32(499_000, Buffer.from([0xc4, 0x00])) : msgpackSmallMaps(240_000);
+            ws.send(msgpackEventWithRaw(raw));
             return ws;
           }),
         );
@@ -407,7 +447,7 @@ describe("malformed and oversized input on both transports", () => {
             ws.send(`4510-["echo",${placeholders(10)}]`);
             for (let a = 0; a < 9; a++) ws.send(Buffer.alloc(900_000, a));
           } else if (kind === 1) {
-            ws.send(`42["x",${nested(64)}]`);
+            ws.send(i % 2 ? `42["x",${nested(64)}]` : jsonSmallObjects(124_000));
           } else {
             ws.send(randomBytes(900_000, i + 1));
           }

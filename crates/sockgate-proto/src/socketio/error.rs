@@ -35,6 +35,14 @@ pub enum ParseError {
         /// The configured maximum, in bytes.
         max: usize,
     },
+    /// The payload would take more memory once decoded than the decoder allows (a `Value` costs
+    /// 72 bytes, a map entry over 100, for as little as one byte of input). Close the
+    /// connection, or raise the bound with `with_max_decoded_bytes` if such packets are
+    /// legitimate.
+    DecodedTooLarge {
+        /// The configured maximum, in bytes.
+        max: usize,
+    },
     /// The ack id does not fit in a `u64`. Close the connection.
     InvalidAckId,
     /// The JSON (or msgpack) payload could not be parsed; the message says why. Close the
@@ -74,6 +82,9 @@ impl fmt::Display for ParseError {
             }
             Self::PendingTooLarge { max } => {
                 write!(f, "attachments of an incomplete packet exceed {max} bytes")
+            }
+            Self::DecodedTooLarge { max } => {
+                write!(f, "payload would take more than {max} bytes once decoded")
             }
             Self::InvalidAckId => f.write_str("invalid ack id"),
             Self::InvalidJson(e) => write!(f, "invalid payload encoding: {e}"),

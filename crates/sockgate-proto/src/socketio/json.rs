@@ -16,33 +16,64 @@ pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 /// decoders (validation, drop, user deserialization) recurses, and a worker thread's stack is small.
 pub const MAX_NESTING_DEPTH: usize = 64;
 
-/// `true` when the JSON text `s` nests arrays and objects at most `max` deep. A linear scan that
-/// runs before `serde_json` (whose own limit, 128, is fixed and too deep for us).
-fn nesting_within(s: &[u8], max: usize) -> bool {
+/// Estimated heap bytes of one decoded `serde_json::Value` in its container.
+pub(crate) const VALUE_COST: usize = 72;
+/// Estimated extra heap bytes of one map entry (key, hash, index slot) beyond its value.
+pub(crate) const ENTRY_COST: usize = 48;
+/// Estimated heap bytes of an object as serde_json builds it: its entries grow from a capacity
+/// of 4 (~450 bytes even for `{"a":1}`).
+const OBJECT_COST: usize = 448;
+/// Estimated allocator overhead of one string (the smallest heap chunk).
+const STRING_COST: usize = 24;
+
+/// Why [`scan`] refused a JSON text.
+enum Shape {
+    TooDeep,
+    TooLarge,
+}
+
+/// A linear scan of the JSON text `s` that runs before `serde_json` allocates anything: refuses
+/// nesting deeper than `max_depth` (serde_json's own limit, 128, is fixed and too deep for us)
+/// and texts whose decoded `Value` tree would take more than `max_cost` bytes (every value
+/// costs [`VALUE_COST`], every object [`OBJECT_COST`] and entry [`ENTRY_COST`] more, strings
+/// their length plus [`STRING_COST`]). Measured against the real allocation in the e2e suite.
+fn scan(s: &[u8], max_depth: usize, max_cost: usize) -> Result<(), Shape> {
     let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    let mut cost = VALUE_COST;
     for &c in s {
         if in_str {
             match c {
                 _ if escaped => escaped = false,
                 b'\\' => escaped = true,
                 b'"' => in_str = false,
-                _ => {}
+                _ => cost += 1,
             }
             continue;
         }
         match c {
-            b'"' => in_str = true,
+            b'"' => {
+                in_str = true;
+                cost += STRING_COST;
+            }
             b'[' | b'{' => {
+                if c == b'{' {
+                    cost += OBJECT_COST;
+                }
                 depth += 1;
-                if depth > max {
-                    return false;
+                if depth > max_depth {
+                    return Err(Shape::TooDeep);
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => cost += VALUE_COST,
+            b':' => cost += ENTRY_COST,
             _ => {}
         }
+        if cost > max_cost {
+            return Err(Shape::TooLarge);
+        }
     }
-    true
+    Ok(())
 }
 
 /// A packet encoded by the JSON parser: one text message followed by one binary message per
@@ -147,7 +178,11 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 /// Decodes one text message into a packet and the number of attachments that must follow.
 ///
 /// The kind of a binary packet is reported as `Event`/`Ack`.
-pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
+pub(crate) fn decode_text(
+    s: &str,
+    max_attachments: usize,
+    max_decoded: usize,
+) -> Result<(Packet, usize), ParseError> {
     let b = s.as_bytes();
     let first = *b.first().ok_or(ParseError::Empty)?;
     let wire = match first {
@@ -224,8 +259,12 @@ pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, us
 
     // payload
     let data = if i < b.len() {
-        if !nesting_within(&b[i..], MAX_NESTING_DEPTH) {
-            return Err(ParseError::InvalidJson("nesting too deep".to_owned()));
+        match scan(&b[i..], MAX_NESTING_DEPTH, max_decoded) {
+            Ok(()) => {}
+            Err(Shape::TooDeep) => {
+                return Err(ParseError::InvalidJson("nesting too deep".to_owned()))
+            }
+            Err(Shape::TooLarge) => return Err(ParseError::DecodedTooLarge { max: max_decoded }),
         }
         let v: Value =
             serde_json::from_str(&s[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
@@ -271,6 +310,7 @@ pub(crate) fn validate(kind: PacketType, data: Option<&Value>) -> Result<(), Par
 pub struct JsonDecoder {
     max_attachments: usize,
     max_pending_bytes: usize,
+    max_decoded_bytes: usize,
     pending: Option<(Packet, usize)>,
     /// Bytes of the attachments in `pending`.
     pending_bytes: usize,
@@ -293,6 +333,7 @@ impl JsonDecoder {
         Self {
             max_attachments: max,
             max_pending_bytes: usize::MAX,
+            max_decoded_bytes: usize::MAX,
             pending: None,
             pending_bytes: 0,
         }
@@ -304,6 +345,14 @@ impl JsonDecoder {
     /// its last attachment.
     pub fn with_max_pending_bytes(mut self, max: usize) -> Self {
         self.max_pending_bytes = max;
+        self
+    }
+
+    /// Refuses, with [`ParseError::DecodedTooLarge`], a text packet whose payload would take
+    /// more than `max` bytes once decoded (estimated by a scan before parsing; unbounded by
+    /// default). A `Value` takes 72 bytes for as little as 2 bytes of JSON (`0,`).
+    pub fn with_max_decoded_bytes(mut self, max: usize) -> Self {
+        self.max_decoded_bytes = max;
         self
     }
 
@@ -348,7 +397,7 @@ impl JsonDecoder {
                     return Err(ParseError::UnexpectedText);
                 }
                 let s = std::str::from_utf8(&text).map_err(|_| ParseError::InvalidUtf8)?;
-                let (packet, count) = decode_text(s, self.max_attachments)?;
+                let (packet, count) = decode_text(s, self.max_attachments, self.max_decoded_bytes)?;
                 if count == 0 {
                     Ok(Some(packet))
                 } else {

@@ -83,6 +83,15 @@ impl Decoder {
         }
     }
 
+    /// Bounds the estimated memory of a decoded packet (see
+    /// [`JsonDecoder::with_max_decoded_bytes`] and [`MsgpackDecoder::with_max_decoded_bytes`]).
+    pub fn with_max_decoded_bytes(self, max: usize) -> Self {
+        match self {
+            Self::Json(d) => Self::Json(d.with_max_decoded_bytes(max)),
+            Self::Msgpack(d) => Self::Msgpack(d.with_max_decoded_bytes(max)),
+        }
+    }
+
     /// `true` while a binary packet waits for more attachments.
     pub fn is_reconstructing(&self) -> bool {
         match self {

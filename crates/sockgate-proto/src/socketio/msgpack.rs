@@ -12,7 +12,10 @@ use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
 use super::error::ParseError;
-use super::json::{validate, DEFAULT_MAX_ATTACHMENTS, MAX_NESTING_DEPTH};
+use super::json::{validate, DEFAULT_MAX_ATTACHMENTS, ENTRY_COST, MAX_NESTING_DEPTH, VALUE_COST};
+
+/// Estimated heap bytes of the placeholder object one binary becomes.
+const PLACEHOLDER_COST: usize = 320;
 use super::packet::{placeholder, placeholder_num, EioMessage, Packet, PacketType};
 
 /// Encodes `packet` as one msgpack binary message.
@@ -179,6 +182,9 @@ struct Reader<'a> {
     /// this shared allowance gives honest arrays their exact capacity (no doubling while they
     /// fill) while lying headers, even nested, reserve at most one `Value` per message byte.
     reserve_left: usize,
+    /// Estimated heap bytes of what was decoded so far, and the bound on it.
+    cost: usize,
+    max_cost: usize,
 }
 
 type Res<T> = Result<T, ParseError>;
@@ -186,6 +192,15 @@ type Res<T> = Result<T, ParseError>;
 const TRUNCATED: ParseError = ParseError::InvalidMsgpack("truncated");
 
 impl Reader<'_> {
+    /// Accounts for `bytes` more of decoded memory, before they are allocated.
+    fn charge(&mut self, bytes: usize) -> Res<()> {
+        self.cost = self.cost.saturating_add(bytes);
+        if self.cost > self.max_cost {
+            return Err(ParseError::DecodedTooLarge { max: self.max_cost });
+        }
+        Ok(())
+    }
+
     fn take(&mut self, n: usize) -> Res<&[u8]> {
         let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
         let s = self.msg.get(self.pos..end).ok_or(TRUNCATED)?;
@@ -221,6 +236,7 @@ impl Reader<'_> {
                 max: self.max_bins,
             });
         }
+        self.charge(PLACEHOLDER_COST)?;
         let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
         if end > self.msg.len() {
             return Err(TRUNCATED);
@@ -231,6 +247,7 @@ impl Reader<'_> {
     }
 
     fn str(&mut self, n: usize) -> Res<String> {
+        self.charge(n)?;
         let s = self.take(n)?;
         std::str::from_utf8(s)
             .map(str::to_owned)
@@ -303,6 +320,7 @@ impl Reader<'_> {
         self.reserve_left -= reserve;
         let mut m = Map::with_capacity(reserve);
         for _ in 0..n {
+            self.charge(ENTRY_COST)?;
             let k = self.key(depth)?;
             match self.value(depth + 1, att)? {
                 Decoded::Value(v) => {
@@ -317,6 +335,7 @@ impl Reader<'_> {
     }
 
     fn value(&mut self, depth: usize, att: &mut Vec<Bytes>) -> Res<Decoded> {
+        self.charge(VALUE_COST)?;
         let b = self.u8()?;
         let v = match b {
             0x00..=0x7f => Value::from(b),
@@ -445,14 +464,21 @@ fn as_integer(v: &Value) -> Option<i128> {
 }
 
 /// Decodes one msgpack message into a packet, validating it like the JSON parser does. More than
-/// `max_bins` binary values anywhere in the message is an error.
-pub(crate) fn decode_msgpack(msg: &Bytes, max_bins: usize) -> Result<Packet, ParseError> {
+/// `max_bins` binary values anywhere in the message, or more than `max_cost` estimated bytes of
+/// decoded values, is an error.
+pub(crate) fn decode_msgpack(
+    msg: &Bytes,
+    max_bins: usize,
+    max_cost: usize,
+) -> Result<Packet, ParseError> {
     let mut r = Reader {
         msg,
         pos: 0,
         bins: 0,
         max_bins,
         reserve_left: msg.len(),
+        cost: 0,
+        max_cost,
     };
     let b = r.u8()?;
     let n = match b {
@@ -533,6 +559,7 @@ pub(crate) fn decode_msgpack(msg: &Bytes, max_bins: usize) -> Result<Packet, Par
 #[derive(Debug, Clone)]
 pub struct MsgpackDecoder {
     max_attachments: usize,
+    max_decoded_bytes: usize,
 }
 
 impl Default for MsgpackDecoder {
@@ -553,7 +580,16 @@ impl MsgpackDecoder {
     pub fn with_max_attachments(max: usize) -> Self {
         Self {
             max_attachments: max,
+            max_decoded_bytes: usize::MAX,
         }
+    }
+
+    /// Refuses, with [`ParseError::DecodedTooLarge`], a packet whose decoded values would take
+    /// more than `max` bytes (estimated while decoding, before allocating; unbounded by default).
+    /// A `nil` is one byte of msgpack and a 72-byte `Value`.
+    pub fn with_max_decoded_bytes(mut self, max: usize) -> Self {
+        self.max_decoded_bytes = max;
+        self
     }
 
     /// The configured maximum number of binary values per packet.
@@ -572,7 +608,9 @@ impl MsgpackDecoder {
     pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
         match msg {
             EioMessage::Text(_) => Err(ParseError::UnexpectedText),
-            EioMessage::Binary(b) => decode_msgpack(&b, self.max_attachments).map(Some),
+            EioMessage::Binary(b) => {
+                decode_msgpack(&b, self.max_attachments, self.max_decoded_bytes).map(Some)
+            }
         }
     }
 }

@@ -1059,3 +1059,68 @@ fn msgpack_lying_length_headers_fail_at_once_and_honest_ones_decode() {
     assert_eq!(outer.len(), 100);
     assert!(outer.iter().all(|a| a.as_array().unwrap().len() == 100));
 }
+
+#[test]
+fn decoded_size_is_bounded_before_allocation_in_both_parsers() {
+    let max = 1 << 20;
+    // JSON: 100,000 zeros are 200 KB of text and over 7 MB of `Value`s.
+    let zeros = format!("42[\"x\",[{}]]", vec!["0"; 100_000].join(","));
+    let mut d = JsonDecoder::new().with_max_decoded_bytes(max);
+    assert_eq!(
+        d.feed(text(&zeros)),
+        Err(ParseError::DecodedTooLarge { max })
+    );
+    // small objects cost their entries too
+    let objects = format!("42[\"x\",[{}]]", vec!["{\"a\":1}"; 10_000].join(","));
+    assert!(JsonDecoder::new()
+        .with_max_decoded_bytes(max)
+        .feed(text(&objects))
+        .is_err());
+    // a large string costs its length: 900 KB of text passes a 1 MiB bound
+    let long = format!("42[\"x\",\"{}\"]", "a".repeat(900_000));
+    assert!(JsonDecoder::new()
+        .with_max_decoded_bytes(max)
+        .feed(text(&long))
+        .unwrap()
+        .is_some());
+    // and so does a normal packet, with the bound or without it
+    assert!(JsonDecoder::new()
+        .with_max_decoded_bytes(max)
+        .feed(text("42[\"x\",{\"a\":[1,2,3],\"b\":\"c\"}]"))
+        .unwrap()
+        .is_some());
+    assert!(decode1(&zeros).unwrap().is_some());
+
+    // msgpack: 240,000 four-byte maps `{"a":1}` (960 KB) decoded to ~200 MB before.
+    let mut maps = hex("dd 00 03 a9 80");
+    maps.extend(std::iter::repeat_n(hex("81 a1 61 01"), 240_000).flatten());
+    let bounded = |b: &[u8]| {
+        MsgpackDecoder::new()
+            .with_max_decoded_bytes(max)
+            .feed(bin(&mp_event(b)))
+    };
+    assert_eq!(bounded(&maps), Err(ParseError::DecodedTooLarge { max }));
+    let mut nils = hex("dd 00 01 86 a0");
+    nils.extend(std::iter::repeat_n(0xc0, 100_000));
+    assert_eq!(bounded(&nils), Err(ParseError::DecodedTooLarge { max }));
+    assert!(mp_decode(&mp_event(&nils)).is_ok(), "unbounded by default");
+    // strings and binaries cost about their size
+    let mut s = vec![0xdb];
+    s.extend_from_slice(&900_000u32.to_be_bytes());
+    s.extend(std::iter::repeat_n(b'a', 900_000));
+    assert!(bounded(&s).is_ok());
+    let mut b = vec![0xc6];
+    b.extend_from_slice(&900_000u32.to_be_bytes());
+    b.extend(std::iter::repeat_n(7u8, 900_000));
+    assert!(bounded(&b).is_ok());
+    assert!(Parser::Msgpack
+        .decoder()
+        .with_max_decoded_bytes(max)
+        .feed(bin(&mp_event(&maps)))
+        .is_err());
+    assert!(Parser::Json
+        .decoder()
+        .with_max_decoded_bytes(max)
+        .feed(text(&zeros))
+        .is_err());
+}
