@@ -5,7 +5,7 @@
 //! and re-encodes to itself.
 //!
 //! Input: byte 0 picks the parser and the attachment limit, byte 1 the pending-bytes bound
-//! (`b * 4`), then messages separated by `0xff`: a segment starting with `t` is text, anything
+//! (`b * 4`) and the decoded-size bound (`b * 256`, 0 = none), then messages separated by `0xff`: a segment starting with `t` is text, anything
 //! else binary. A few templates (`T0`..`T3`) expand to well-formed binary packet headers so that
 //! attachment handling is reached often.
 #![no_main]
@@ -71,10 +71,18 @@ fuzz_target!(|data: &[u8]| {
     };
     let max_attachments = usize::from(p & 0x0f);
     let max_pending = usize::from(*bound) * 4;
-    let mut decoder = parser
-        .decoder_with_max_attachments(max_attachments)
-        .with_max_pending_bytes(max_pending);
-    let mut json = JsonDecoder::with_max_attachments(max_attachments).with_max_pending_bytes(max_pending);
+    // The decoded-size bound also comes from byte 1 (0 = unbounded).
+    let max_decoded = if *bound == 0 { usize::MAX } else { usize::from(*bound) * 256 };
+    let fresh = || {
+        parser
+            .decoder_with_max_attachments(max_attachments)
+            .with_max_pending_bytes(max_pending)
+            .with_max_decoded_bytes(max_decoded)
+    };
+    let mut decoder = fresh();
+    let mut json = JsonDecoder::with_max_attachments(max_attachments)
+        .with_max_pending_bytes(max_pending)
+        .with_max_decoded_bytes(max_decoded);
     for segment in rest.split(|&b| b == 0xff) {
         let msg = match segment {
             [b'T', n, ..] => EioMessage::Text(Bytes::from_static(template(*n))),
@@ -104,9 +112,7 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => {
                 assert!(!decoder.is_reconstructing());
                 // As the server does: a broken connection is dropped, a new one starts fresh.
-                decoder = parser
-                    .decoder_with_max_attachments(max_attachments)
-                    .with_max_pending_bytes(max_pending);
+                decoder = fresh();
             }
         }
     }
