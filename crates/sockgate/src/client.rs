@@ -101,6 +101,7 @@ fn new_decoder(registry: &Registry) -> Decoder {
         .parser
         .decoder_with_max_attachments(config.max_attachments)
         .with_max_pending_bytes(usize::try_from(max_pending).unwrap_or(usize::MAX))
+        .with_max_decoded_bytes(config.max_decoded_bytes)
 }
 
 /// Closes `conn` if the binary packet started at `started` is still incomplete after `timeout`:
