@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test of the workspace:
 #   Rust: fmt check, clippy (-D warnings), cargo test
-#   end to end: the official JS clients (e2e/js, node --test) against the Rust servers
+#   end to end: the official JS clients (e2e/js, node --test) against the Rust servers,
+#   the reliability suite among them; a bench smoke run; a bounded run of every fuzz target
 #
 # Needs: the Rust toolchain (with rustfmt + clippy), Node >= 20 and npm.
 # Environment:
@@ -110,6 +111,12 @@ bench_smoke() {
   timeout --kill-after=10 900 "$ROOT/bench/smoke.sh"
 }
 
+# (h) every fuzz target for a bounded time (about a minute in all; installs cargo-fuzz when missing)
+fuzz_smoke() {
+  step "scripts/fuzz-smoke.sh"
+  timeout --kill-after=10 1200 "$ROOT/scripts/fuzz-smoke.sh"
+}
+
 # Runs a step, records a failure and carries on, so one run shows every problem.
 # NB: `set -e` does not apply inside a function called from `if`, so every step
 # function must propagate its failures itself (`|| return 1`, or its last command).
@@ -134,6 +141,7 @@ main() {
     FAILED_STEPS+=(build_servers)
   fi
   run bench_smoke
+  run fuzz_smoke
 
   echo
   if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then

@@ -2,6 +2,7 @@
 //! namespace joined.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -22,7 +23,7 @@ use crate::socket::{Socket, SocketRef};
 #[derive(Default)]
 pub struct ClientState {
     /// Only held while a binary packet waits for its attachments: an idle client keeps none.
-    decoder: Mutex<Option<Box<Decoder>>>,
+    decoder: Mutex<Option<Box<Partial>>>,
     sockets: Mutex<Vec<Arc<Socket>>>,
     /// Namespaces whose CONNECT is being processed (middlewares are async).
     connecting: Mutex<Vec<Box<str>>>,
@@ -77,6 +78,62 @@ impl ClientState {
 
 type Conn = Arc<Connection<ClientState>>;
 
+/// A binary packet waiting for its attachments, and the timer that gives up on it.
+struct Partial {
+    decoder: Decoder,
+    started: Instant,
+    timer: Option<AbortHandle>,
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+    }
+}
+
+fn new_decoder(registry: &Registry) -> Decoder {
+    let config = &registry.shared.config;
+    let max_pending = config
+        .max_pending_attachment_bytes
+        .unwrap_or(config.engine.session.max_payload);
+    config
+        .parser
+        .decoder_with_max_attachments(config.max_attachments)
+        .with_max_pending_bytes(usize::try_from(max_pending).unwrap_or(usize::MAX))
+        .with_max_decoded_bytes(config.max_decoded_bytes)
+}
+
+/// Closes `conn` if the binary packet started at `started` is still incomplete after `timeout`:
+/// a peer must not hold attachments in server memory by never sending the last one.
+fn watch_partial(conn: &Conn, started: Instant, timeout: Duration) -> AbortHandle {
+    let weak = Arc::downgrade(conn);
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        let Some(conn) = weak.upgrade() else { return };
+        let stale = {
+            let mut slot = conn.data().decoder.lock();
+            let stale = slot.as_ref().is_some_and(|p| p.started == started);
+            if stale {
+                // Our own handle is in there: take it out so dropping does not abort us.
+                if let Some(p) = slot.as_mut() {
+                    p.timer = None;
+                }
+                *slot = None;
+            }
+            stale
+        };
+        if stale {
+            protocol_violation(
+                &conn,
+                "binary packet incomplete after the attachments timeout",
+            );
+        }
+    })
+    .abort_handle()
+}
+
 /// Closes the connection because the client broke the protocol; its sockets leave with
 /// `parse error`.
 fn protocol_violation(conn: &Conn, why: &str) {
@@ -88,13 +145,21 @@ fn protocol_violation(conn: &Conn, why: &str) {
 pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMessage) {
     let decoded = {
         let mut slot = conn.data().decoder.lock();
-        let mut decoder = slot
-            .take()
-            .unwrap_or_else(|| Box::new(registry.shared.config.parser.decoder()));
-        let decoded = decoder.feed(message);
+        let mut partial = slot.take().unwrap_or_else(|| {
+            Box::new(Partial {
+                decoder: new_decoder(registry),
+                started: Instant::now(),
+                timer: None,
+            })
+        });
+        let decoded = partial.decoder.feed(message);
         if matches!(decoded, Ok(None)) {
-            // Attachments are still to come: keep the partial packet.
-            *slot = Some(decoder);
+            // Attachments are still to come: keep the partial packet, for a bounded time.
+            if partial.timer.is_none() {
+                let timeout = registry.shared.config.pending_attachments_timeout;
+                partial.timer = Some(watch_partial(conn, partial.started, timeout));
+            }
+            *slot = Some(partial);
         }
         decoded
     };

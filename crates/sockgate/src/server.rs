@@ -50,6 +50,22 @@ pub struct SocketIoConfig {
     pub ack_timeout: Duration,
     /// The packet parser (default JSON).
     pub parser: Parser,
+    /// Most attachments (JSON) or inline binaries (msgpack) one packet may carry (socket.io-parser
+    /// 4.2.6's `maxAttachments`, default 10); a packet with more closes the connection with
+    /// `parse error`.
+    pub max_attachments: usize,
+    /// Most bytes of attachments a connection may hold for one incomplete binary packet; past it
+    /// the connection closes with `parse error`. `None` (the default): `maxHttpBufferSize`.
+    pub max_pending_attachment_bytes: Option<u64>,
+    /// Longest time a binary packet may wait for its last attachment before the connection closes
+    /// with `parse error` (default 30 s; Node waits forever).
+    pub pending_attachments_timeout: Duration,
+    /// Most memory one packet's decoded payload may take, estimated before it is allocated
+    /// (default 16 MiB; Node has no bound). A decoded value takes 72 bytes or more for as little
+    /// as one byte on the wire, so a 1 MB packet of small values would otherwise cost 100 MB;
+    /// a packet over the bound closes the connection with `parse error`. Raise it if legitimate
+    /// packets carry more than ~200,000 values.
+    pub max_decoded_bytes: usize,
     /// Connection state recovery (off by default, as in Node).
     pub recovery: Option<RecoveryConfig>,
     /// Serve the official browser client at `<path>socket.io.js` (Node's `serveClient`).
@@ -68,6 +84,10 @@ impl Default for SocketIoConfig {
             connect_timeout: Duration::from_secs(45),
             ack_timeout: Duration::from_secs(5),
             parser: Parser::Json,
+            max_attachments: sockgate_proto::socketio::DEFAULT_MAX_ATTACHMENTS,
+            max_pending_attachment_bytes: None,
+            pending_attachments_timeout: Duration::from_secs(30),
+            max_decoded_bytes: 16 << 20,
             recovery: None,
             serve_client: None,
             cleanup_empty_child_namespaces: true,
@@ -437,6 +457,33 @@ impl SocketIoBuilder {
     /// Chooses the parser (JSON or msgpack).
     pub fn parser(mut self, parser: Parser) -> Self {
         self.config.parser = parser;
+        self
+    }
+
+    /// Sets the most attachments one packet may carry (see [`SocketIoConfig::max_attachments`]).
+    pub fn max_attachments(mut self, max: usize) -> Self {
+        self.config.max_attachments = max;
+        self
+    }
+
+    /// Sets the most attachment bytes an incomplete binary packet may hold (see
+    /// [`SocketIoConfig::max_pending_attachment_bytes`]).
+    pub fn max_pending_attachment_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_pending_attachment_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the most memory one decoded packet may take (see
+    /// [`SocketIoConfig::max_decoded_bytes`]).
+    pub fn max_decoded_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_decoded_bytes = bytes;
+        self
+    }
+
+    /// Sets how long a binary packet may wait for its attachments (see
+    /// [`SocketIoConfig::pending_attachments_timeout`]).
+    pub fn pending_attachments_timeout(mut self, timeout: Duration) -> Self {
+        self.config.pending_attachments_timeout = timeout;
         self
     }
 

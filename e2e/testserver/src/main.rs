@@ -14,6 +14,7 @@
 //! | `/fastping/` | pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 500 ms |
 //! | `/closable/` | closed by `GET /admin/close?instance=closable` |
 //! | `/smallqueue/` | a 1 MiB send queue per client (slow consumer tests) |
+//! | `/tunable/` | timings from the command line (see [`Tunable`]), for the reliability tests |
 //!
 //! Namespaces: `/` (two connect middlewares: the query `fail` or the auth `token: "bad"` /
 //! `reject: "nodata"` refuse the socket), `/custom`, `/no` (a middleware that always refuses),
@@ -586,8 +587,36 @@ fn port_from_args() -> u16 {
     3000
 }
 
+/// Timings of the `/tunable/` instance, from `--ping-interval MS`, `--ping-timeout MS`,
+/// `--connect-timeout MS` and `--attachments-timeout MS` (defaults 5000, 3000, 6000, 30000).
+struct Tunable {
+    ping_interval: Duration,
+    ping_timeout: Duration,
+    connect_timeout: Duration,
+    attachments_timeout: Duration,
+}
+
+fn tunable_from_args() -> Tunable {
+    let args: Vec<String> = std::env::args().collect();
+    let ms = |flag: &str, default: u64| {
+        let value = args
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok());
+        Duration::from_millis(value.unwrap_or(default))
+    };
+    Tunable {
+        ping_interval: ms("--ping-interval", 5000),
+        ping_timeout: ms("--ping-timeout", 3000),
+        connect_timeout: ms("--connect-timeout", 6000),
+        attachments_timeout: ms("--attachments-timeout", 30_000),
+    }
+}
+
 fn instances() -> Vec<(&'static str, SocketIo)> {
     let ack = Duration::from_millis(500);
+    let tunable = tunable_from_args();
     vec![
         (
             "json",
@@ -645,6 +674,17 @@ fn instances() -> Vec<(&'static str, SocketIo)> {
                         .path("/smallqueue/")
                         .max_buffered_bytes(1 << 20),
                 )
+                .ack_timeout(ack)
+                .build(),
+        ),
+        (
+            "tunable",
+            SocketIo::builder()
+                .path("/tunable/")
+                .ping_interval(tunable.ping_interval)
+                .ping_timeout(tunable.ping_timeout)
+                .connect_timeout(tunable.connect_timeout)
+                .pending_attachments_timeout(tunable.attachments_timeout)
                 .ack_timeout(ack)
                 .build(),
         ),

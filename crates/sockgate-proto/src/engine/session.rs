@@ -212,8 +212,9 @@ pub struct TimeoutOutcome {
 enum State {
     Open,
     /// Closed by the server while polling: the next GET delivers the rest of the queue and `1`.
+    /// `None`: no deadline (the configured durations overflow `Instant`).
     Closing {
-        deadline: Instant,
+        deadline: Option<Instant>,
     },
     /// Closed by the client over polling (`1` in a POST). Kept briefly so a GET sent at the
     /// same moment (clients do this) gets a `6` instead of "Session ID unknown".
@@ -226,7 +227,8 @@ enum State {
 
 #[derive(Debug, Clone, Copy)]
 struct Probe {
-    deadline: Instant,
+    /// `None`: never expires (`upgrade_timeout` overflows `Instant`).
+    deadline: Option<Instant>,
     /// `2probe` was answered; polls now get `6`.
     answered: bool,
     /// While answered: when the pending poll is next checked for a noop (every 100 ms, as
@@ -255,6 +257,12 @@ pub struct Session {
 /// Longest time a client-closed polling session waits for a racing GET.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
+/// `now + d`, or `None` ("never") when that is not representable: durations such as
+/// `Duration::MAX` are legal settings meaning "no timeout" and must not panic.
+fn after(now: Instant, d: Duration) -> Option<Instant> {
+    now.checked_add(d)
+}
+
 fn shared(cell: &'static OnceLock<SharedFrame>, packet: Packet) -> SharedFrame {
     cell.get_or_init(|| Arc::new(Frame::from_packet(&packet)))
         .clone()
@@ -274,13 +282,13 @@ impl Session {
     /// A session opened over `transport` at `now` (the handshake was just sent). The first ping
     /// is due one `ping_interval` later.
     pub fn new(config: Arc<SessionConfig>, transport: TransportKind, now: Instant) -> Session {
-        let next_ping = now + config.ping_interval;
+        let next_ping = after(now, config.ping_interval);
         Session {
             config,
             transport,
             state: State::Open,
             probe: None,
-            next_ping: Some(next_ping),
+            next_ping,
             pong_deadline: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -417,7 +425,7 @@ impl Session {
                 // A pong re-arms the interval from now, as Node does; the next ping timeout is
                 // then measured from that ping.
                 self.pong_deadline = None;
-                self.next_ping = Some(now + self.config.ping_interval);
+                self.next_ping = after(now, self.config.ping_interval);
                 PacketOutcome::None
             }
             // In v4 only the server pings: a client ping is an "invalid heartbeat direction".
@@ -447,7 +455,7 @@ impl Session {
             return Err(ProbeError::AlreadyUpgraded);
         }
         self.probe = Some(Probe {
-            deadline: now + self.config.upgrade_timeout,
+            deadline: after(now, self.config.upgrade_timeout),
             answered: false,
             next_noop_check: None,
             noop_ready: false,
@@ -500,10 +508,23 @@ impl Session {
         }
         self.probe = None;
         self.state = match self.transport {
-            // The client polls again within a ping interval; past that, nobody is listening.
-            TransportKind::Polling => State::Closing {
-                deadline: now + self.config.ping_interval + self.config.ping_timeout,
-            },
+            // A live client polls again at once (its pending GET is answered); one that does not
+            // is dead by the time the heartbeat already running would have declared it so. The
+            // wait is bounded by that deadline, never restarted: a session abandoned after its
+            // handshake is gone at pingInterval + pingTimeout, even when closed by the connect
+            // timeout in between.
+            TransportKind::Polling => {
+                let cycle = self
+                    .config
+                    .ping_interval
+                    .checked_add(self.config.ping_timeout)
+                    .and_then(|d| after(now, d));
+                let deadline = [cycle, self.heartbeat_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                State::Closing { deadline }
+            }
             TransportKind::WebSocket => State::Closed(CloseReason::ForcedClose),
         };
         Some(CloseReason::ForcedClose)
@@ -535,20 +556,29 @@ impl Session {
         }
     }
 
-    /// The next instant at which [`Session::handle_timeout`] must run.
+    /// When the running heartbeat declares the client dead if it stays silent: the pending
+    /// pong's deadline, or the next ping's. `None` when the heartbeat never fires.
+    fn heartbeat_deadline(&self) -> Option<Instant> {
+        self.pong_deadline.or_else(|| {
+            self.next_ping
+                .and_then(|p| after(p, self.config.ping_timeout))
+        })
+    }
+
+    /// The next instant at which [`Session::handle_timeout`] must run, or `None` when nothing is
+    /// scheduled (closed, or every configured duration overflows `Instant`).
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Open => {}
             // No heartbeat while closing: only the wait for the final poll is left.
-            State::Closing { deadline } | State::Draining { deadline, .. } => {
-                return Some(deadline)
-            }
+            State::Closing { deadline } => return deadline,
+            State::Draining { deadline, .. } => return Some(deadline),
             State::Closed(_) => return None,
         }
         [
             self.next_ping,
             self.pong_deadline,
-            self.probe.map(|p| p.deadline),
+            self.probe.and_then(|p| p.deadline),
             self.probe.and_then(|p| p.next_noop_check),
         ]
         .into_iter()
@@ -562,7 +592,7 @@ impl Session {
         match self.state {
             State::Closed(_) => return outcome,
             State::Closing { deadline } => {
-                if now >= deadline {
+                if deadline.is_some_and(|d| now >= d) {
                     self.state = State::Closed(CloseReason::ForcedClose);
                 }
                 return outcome;
@@ -584,7 +614,7 @@ impl Session {
         if let Some(due) = self.next_ping.filter(|&d| now >= d) {
             // Measured from when the ping was due, not from when the timer ran: a late wake-up
             // must not give the client extra time (Node has no grace period either).
-            self.pong_deadline = Some(due + self.config.ping_timeout);
+            self.pong_deadline = after(due, self.config.ping_timeout);
             self.next_ping = None;
             outcome.ping_queued = self.send(ping_frame()).is_ok();
             if self.pong_deadline.is_some_and(|d| now >= d) {
@@ -594,7 +624,10 @@ impl Session {
                 return outcome;
             }
         }
-        if self.probe.is_some_and(|p| now >= p.deadline) {
+        if self
+            .probe
+            .is_some_and(|p| p.deadline.is_some_and(|d| now >= d))
+        {
             self.probe = None;
             outcome.upgrade_expired = true;
         }

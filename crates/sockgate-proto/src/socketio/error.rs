@@ -28,6 +28,21 @@ pub enum ParseError {
         /// The configured maximum.
         max: usize,
     },
+    /// The attachments received so far for an incomplete binary packet passed the decoder's
+    /// byte limit. Close the connection, or raise the limit with `with_max_pending_bytes` if such
+    /// packets are legitimate.
+    PendingTooLarge {
+        /// The configured maximum, in bytes.
+        max: usize,
+    },
+    /// The payload would take more memory once decoded than the decoder allows (a `Value` costs
+    /// 72 bytes, a map entry over 100, for as little as one byte of input). Close the
+    /// connection, or raise the bound with `with_max_decoded_bytes` if such packets are
+    /// legitimate.
+    DecodedTooLarge {
+        /// The configured maximum, in bytes.
+        max: usize,
+    },
     /// The ack id does not fit in a `u64`. Close the connection.
     InvalidAckId,
     /// The JSON (or msgpack) payload could not be parsed; the message says why. Close the
@@ -64,6 +79,12 @@ impl fmt::Display for ParseError {
             Self::IllegalAttachments => f.write_str("illegal attachments"),
             Self::TooManyAttachments { count, max } => {
                 write!(f, "too many attachments: {count} (max {max})")
+            }
+            Self::PendingTooLarge { max } => {
+                write!(f, "attachments of an incomplete packet exceed {max} bytes")
+            }
+            Self::DecodedTooLarge { max } => {
+                write!(f, "payload would take more than {max} bytes once decoded")
             }
             Self::InvalidAckId => f.write_str("invalid ack id"),
             Self::InvalidJson(e) => write!(f, "invalid payload encoding: {e}"),

@@ -7,8 +7,74 @@ use serde_json::Value;
 use super::error::ParseError;
 use super::packet::{is_payload_valid, placeholders_valid, EioMessage, Packet, PacketType};
 
-/// Node's default limit on the number of attachments of one binary packet.
+/// Node's default limit on the number of attachments of one binary packet (socket.io-parser
+/// 4.2.6's `maxAttachments`); the msgpack decoder applies it to inline binaries too.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+/// The deepest nesting of arrays and objects accepted in a packet's payload, by both parsers
+/// (`42["a",[[1]]]` has depth 3). Deeper payloads are refused as malformed: every layer above the
+/// decoders (validation, drop, user deserialization) recurses, and a worker thread's stack is small.
+pub const MAX_NESTING_DEPTH: usize = 64;
+
+/// Estimated heap bytes of one decoded `serde_json::Value` in its container.
+pub(crate) const VALUE_COST: usize = 72;
+/// Estimated extra heap bytes of one map entry (key, hash, index slot) beyond its value.
+pub(crate) const ENTRY_COST: usize = 48;
+/// Estimated heap bytes of an object as serde_json builds it: its entries grow from a capacity
+/// of 4 (~450 bytes even for `{"a":1}`).
+const OBJECT_COST: usize = 448;
+/// Estimated allocator overhead of one string (the smallest heap chunk).
+const STRING_COST: usize = 24;
+
+/// Why [`scan`] refused a JSON text.
+enum Shape {
+    TooDeep,
+    TooLarge,
+}
+
+/// A linear scan of the JSON text `s` that runs before `serde_json` allocates anything: refuses
+/// nesting deeper than `max_depth` (serde_json's own limit, 128, is fixed and too deep for us)
+/// and texts whose decoded `Value` tree would take more than `max_cost` bytes (every value
+/// costs [`VALUE_COST`], every object [`OBJECT_COST`] and entry [`ENTRY_COST`] more, strings
+/// their length plus [`STRING_COST`]). Measured against the real allocation in the e2e suite.
+fn scan(s: &[u8], max_depth: usize, max_cost: usize) -> Result<(), Shape> {
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    let mut cost = VALUE_COST;
+    for &c in s {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => cost += 1,
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_str = true;
+                cost += STRING_COST;
+            }
+            b'[' | b'{' => {
+                if c == b'{' {
+                    cost += OBJECT_COST;
+                }
+                depth += 1;
+                if depth > max_depth {
+                    return Err(Shape::TooDeep);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => cost += VALUE_COST,
+            b':' => cost += ENTRY_COST,
+            _ => {}
+        }
+        if cost > max_cost {
+            return Err(Shape::TooLarge);
+        }
+    }
+    Ok(())
+}
 
 /// A packet encoded by the JSON parser: one text message followed by one binary message per
 /// attachment, in order.
@@ -112,7 +178,11 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 /// Decodes one text message into a packet and the number of attachments that must follow.
 ///
 /// The kind of a binary packet is reported as `Event`/`Ack`.
-pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
+pub(crate) fn decode_text(
+    s: &str,
+    max_attachments: usize,
+    max_decoded: usize,
+) -> Result<(Packet, usize), ParseError> {
     let b = s.as_bytes();
     let first = *b.first().ok_or(ParseError::Empty)?;
     let wire = match first {
@@ -140,6 +210,11 @@ pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, us
                 acc.checked_mul(10)?.checked_add(usize::from(d - b'0'))
             })
             .unwrap_or(usize::MAX);
+        // socket.io-parser 4.2.7: a binary packet without attachments is illegal (it would
+        // otherwise be complete at once, as a plain packet wearing a binary type).
+        if count == 0 {
+            return Err(ParseError::IllegalAttachments);
+        }
         if count > max_attachments {
             return Err(ParseError::TooManyAttachments {
                 count,
@@ -184,6 +259,13 @@ pub(crate) fn decode_text(s: &str, max_attachments: usize) -> Result<(Packet, us
 
     // payload
     let data = if i < b.len() {
+        match scan(&b[i..], MAX_NESTING_DEPTH, max_decoded) {
+            Ok(()) => {}
+            Err(Shape::TooDeep) => {
+                return Err(ParseError::InvalidJson("nesting too deep".to_owned()))
+            }
+            Err(Shape::TooLarge) => return Err(ParseError::DecodedTooLarge { max: max_decoded }),
+        }
         let v: Value =
             serde_json::from_str(&s[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
         Some(v)
@@ -227,7 +309,11 @@ pub(crate) fn validate(kind: PacketType, data: Option<&Value>) -> Result<(), Par
 #[derive(Debug, Clone)]
 pub struct JsonDecoder {
     max_attachments: usize,
+    max_pending_bytes: usize,
+    max_decoded_bytes: usize,
     pending: Option<(Packet, usize)>,
+    /// Bytes of the attachments in `pending`.
+    pending_bytes: usize,
 }
 
 impl Default for JsonDecoder {
@@ -246,8 +332,38 @@ impl JsonDecoder {
     pub fn with_max_attachments(max: usize) -> Self {
         Self {
             max_attachments: max,
+            max_pending_bytes: usize::MAX,
+            max_decoded_bytes: usize::MAX,
             pending: None,
+            pending_bytes: 0,
         }
+    }
+
+    /// Refuses, with [`ParseError::PendingTooLarge`], an incomplete binary packet whose
+    /// attachments received so far pass `max` bytes (unbounded by default). Without a bound a
+    /// peer holds `max_attachments` times the largest message in server memory by never sending
+    /// its last attachment.
+    pub fn with_max_pending_bytes(mut self, max: usize) -> Self {
+        self.max_pending_bytes = max;
+        self
+    }
+
+    /// Refuses, with [`ParseError::DecodedTooLarge`], a text packet whose payload would take
+    /// more than `max` bytes once decoded (estimated by a scan before parsing; unbounded by
+    /// default). A `Value` takes 72 bytes for as little as 2 bytes of JSON (`0,`).
+    pub fn with_max_decoded_bytes(mut self, max: usize) -> Self {
+        self.max_decoded_bytes = max;
+        self
+    }
+
+    /// The configured bound on the attachment bytes of an incomplete packet.
+    pub fn max_pending_bytes(&self) -> usize {
+        self.max_pending_bytes
+    }
+
+    /// Bytes held by the incomplete binary packet's attachments (0 when none is pending).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     /// The configured maximum number of attachments per packet.
@@ -263,6 +379,7 @@ impl JsonDecoder {
     /// Drops any partially reconstructed binary packet.
     pub fn reset(&mut self) {
         self.pending = None;
+        self.pending_bytes = 0;
     }
 
     /// Feeds one Engine.IO message. Returns `Ok(Some(packet))` when a packet is complete and
@@ -275,11 +392,12 @@ impl JsonDecoder {
     pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
         match msg {
             EioMessage::Text(text) => {
-                if self.pending.take().is_some() {
+                if self.pending.is_some() {
+                    self.reset();
                     return Err(ParseError::UnexpectedText);
                 }
                 let s = std::str::from_utf8(&text).map_err(|_| ParseError::InvalidUtf8)?;
-                let (packet, count) = decode_text(s, self.max_attachments)?;
+                let (packet, count) = decode_text(s, self.max_attachments, self.max_decoded_bytes)?;
                 if count == 0 {
                     Ok(Some(packet))
                 } else {
@@ -289,10 +407,19 @@ impl JsonDecoder {
             }
             EioMessage::Binary(bin) => {
                 let (packet, count) = self.pending.as_mut().ok_or(ParseError::UnexpectedBinary)?;
+                let held = self.pending_bytes.saturating_add(bin.len());
+                if held > self.max_pending_bytes {
+                    let max = self.max_pending_bytes;
+                    self.reset();
+                    return Err(ParseError::PendingTooLarge { max });
+                }
                 packet.attachments.push(bin);
                 if packet.attachments.len() == *count {
-                    Ok(self.pending.take().map(|(p, _)| p))
+                    let packet = self.pending.take().map(|(p, _)| p);
+                    self.reset();
+                    Ok(packet)
                 } else {
+                    self.pending_bytes = held;
                     Ok(None)
                 }
             }

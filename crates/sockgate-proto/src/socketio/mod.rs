@@ -21,6 +21,7 @@ mod tests;
 pub use error::ParseError;
 pub use json::{
     encode_json, encode_json_into, EncodedPacket, JsonDecoder, DEFAULT_MAX_ATTACHMENTS,
+    MAX_NESTING_DEPTH,
 };
 pub use msgpack::{encode_msgpack, encode_msgpack_into, MsgpackDecoder};
 pub use packet::{
@@ -47,11 +48,18 @@ impl Parser {
         }
     }
 
-    /// A fresh decoder for this parser (with the default attachment limit for JSON).
+    /// A fresh decoder for this parser, with the default limit of [`DEFAULT_MAX_ATTACHMENTS`]
+    /// attachments per packet.
     pub fn decoder(self) -> Decoder {
+        self.decoder_with_max_attachments(DEFAULT_MAX_ATTACHMENTS)
+    }
+
+    /// A fresh decoder for this parser that refuses packets with more than `max` attachments
+    /// (JSON) or inline binaries (msgpack).
+    pub fn decoder_with_max_attachments(self, max: usize) -> Decoder {
         match self {
-            Self::Json => Decoder::Json(JsonDecoder::new()),
-            Self::Msgpack => Decoder::Msgpack(MsgpackDecoder::new()),
+            Self::Json => Decoder::Json(JsonDecoder::with_max_attachments(max)),
+            Self::Msgpack => Decoder::Msgpack(MsgpackDecoder::with_max_attachments(max)),
         }
     }
 }
@@ -66,6 +74,32 @@ pub enum Decoder {
 }
 
 impl Decoder {
+    /// Bounds the attachment bytes of an incomplete binary packet (see
+    /// [`JsonDecoder::with_max_pending_bytes`]); msgpack packets are never incomplete.
+    pub fn with_max_pending_bytes(self, max: usize) -> Self {
+        match self {
+            Self::Json(d) => Self::Json(d.with_max_pending_bytes(max)),
+            msgpack @ Self::Msgpack(_) => msgpack,
+        }
+    }
+
+    /// Bounds the estimated memory of a decoded packet (see
+    /// [`JsonDecoder::with_max_decoded_bytes`] and [`MsgpackDecoder::with_max_decoded_bytes`]).
+    pub fn with_max_decoded_bytes(self, max: usize) -> Self {
+        match self {
+            Self::Json(d) => Self::Json(d.with_max_decoded_bytes(max)),
+            Self::Msgpack(d) => Self::Msgpack(d.with_max_decoded_bytes(max)),
+        }
+    }
+
+    /// `true` while a binary packet waits for more attachments.
+    pub fn is_reconstructing(&self) -> bool {
+        match self {
+            Self::Json(d) => d.is_reconstructing(),
+            Self::Msgpack(_) => false,
+        }
+    }
+
     /// Feeds one Engine.IO message; `Ok(Some(packet))` when a packet is complete, `Ok(None)` when
     /// the JSON decoder waits for more attachments.
     ///

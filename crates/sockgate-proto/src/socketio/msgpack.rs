@@ -12,11 +12,11 @@ use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
 use super::error::ParseError;
-use super::json::validate;
-use super::packet::{placeholder, placeholder_num, EioMessage, Packet, PacketType};
+use super::json::{validate, DEFAULT_MAX_ATTACHMENTS, ENTRY_COST, MAX_NESTING_DEPTH, VALUE_COST};
 
-/// Maximum nesting depth of arrays and maps accepted by the decoder (as serde_json's default).
-const MAX_DEPTH: usize = 128;
+/// Estimated heap bytes of the placeholder object one binary becomes.
+const PLACEHOLDER_COST: usize = 320;
+use super::packet::{placeholder, placeholder_num, EioMessage, Packet, PacketType};
 
 /// Encodes `packet` as one msgpack binary message.
 ///
@@ -174,6 +174,17 @@ enum Decoded {
 struct Reader<'a> {
     msg: &'a Bytes,
     pos: usize,
+    /// Binary values (`bin` and `ext`) read so far, anywhere in the message.
+    bins: usize,
+    max_bins: usize,
+    /// Array elements that may still be reserved ahead. Every element takes at least one byte,
+    /// so all the arrays of an honest message hold at most `msg.len()` elements: reserving from
+    /// this shared allowance gives honest arrays their exact capacity (no doubling while they
+    /// fill) while lying headers, even nested, reserve at most one `Value` per message byte.
+    reserve_left: usize,
+    /// Estimated heap bytes of what was decoded so far, and the bound on it.
+    cost: usize,
+    max_cost: usize,
 }
 
 type Res<T> = Result<T, ParseError>;
@@ -181,6 +192,15 @@ type Res<T> = Result<T, ParseError>;
 const TRUNCATED: ParseError = ParseError::InvalidMsgpack("truncated");
 
 impl Reader<'_> {
+    /// Accounts for `bytes` more of decoded memory, before they are allocated.
+    fn charge(&mut self, bytes: usize) -> Res<()> {
+        self.cost = self.cost.saturating_add(bytes);
+        if self.cost > self.max_cost {
+            return Err(ParseError::DecodedTooLarge { max: self.max_cost });
+        }
+        Ok(())
+    }
+
     fn take(&mut self, n: usize) -> Res<&[u8]> {
         let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
         let s = self.msg.get(self.pos..end).ok_or(TRUNCATED)?;
@@ -207,6 +227,16 @@ impl Reader<'_> {
     }
 
     fn bin(&mut self, n: usize, attachments: &mut Vec<Bytes>) -> Res<Value> {
+        // Each binary becomes a placeholder object (hundreds of bytes) for 2 bytes of input:
+        // refuse before allocating, as socket.io-parser refuses too many attachments.
+        self.bins += 1;
+        if self.bins > self.max_bins {
+            return Err(ParseError::TooManyAttachments {
+                count: self.bins,
+                max: self.max_bins,
+            });
+        }
+        self.charge(PLACEHOLDER_COST)?;
         let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
         if end > self.msg.len() {
             return Err(TRUNCATED);
@@ -217,6 +247,7 @@ impl Reader<'_> {
     }
 
     fn str(&mut self, n: usize) -> Res<String> {
+        self.charge(n)?;
         let s = self.take(n)?;
         std::str::from_utf8(s)
             .map(str::to_owned)
@@ -238,8 +269,23 @@ impl Reader<'_> {
         self.unknown_ext(ty, n, att)
     }
 
+    fn enter(depth: usize) -> Res<()> {
+        // `depth` counts the containers, the packet map being 0 and `data` 1.
+        if depth > MAX_NESTING_DEPTH {
+            return Err(ParseError::InvalidMsgpack("nesting too deep"));
+        }
+        Ok(())
+    }
+
     fn array(&mut self, n: usize, depth: usize, att: &mut Vec<Bytes>) -> Res<Value> {
-        let mut a = Vec::with_capacity(n.min(self.msg.len() - self.pos));
+        Self::enter(depth)?;
+        if n > self.msg.len() - self.pos {
+            // Not even one byte per announced element is left.
+            return Err(TRUNCATED);
+        }
+        let reserve = n.min(self.reserve_left);
+        self.reserve_left -= reserve;
+        let mut a = Vec::with_capacity(reserve);
         for _ in 0..n {
             a.push(match self.value(depth + 1, att)? {
                 Decoded::Value(v) => v,
@@ -263,8 +309,18 @@ impl Reader<'_> {
     }
 
     fn map(&mut self, n: usize, depth: usize, att: &mut Vec<Bytes>) -> Res<Value> {
-        let mut m = Map::new();
+        Self::enter(depth)?;
+        if n > (self.msg.len() - self.pos) / 2 {
+            // An entry takes at least two bytes (key and value).
+            return Err(TRUNCATED);
+        }
+        // Exact capacity: a growing map starts at 4 entries of ~100 bytes, 400 bytes for a
+        // 4-byte `{"a":1}`. Reserved from the same allowance as arrays.
+        let reserve = n.min(self.reserve_left);
+        self.reserve_left -= reserve;
+        let mut m = Map::with_capacity(reserve);
         for _ in 0..n {
+            self.charge(ENTRY_COST)?;
             let k = self.key(depth)?;
             match self.value(depth + 1, att)? {
                 Decoded::Value(v) => {
@@ -279,9 +335,7 @@ impl Reader<'_> {
     }
 
     fn value(&mut self, depth: usize, att: &mut Vec<Bytes>) -> Res<Decoded> {
-        if depth > MAX_DEPTH {
-            return Err(ParseError::InvalidMsgpack("nesting too deep"));
-        }
+        self.charge(VALUE_COST)?;
         let b = self.u8()?;
         let v = match b {
             0x00..=0x7f => Value::from(b),
@@ -409,9 +463,23 @@ fn as_integer(v: &Value) -> Option<i128> {
     (f.is_finite() && f.fract() == 0.0 && f.abs() < 1.7e38).then_some(f as i128)
 }
 
-/// Decodes one msgpack message into a packet, validating it like the JSON parser does.
-pub(crate) fn decode_msgpack(msg: &Bytes) -> Result<Packet, ParseError> {
-    let mut r = Reader { msg, pos: 0 };
+/// Decodes one msgpack message into a packet, validating it like the JSON parser does. More than
+/// `max_bins` binary values anywhere in the message, or more than `max_cost` estimated bytes of
+/// decoded values, is an error.
+pub(crate) fn decode_msgpack(
+    msg: &Bytes,
+    max_bins: usize,
+    max_cost: usize,
+) -> Result<Packet, ParseError> {
+    let mut r = Reader {
+        msg,
+        pos: 0,
+        bins: 0,
+        max_bins,
+        reserve_left: msg.len(),
+        cost: 0,
+        max_cost,
+    };
     let b = r.u8()?;
     let n = match b {
         0x80..=0x8f => usize::from(b & 0x0f),
@@ -488,15 +556,45 @@ pub(crate) fn decode_msgpack(msg: &Bytes) -> Result<Packet, ParseError> {
 }
 
 /// The msgpack parser's decoder: every packet is exactly one binary Engine.IO message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MsgpackDecoder {
-    _private: (),
+    max_attachments: usize,
+    max_decoded_bytes: usize,
+}
+
+impl Default for MsgpackDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MsgpackDecoder {
-    /// A new decoder.
+    /// A decoder with the JSON parser's default limit of
+    /// [`DEFAULT_MAX_ATTACHMENTS`](super::DEFAULT_MAX_ATTACHMENTS) binary values per packet.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_max_attachments(DEFAULT_MAX_ATTACHMENTS)
+    }
+
+    /// A decoder that refuses packets holding more than `max` binary values (`bin` or `ext`,
+    /// anywhere in the message) with [`ParseError::TooManyAttachments`].
+    pub fn with_max_attachments(max: usize) -> Self {
+        Self {
+            max_attachments: max,
+            max_decoded_bytes: usize::MAX,
+        }
+    }
+
+    /// Refuses, with [`ParseError::DecodedTooLarge`], a packet whose decoded values would take
+    /// more than `max` bytes (estimated while decoding, before allocating; unbounded by default).
+    /// A `nil` is one byte of msgpack and a 72-byte `Value`.
+    pub fn with_max_decoded_bytes(mut self, max: usize) -> Self {
+        self.max_decoded_bytes = max;
+        self
+    }
+
+    /// The configured maximum number of binary values per packet.
+    pub fn max_attachments(&self) -> usize {
+        self.max_attachments
     }
 
     /// Feeds one Engine.IO message and returns the packet it holds (always `Some` on success; the
@@ -510,7 +608,9 @@ impl MsgpackDecoder {
     pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
         match msg {
             EioMessage::Text(_) => Err(ParseError::UnexpectedText),
-            EioMessage::Binary(b) => decode_msgpack(&b).map(Some),
+            EioMessage::Binary(b) => {
+                decode_msgpack(&b, self.max_attachments, self.max_decoded_bytes).map(Some)
+            }
         }
     }
 }

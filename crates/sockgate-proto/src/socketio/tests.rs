@@ -189,9 +189,8 @@ fn binary_with_namespace_and_zero_attachments() {
         "452-/custom,7[\"x\",{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,\"num\":0}]",
     );
     assert_eq!((p.nsp.as_str(), p.id), ("/custom", Some(7)));
-    // 50- announces no attachment: the packet is complete at once
-    let p = decode_ok("450-[\"x\"]");
-    assert!(p.is_event() && p.attachments.is_empty());
+    // 50- announces no attachment: illegal since socket.io-parser 4.2.7
+    assert_eq!(decode1("450-[\"x\"]"), Err(ParseError::IllegalAttachments));
 }
 
 #[test]
@@ -365,8 +364,11 @@ fn validation_failures() {
         ),
         (
             "450-[\"a\",{\"_placeholder\":true,\"num\":0}]",
-            IllegalPlaceholder,
+            IllegalAttachments,
         ),
+        // socket.io-parser 4.2.7: a binary packet must have at least one attachment
+        ("450-[\"a\"]", IllegalAttachments),
+        ("460-1[\"a\"]", IllegalAttachments),
         (
             "461-[{\"k\":[{\"_placeholder\":true,\"num\":\"0\"}]}]",
             IllegalPlaceholder,
@@ -880,4 +882,245 @@ proptest! {
         want.data = want.data.as_ref().map(normalize);
         prop_assert_eq!(got, want);
     }
+}
+
+/// `depth` nested arrays around `1`, as JSON: `[[[1]]]` for 3.
+fn nested_json(depth: usize) -> String {
+    format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+#[test]
+fn json_nesting_depth_is_bounded() {
+    // The event array itself is level 1.
+    let ok = format!("42[\"a\",{}]", nested_json(MAX_NESTING_DEPTH - 1));
+    assert!(decode1(&ok).unwrap().is_some());
+    let deep = format!("42[\"a\",{}]", nested_json(MAX_NESTING_DEPTH));
+    assert_eq!(
+        decode1(&deep).unwrap_err(),
+        ParseError::InvalidJson("nesting too deep".to_owned())
+    );
+    let objects = format!("42[\"a\",{}1{}]", "{\"k\":".repeat(64), "}".repeat(64));
+    assert!(decode1(&objects).is_err());
+    // far deeper than serde_json's own limit, without a stack overflow
+    let huge = format!("42{}", "[".repeat(1_000_000));
+    assert!(decode1(&huge).is_err());
+    // brackets in strings (with escaped quotes) do not count
+    let in_str = format!("42[\"a\",\"\\\"{}\"]", "[".repeat(200));
+    assert!(decode1(&in_str).unwrap().is_some(), "{in_str}");
+}
+
+/// A msgpack event packet `{type: 2, data: [\"a\", <arg>], nsp: \"/\"}` with `arg` raw.
+fn mp_event(arg: &[u8]) -> Vec<u8> {
+    let mut b = hex("83 a4 74 79 70 65 02 a4 64 61 74 61 92 a1 61");
+    b.extend_from_slice(arg);
+    b.extend_from_slice(&hex("a3 6e 73 70 a1 2f"));
+    b
+}
+
+#[test]
+fn msgpack_nesting_depth_is_bounded() {
+    // `data` is level 1: 63 more arrays are fine, 64 more are not.
+    let arrays = |n| {
+        let mut v = vec![0x91; n];
+        v.push(0x01);
+        v
+    };
+    assert!(mp_decode(&mp_event(&arrays(MAX_NESTING_DEPTH - 1))).is_ok());
+    assert_eq!(
+        mp_decode(&mp_event(&arrays(MAX_NESTING_DEPTH))).unwrap_err(),
+        ParseError::InvalidMsgpack("nesting too deep")
+    );
+    // maps count as well, keys included
+    let mut maps = Vec::new();
+    for _ in 0..MAX_NESTING_DEPTH {
+        maps.extend_from_slice(&hex("81 a1 6b"));
+    }
+    maps.push(0x01);
+    assert!(mp_decode(&mp_event(&maps)).is_err());
+}
+
+#[test]
+fn msgpack_binary_count_is_bounded_like_json_attachments() {
+    let bins = |n: usize| {
+        let mut v = vec![0xdc];
+        v.extend_from_slice(&(n as u16).to_be_bytes());
+        for _ in 0..n {
+            v.extend_from_slice(&hex("c4 01 07"));
+        }
+        v
+    };
+    let p = mp_decode(&mp_event(&bins(10))).unwrap();
+    assert_eq!(p.attachments.len(), 10);
+    assert_eq!(
+        mp_decode(&mp_event(&bins(11))).unwrap_err(),
+        ParseError::TooManyAttachments { count: 11, max: 10 }
+    );
+    // The issue's packet: ~1 MB of 2-byte binaries is refused at the 11th, not decoded.
+    let mut huge = vec![0xdd];
+    huge.extend_from_slice(&499_000u32.to_be_bytes());
+    huge.extend(std::iter::repeat_n([0xc4, 0x00], 499_000).flatten());
+    assert_eq!(
+        mp_decode(&mp_event(&huge)).unwrap_err(),
+        ParseError::TooManyAttachments { count: 11, max: 10 }
+    );
+    // ext values become binaries too; binaries outside `data` count as well
+    let mut exts = vec![0x9b];
+    for _ in 0..11 {
+        exts.extend_from_slice(&hex("d4 05 01"));
+    }
+    assert!(matches!(
+        mp_decode(&mp_event(&exts)),
+        Err(ParseError::TooManyAttachments { .. })
+    ));
+    let raised = MsgpackDecoder::with_max_attachments(20);
+    assert_eq!(raised.max_attachments(), 20);
+    assert!(raised.clone().feed(bin(&mp_event(&bins(20)))).is_ok());
+    assert!(Parser::Msgpack
+        .decoder_with_max_attachments(20)
+        .feed(bin(&mp_event(&bins(20))))
+        .is_ok());
+    assert!(Parser::Json
+        .decoder_with_max_attachments(20)
+        .feed(text("4520-[\"a\"]"))
+        .is_ok());
+}
+
+#[test]
+fn msgpack_array_headers_reserve_nothing_they_have_not_read() {
+    // 64 nested `array 32` headers announcing 2^32-1 elements each, then the message ends: the
+    // decoder must fail on truncation without reserving per announced element.
+    let mut b = Vec::new();
+    for _ in 0..MAX_NESTING_DEPTH - 1 {
+        b.extend_from_slice(&hex("dd ff ff ff ff"));
+    }
+    assert_eq!(mp_decode(&mp_event(&b)).unwrap_err(), TRUNCATED_ERR);
+}
+
+const TRUNCATED_ERR: ParseError = ParseError::InvalidMsgpack("truncated");
+
+#[test]
+fn incomplete_binary_packets_hold_a_bounded_number_of_bytes() {
+    let mut d = JsonDecoder::new().with_max_pending_bytes(10);
+    assert_eq!(d.max_pending_bytes(), 10);
+    let head = "453-[\"a\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,\"num\":2}]";
+    assert_eq!(d.feed(text(head)), Ok(None));
+    assert_eq!(d.feed(bin(&[0; 6])), Ok(None));
+    assert_eq!(d.pending_bytes(), 6);
+    assert_eq!(
+        d.feed(bin(&[0; 5])),
+        Err(ParseError::PendingTooLarge { max: 10 })
+    );
+    assert!(!d.is_reconstructing());
+    assert_eq!(d.pending_bytes(), 0);
+    // exactly at the bound is fine, and the count restarts with each packet
+    for _ in 0..2 {
+        assert_eq!(d.feed(text(head)), Ok(None));
+        assert_eq!(d.feed(bin(&[0; 4])), Ok(None));
+        assert_eq!(d.feed(bin(&[0; 4])), Ok(None));
+        assert_eq!(d.feed(bin(&[0; 2])).unwrap().unwrap().attachments.len(), 3);
+        assert_eq!(d.pending_bytes(), 0);
+    }
+    // a text packet while attachments are awaited drops the partial packet
+    assert_eq!(d.feed(text(head)), Ok(None));
+    assert_eq!(d.feed(bin(&[0; 4])), Ok(None));
+    assert_eq!(d.feed(text("42[\"b\"]")), Err(ParseError::UnexpectedText));
+    assert!(!d.is_reconstructing());
+    assert_eq!(d.pending_bytes(), 0);
+    let mut any = Parser::Json.decoder().with_max_pending_bytes(3);
+    assert_eq!(any.feed(text(head)), Ok(None));
+    assert!(any.is_reconstructing());
+    assert!(any.feed(bin(&[0; 4])).is_err());
+    assert!(!Parser::Msgpack
+        .decoder()
+        .with_max_pending_bytes(3)
+        .is_reconstructing());
+}
+
+#[test]
+fn msgpack_lying_length_headers_fail_at_once_and_honest_ones_decode() {
+    // A map announcing more entries than bytes can hold is truncated before any entry is read.
+    assert_eq!(
+        mp_decode(&mp_event(&hex("df 00 01 00 00 a1 6b 01"))).unwrap_err(),
+        TRUNCATED_ERR
+    );
+    // An honest array of 100,000 nils (one byte each) decodes, with every element.
+    let mut nils = hex("dd 00 01 86 a0");
+    nils.extend(std::iter::repeat_n(0xc0, 100_000));
+    let p = mp_decode(&mp_event(&nils)).unwrap();
+    assert_eq!(p.data.unwrap()[1].as_array().unwrap().len(), 100_000);
+    // Arrays nested in an array share the reservation allowance and still decode in full.
+    let mut nested = hex("dc 00 64");
+    for _ in 0..100 {
+        nested.extend_from_slice(&hex("dc 00 64"));
+        nested.extend(std::iter::repeat_n(0x01, 100));
+    }
+    let p = mp_decode(&mp_event(&nested)).unwrap();
+    let outer = p.data.unwrap()[1].as_array().unwrap().clone();
+    assert_eq!(outer.len(), 100);
+    assert!(outer.iter().all(|a| a.as_array().unwrap().len() == 100));
+}
+
+#[test]
+fn decoded_size_is_bounded_before_allocation_in_both_parsers() {
+    let max = 1 << 20;
+    // JSON: 100,000 zeros are 200 KB of text and over 7 MB of `Value`s.
+    let zeros = format!("42[\"x\",[{}]]", vec!["0"; 100_000].join(","));
+    let mut d = JsonDecoder::new().with_max_decoded_bytes(max);
+    assert_eq!(
+        d.feed(text(&zeros)),
+        Err(ParseError::DecodedTooLarge { max })
+    );
+    // small objects cost their entries too
+    let objects = format!("42[\"x\",[{}]]", vec!["{\"a\":1}"; 10_000].join(","));
+    assert!(JsonDecoder::new()
+        .with_max_decoded_bytes(max)
+        .feed(text(&objects))
+        .is_err());
+    // a large string costs its length: 900 KB of text passes a 1 MiB bound
+    let long = format!("42[\"x\",\"{}\"]", "a".repeat(900_000));
+    assert!(JsonDecoder::new()
+        .with_max_decoded_bytes(max)
+        .feed(text(&long))
+        .unwrap()
+        .is_some());
+    // and so does a normal packet, with the bound or without it
+    assert!(JsonDecoder::new()
+        .with_max_decoded_bytes(max)
+        .feed(text("42[\"x\",{\"a\":[1,2,3],\"b\":\"c\"}]"))
+        .unwrap()
+        .is_some());
+    assert!(decode1(&zeros).unwrap().is_some());
+
+    // msgpack: 240,000 four-byte maps `{"a":1}` (960 KB) decoded to ~200 MB before.
+    let mut maps = hex("dd 00 03 a9 80");
+    maps.extend(std::iter::repeat_n(hex("81 a1 61 01"), 240_000).flatten());
+    let bounded = |b: &[u8]| {
+        MsgpackDecoder::new()
+            .with_max_decoded_bytes(max)
+            .feed(bin(&mp_event(b)))
+    };
+    assert_eq!(bounded(&maps), Err(ParseError::DecodedTooLarge { max }));
+    let mut nils = hex("dd 00 01 86 a0");
+    nils.extend(std::iter::repeat_n(0xc0, 100_000));
+    assert_eq!(bounded(&nils), Err(ParseError::DecodedTooLarge { max }));
+    assert!(mp_decode(&mp_event(&nils)).is_ok(), "unbounded by default");
+    // strings and binaries cost about their size
+    let mut s = vec![0xdb];
+    s.extend_from_slice(&900_000u32.to_be_bytes());
+    s.extend(std::iter::repeat_n(b'a', 900_000));
+    assert!(bounded(&s).is_ok());
+    let mut b = vec![0xc6];
+    b.extend_from_slice(&900_000u32.to_be_bytes());
+    b.extend(std::iter::repeat_n(7u8, 900_000));
+    assert!(bounded(&b).is_ok());
+    assert!(Parser::Msgpack
+        .decoder()
+        .with_max_decoded_bytes(max)
+        .feed(bin(&mp_event(&maps)))
+        .is_err());
+    assert!(Parser::Json
+        .decoder()
+        .with_max_decoded_bytes(max)
+        .feed(text(&zeros))
+        .is_err());
 }

@@ -211,6 +211,10 @@ pub(crate) fn server_config_difference(
         recovery,
         serve_client,
         cleanup_empty_child_namespaces,
+        max_attachments,
+        max_pending_attachment_bytes,
+        pending_attachments_timeout,
+        max_decoded_bytes,
     } = a;
     let EngineConfig {
         path,
@@ -297,6 +301,19 @@ pub(crate) fn server_config_difference(
         (
             cleanup_empty_child_namespaces == &b.cleanup_empty_child_namespaces,
             "cleanup_empty_child_namespaces",
+        ),
+        (max_attachments == &b.max_attachments, "max_attachments"),
+        (
+            max_pending_attachment_bytes == &b.max_pending_attachment_bytes,
+            "max_pending_attachment_bytes",
+        ),
+        (
+            pending_attachments_timeout == &b.pending_attachments_timeout,
+            "pending_attachments_timeout",
+        ),
+        (
+            max_decoded_bytes == &b.max_decoded_bytes,
+            "max_decoded_bytes",
         ),
         (connect_timeout == &b.connect_timeout, "connect_timeout"),
         (ack_timeout == &b.ack_timeout, "ack_timeout"),

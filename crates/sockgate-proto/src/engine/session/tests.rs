@@ -334,4 +334,87 @@ fn an_unsolicited_pong_is_not_a_heartbeat_failure() {
     let next = s.poll_timeout().unwrap();
     assert!(s.handle_timeout(next).closed.is_none());
     assert!(!s.is_closed());
+fn a_server_close_does_not_restart_the_heartbeat_deadline() {
+    // Issue 8 #17: a handshake never polled again, closed by the connect timeout in between,
+    // must be gone at pingInterval + pingTimeout, not one more ping cycle after the close.
+    let t0 = Instant::now();
+    let mut s = Session::new(config(), TransportKind::Polling, t0);
+    assert_eq!(s.close(t0 + ms(100)), Some(CloseReason::ForcedClose));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(500)));
+    s.handle_timeout(t0 + ms(499));
+    assert!(!s.is_finished());
+    s.handle_timeout(t0 + ms(500));
+    assert!(s.is_finished());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_server_close_while_a_pong_is_due_ends_at_the_pong_deadline() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(), TransportKind::Polling, t0);
+    assert!(s.handle_timeout(t0 + ms(300)).ping_queued);
+    s.close(t0 + ms(450));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(500)));
+    // The client that polls in time still gets the ping it was owed, then the close.
+    let PollBatch::Frames { frames, close } = s.take_poll_batch() else {
+        panic!("expected the queued ping");
+    };
+    assert!(!close);
+    assert_eq!(texts(&frames), vec![b"2".as_slice()]);
+    let PollBatch::Frames { close, .. } = s.take_poll_batch() else {
+        panic!("expected the close packet");
+    };
+    assert!(close && s.is_finished());
+}
+
+#[test]
+fn a_server_close_after_a_pong_waits_at_most_one_cycle_from_the_pong() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(), TransportKind::Polling, t0);
+    assert!(s.handle_timeout(t0 + ms(300)).ping_queued);
+    s.drain();
+    s.handle_packet(t0 + ms(350), Packet::Pong(Bytes::new()));
+    s.close(t0 + ms(400));
+    // Last sign of life at 350: dead at 350 + 300 + 200.
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(850)));
+}
+
+#[test]
+fn durations_that_overflow_instant_mean_never_and_do_not_panic() {
+    // Issue 8 #15: `ping_interval(Duration::MAX)` panicked on `Instant + Duration`.
+    let huge = Arc::new(SessionConfig {
+        ping_interval: Duration::MAX,
+        ping_timeout: Duration::MAX,
+        upgrade_timeout: Duration::MAX,
+        ..SessionConfig::default()
+    });
+    let t0 = Instant::now();
+    for transport in [TransportKind::Polling, TransportKind::WebSocket] {
+        let mut s = Session::new(huge.clone(), transport, t0);
+        assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.handle_timeout(t0 + ms(10)), TimeoutOutcome::default());
+        s.handle_packet(t0, Packet::Pong(Bytes::new()));
+        assert_eq!(s.poll_timeout(), None);
+        if transport == TransportKind::Polling {
+            s.start_probe(t0).unwrap();
+            assert_eq!(s.poll_timeout(), None);
+            s.abort_probe();
+        }
+        s.close(t0);
+        assert_eq!(s.poll_timeout(), None);
+        s.handle_timeout(t0 + Duration::from_secs(3600));
+        s.handle_packet(t0, Packet::Close);
+    }
+    // Only the timeout overflows: the ping is sent and its pong is awaited forever.
+    let cfg = Arc::new(SessionConfig {
+        ping_interval: ms(300),
+        ping_timeout: Duration::MAX,
+        ..SessionConfig::default()
+    });
+    let mut s = Session::new(cfg, TransportKind::Polling, t0);
+    assert!(s.handle_timeout(t0 + ms(300)).ping_queued);
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(s.handle_timeout(t0 + ms(100_000)).closed, None);
+    s.close(t0 + ms(400));
+    assert_eq!(s.poll_timeout(), None);
 }
