@@ -334,6 +334,9 @@ fn an_unsolicited_pong_is_not_a_heartbeat_failure() {
     let next = s.poll_timeout().unwrap();
     assert!(s.handle_timeout(next).closed.is_none());
     assert!(!s.is_closed());
+}
+
+#[test]
 fn a_server_close_does_not_restart_the_heartbeat_deadline() {
     // Issue 8 #17: a handshake never polled again, closed by the connect timeout in between,
     // must be gone at pingInterval + pingTimeout, not one more ping cycle after the close.
