@@ -388,7 +388,8 @@ impl<H: EngineHandler> Driver<H> {
                 let hold_until = self
                     .last_write
                     .filter(|_| self.last_batch > 1)
-                    .map(|t| t + window)
+                    // A window past `Instant`'s range means no hold (it would never end).
+                    .and_then(|t| t.checked_add(window))
                     .filter(|&until| !window.is_zero() && now < until);
                 let (frames, closed) = {
                     let mut state = self.connection.state.lock();

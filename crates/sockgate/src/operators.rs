@@ -158,7 +158,11 @@ impl BroadcastOperators {
             ..Default::default()
         };
         // One deadline for the whole broadcast.
-        let deadline = tokio::time::Instant::now() + timeout;
+        // `Duration::MAX` means "no timeout": a deadline past `Instant`'s range is far away.
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
         while responses.answers.len() < expected {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(answer)) => responses.answers.push(answer),

@@ -33,3 +33,36 @@ async fn a_server_with_every_timeout_at_duration_max_serves_clients() {
     client.close();
     io.close_with_timeout(Duration::from_secs(2)).await;
 }
+
+/// A write coalescing window and a broadcast ack timeout of `Duration::MAX` used to panic on
+/// `Instant + Duration` (at the second broadcast write, and at the broadcast with acks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_max_coalescing_window_and_ack_timeout_do_not_panic() {
+    let io = SocketIo::builder()
+        .write_coalescing(Duration::MAX)
+        .ack_timeout(Duration::MAX)
+        .build();
+    io.ns("/", |_socket: SocketRef| {});
+    let a = TestClient::connect(&io).await.unwrap();
+    let a = a.socket("/", None).await.unwrap();
+    let b = TestClient::connect(&io).await.unwrap();
+    let b = b.socket("/", None).await.unwrap();
+    for i in 0..20 {
+        io.emit("n", &i).unwrap();
+    }
+    for socket in [&a, &b] {
+        for _ in 0..20 {
+            socket
+                .wait_for("n", Duration::from_secs(2))
+                .await
+                .expect("delivered");
+        }
+    }
+    // Nobody to wait for: resolves at once instead of panicking on the deadline.
+    let responses = io
+        .to("nobody")
+        .emit_with_ack("q", &1)
+        .await
+        .expect("a broadcast with acks");
+    assert_eq!(responses.expected, 0);
+}
