@@ -369,6 +369,9 @@ where
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
     if is_binary {
+        // Engine.IO v4 sends binary as base64 text over polling: a binary body is an invalid
+        // content and, as in Node, ends the session.
+        connection.fail(CloseReason::TransportError);
         return Err(RequestError::BadRequest);
     }
     let limit = usize::try_from(shared.session_config.max_payload).unwrap_or(usize::MAX);

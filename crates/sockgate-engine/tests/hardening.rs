@@ -840,3 +840,29 @@ async fn large_compression_does_not_stall_the_runtime() {
         "the runtime thread was blocked for {worst:?} (the poll took {took:?})"
     );
 }
+
+/// An `application/octet-stream` POST is invalid content in Engine.IO v4: 400, and the session
+/// ends, as in Node (it used to stay, with its next GET hanging).
+#[tokio::test]
+async fn a_binary_polling_post_ends_the_session() {
+    let (addr, engine) = start(EngineConfig::default(), patient()).await;
+    let sid = handshake(addr).await;
+    let reply = request(
+        addr,
+        &format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: 3\r\n\r\nabc"
+        ),
+    )
+    .await;
+    assert_eq!(reply.status(), 400, "{reply:?}");
+    let poll = request(
+        addr,
+        &get_req(
+            &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(poll.status(), 400, "the session is gone: {poll:?}");
+    assert_eq!(engine.session_count(), 0);
+}
