@@ -114,7 +114,7 @@ fuzz_target!(|data: &[u8]| {
             }
             8 => s.abort_probe(),
             9 => {
-                let _ = s.handle_probe_packet(packet(arg));
+                let _ = s.handle_probe_packet(now, packet(arg));
             }
             10 => {
                 s.close(now);
