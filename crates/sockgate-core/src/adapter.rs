@@ -141,6 +141,19 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
         Box::pin(async { None })
     }
+
+    /// The packets reaching `rooms` stored after `offset`, oldest first, without touching any
+    /// session: called once a recovering socket is registered, to pick up what was broadcast
+    /// between [`Adapter::restore_session`] and the registration (otherwise lost). `None` when
+    /// `offset` is not buffered.
+    fn packets_after(&self, _offset: &str, _rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
+        Box::pin(async { Some(Vec::new()) })
+    }
+}
+
+/// The recovery offset a stored packet carries: its last argument.
+pub fn packet_offset(packet: &Packet) -> Option<&str> {
+    packet.data.as_ref()?.as_array()?.last()?.as_str()
 }
 
 /// Builds the adapter of each namespace.

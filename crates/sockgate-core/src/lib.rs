@@ -11,8 +11,8 @@ mod memory;
 mod room;
 
 pub use adapter::{
-    Adapter, AdapterFactory, BoxFuture, BroadcastFlags, BroadcastOptions, LocalNamespace,
-    PersistedSession, Room, SocketDetails,
+    packet_offset, Adapter, AdapterFactory, BoxFuture, BroadcastFlags, BroadcastOptions,
+    LocalNamespace, PersistedSession, Room, SocketDetails,
 };
 pub use memory::{InMemoryAdapter, RecoveryConfig};
 pub use room::RoomIndex;

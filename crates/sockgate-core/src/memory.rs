@@ -355,6 +355,14 @@ impl Adapter for InMemoryAdapter {
         });
         Box::pin(async move { restored })
     }
+
+    fn packets_after(&self, offset: &str, rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
+        let packets = self
+            .recovery
+            .as_ref()
+            .and_then(|recovery| recovery.missed_after(offset, rooms));
+        Box::pin(async move { packets })
+    }
 }
 
 #[cfg(test)]

@@ -327,6 +327,10 @@ async fn connect(
     }
 
     let client = conn.data();
+    if recovered {
+        // Broadcasts that reach the socket from its registration on wait for the replay.
+        socket.start_replay();
+    }
     socket.set_connected();
     ns.insert_socket(socket.clone());
     let mut join: Vec<Room> = vec![Room::from(id.as_str())];
@@ -350,9 +354,28 @@ async fn connect(
     if let Some(pid) = &pid {
         reply["pid"] = Value::from(pid.as_str());
     }
-    let _ = socket.send_packet(Packet::connect(nsp, Some(reply)));
-    for packet in missed {
-        let _ = socket.send_packet(packet);
+    if recovered {
+        // What was broadcast between `restore_session` and the registration reached neither
+        // the replay nor the socket: take it from the buffer now (Node loses it).
+        let mut missed = missed;
+        let last = missed
+            .last()
+            .and_then(sockgate_core::packet_offset)
+            .map(str::to_owned)
+            .or_else(|| {
+                auth.get("offset")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(last) = last {
+            if let Some(later) = adapter.packets_after(&last, &join).await {
+                missed.extend(later);
+            }
+        }
+        let _ = socket.send_packet(Packet::connect(nsp, Some(reply)));
+        socket.end_replay(missed);
+    } else {
+        let _ = socket.send_packet(Packet::connect(nsp, Some(reply)));
     }
     if let Some(handler) = &ns.connect_handler {
         handler.call(

@@ -224,6 +224,9 @@ impl LocalNamespace for Namespace {
                     }
                 }
             }
+            if socket.hold_during_replay(packet) {
+                continue;
+            }
             // A fan-out may wait for the write coalescing window; a single recipient is
             // served at once.
             let _ = if fan_out {

@@ -95,6 +95,11 @@ pub struct Socket {
     /// Set once the socket left: it joins no room any more (a handler still running after a
     /// close must not leave a dead id in the adapter).
     left: AtomicBool,
+    /// Set while a recovered socket's missed packets are being replayed: broadcasts that
+    /// reach it meanwhile wait in `held` so they follow the replay, and are dropped if the
+    /// replay already carried them (same offset).
+    replaying: AtomicBool,
+    held: Mutex<Option<Vec<Packet>>>,
     pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
     pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
     pub(crate) any_outgoing: RwLock<Vec<OutgoingListener>>,
@@ -136,6 +141,8 @@ impl Socket {
             recovered,
             connected: AtomicBool::new(false),
             left: AtomicBool::new(false),
+            replaying: AtomicBool::new(false),
+            held: Mutex::new(None),
             handlers: RwLock::new(HashMap::new()),
             any_handlers: RwLock::new(Vec::new()),
             any_outgoing: RwLock::new(Vec::new()),
@@ -365,6 +372,49 @@ impl Socket {
         self.conn
             .send_all(frames)
             .map_err(|_| SendError::Disconnected)
+    }
+
+    /// Holds live broadcasts until [`Socket::end_replay`] (before the socket is registered).
+    pub(crate) fn start_replay(&self) {
+        *self.held.lock() = Some(Vec::new());
+        self.replaying.store(true, Ordering::Release);
+    }
+
+    /// While replaying, keeps a broadcast for later and returns `true`; otherwise `false`
+    /// (send it now). One atomic load when not replaying: broadcasts pay nothing for this.
+    pub(crate) fn hold_during_replay(&self, packet: &Packet) -> bool {
+        if !self.replaying.load(Ordering::Acquire) {
+            return false;
+        }
+        match self.held.lock().as_mut() {
+            Some(held) => {
+                held.push(packet.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends the replay (`missed`, oldest first), then what was held meanwhile minus what the
+    /// replay already carried; from then on broadcasts go out directly. Runs under the hold's
+    /// lock so that no live broadcast overtakes the replay.
+    pub(crate) fn end_replay(&self, missed: Vec<Packet>) {
+        let mut held = self.held.lock();
+        let replayed: std::collections::HashSet<String> = missed
+            .iter()
+            .filter_map(|p| sockgate_core::packet_offset(p).map(str::to_owned))
+            .collect();
+        for packet in missed {
+            let _ = self.send_packet(packet);
+        }
+        for packet in held.take().unwrap_or_default() {
+            let duplicate =
+                sockgate_core::packet_offset(&packet).is_some_and(|o| replayed.contains(o));
+            if !duplicate {
+                let _ = self.send_packet(packet);
+            }
+        }
+        self.replaying.store(false, Ordering::Release);
     }
 
     /// Joins rooms.
