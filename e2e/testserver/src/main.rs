@@ -49,7 +49,8 @@
 //! `GET /admin/close?instance=` (`io.close()`), `GET /health`.
 //!
 //! Flags: `--port N`; `--header-timeout-ms N`, `--idle-timeout-ms N`, `--max-connections N`
-//! (HTTP options, `HttpConfig`'s defaults otherwise).
+//! (HTTP options, `HttpConfig`'s defaults otherwise); for `/tunable/`: `--ping-interval`,
+//! `--ping-timeout`, `--connect-timeout`, `--attachments-timeout`, `--write-coalescing` (ms).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -594,6 +595,7 @@ struct Tunable {
     ping_timeout: Duration,
     connect_timeout: Duration,
     attachments_timeout: Duration,
+    write_coalescing: Duration,
 }
 
 fn tunable_from_args() -> Tunable {
@@ -611,6 +613,10 @@ fn tunable_from_args() -> Tunable {
         ping_timeout: ms("--ping-timeout", 3000),
         connect_timeout: ms("--connect-timeout", 6000),
         attachments_timeout: ms("--attachments-timeout", 30_000),
+        write_coalescing: ms(
+            "--write-coalescing",
+            sockgate_engine::DEFAULT_WRITE_COALESCING.as_millis() as u64,
+        ),
     }
 }
 
@@ -685,6 +691,7 @@ fn instances() -> Vec<(&'static str, SocketIo)> {
                 .ping_timeout(tunable.ping_timeout)
                 .connect_timeout(tunable.connect_timeout)
                 .pending_attachments_timeout(tunable.attachments_timeout)
+                .write_coalescing(tunable.write_coalescing)
                 .ack_timeout(ack)
                 .build(),
         ),
