@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use sockgate::{RecoveryConfig, SocketIo, SocketRef};
-use support::{eventually, serve, Ws};
+use support::{eventually, serve, SlowJoin, Ws};
 
 /// With recovery on, a per-socket `emit` carries an offset and is kept for replay, as in Node
 /// (it goes through the adapter). It used to be sent directly: a client whose last packets were
@@ -72,72 +72,6 @@ async fn per_socket_emits_are_replayed_after_a_transport_drop() {
     assert!(next.starts_with("42[\"n\",4,"), "{next}");
 }
 
-/// The in-memory adapter with recovery, whose `add_all` can be held up once: it opens the
-/// window between `restore_session` and the recovering socket's registration.
-struct SlowRegistration {
-    inner: sockgate::core::InMemoryAdapter,
-    armed: Arc<std::sync::atomic::AtomicBool>,
-}
-
-use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
-use sockgate::{Room, Sid};
-use sockgate_proto::socketio::Packet;
-
-impl Adapter for SlowRegistration {
-    fn add_all(&self, sid: Sid, rooms: &[Room]) {
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        self.inner.add_all(sid, rooms)
-    }
-    fn del(&self, sid: Sid, room: &str) {
-        self.inner.del(sid, room)
-    }
-    fn del_all(&self, sid: Sid) {
-        self.inner.del_all(sid)
-    }
-    fn rooms_of(&self, sid: Sid) -> Vec<Room> {
-        self.inner.rooms_of(sid)
-    }
-    fn rooms(&self) -> Vec<Room> {
-        self.inner.rooms()
-    }
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.inner.local_sockets(opts)
-    }
-    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
-        self.inner.broadcast(packet, opts)
-    }
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
-        self.inner.fetch_sockets(opts)
-    }
-    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-        self.inner.add_sockets(opts, rooms)
-    }
-    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-        self.inner.del_sockets(opts, rooms)
-    }
-    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
-        self.inner.disconnect_sockets(opts, close)
-    }
-    fn recovery_enabled(&self) -> bool {
-        true
-    }
-    fn persist_session(&self, session: PersistedSession) {
-        self.inner.persist_session(session)
-    }
-    fn restore_session(
-        &self,
-        pid: &str,
-        offset: &str,
-    ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
-        self.inner.restore_session(pid, offset)
-    }
-    fn packets_after(&self, offset: &str, rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
-        self.inner.packets_after(offset, rooms)
-    }
-}
-
 /// A broadcast published after the recovery read the buffer but before the recovered socket
 /// was registered reached neither the replay nor the socket (Node has the same race; the
 /// jitter suite saw 1 of 300 lost). Now the buffer is read again once the socket is
@@ -148,15 +82,7 @@ async fn a_broadcast_during_the_recovery_is_neither_lost_nor_doubled() {
     let recovery = RecoveryConfig::default();
     let io = SocketIo::builder()
         .connection_state_recovery(recovery)
-        .adapter({
-            let armed = armed.clone();
-            move |ns| {
-                Arc::new(SlowRegistration {
-                    inner: sockgate::core::InMemoryAdapter::new(ns, Some(recovery)),
-                    armed: armed.clone(),
-                }) as Arc<dyn Adapter>
-            }
-        })
+        .adapter(SlowJoin::factory(armed.clone(), Some(recovery)))
         .build();
     let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
     let seen = sockets.clone();

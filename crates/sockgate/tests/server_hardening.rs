@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use sockgate::{AckError, MiddlewareError, SendError, SocketIo, SocketRef};
-use support::{eventually, serve, Ws};
+use support::{eventually, serve, SlowJoin, Ws};
 
 /// Emitting a reserved event name is refused at the call, as Node throws; the client saw
 /// nothing of it and stays connected.
@@ -186,67 +186,6 @@ async fn connections_closing_during_connect_leave_no_ghost_sockets() {
     assert!(io.broadcast().fetch_sockets().await.is_empty());
 }
 
-/// The in-memory adapter, with a slow first `add_all`: it holds a CONNECT right inside the
-/// registration, where a close on another thread used to find no socket to close.
-struct SlowJoin {
-    inner: sockgate::core::InMemoryAdapter,
-    slowed: std::sync::atomic::AtomicBool,
-}
-
-impl sockgate::core::Adapter for SlowJoin {
-    fn add_all(&self, sid: sockgate::Sid, rooms: &[sockgate::Room]) {
-        if !self.slowed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        self.inner.add_all(sid, rooms)
-    }
-    fn del(&self, sid: sockgate::Sid, room: &str) {
-        self.inner.del(sid, room)
-    }
-    fn del_all(&self, sid: sockgate::Sid) {
-        self.inner.del_all(sid)
-    }
-    fn rooms_of(&self, sid: sockgate::Sid) -> Vec<sockgate::Room> {
-        self.inner.rooms_of(sid)
-    }
-    fn rooms(&self) -> Vec<sockgate::Room> {
-        self.inner.rooms()
-    }
-    fn local_sockets(&self, opts: &sockgate::core::BroadcastOptions) -> Vec<sockgate::Sid> {
-        self.inner.local_sockets(opts)
-    }
-    fn broadcast(
-        &self,
-        packet: sockgate_proto::socketio::Packet,
-        opts: sockgate::core::BroadcastOptions,
-    ) {
-        self.inner.broadcast(packet, opts)
-    }
-    fn broadcast_with_ack_remote(
-        &self,
-        packet: sockgate_proto::socketio::Packet,
-        opts: sockgate::core::BroadcastOptions,
-        on_ack: std::sync::Arc<dyn Fn(serde_json::Value) + Send + Sync>,
-    ) -> sockgate::core::BoxFuture<'_, usize> {
-        self.inner.broadcast_with_ack_remote(packet, opts, on_ack)
-    }
-    fn fetch_sockets(
-        &self,
-        opts: sockgate::core::BroadcastOptions,
-    ) -> sockgate::core::BoxFuture<'_, Vec<sockgate::core::SocketDetails>> {
-        self.inner.fetch_sockets(opts)
-    }
-    fn add_sockets(&self, opts: sockgate::core::BroadcastOptions, rooms: Vec<sockgate::Room>) {
-        self.inner.add_sockets(opts, rooms)
-    }
-    fn del_sockets(&self, opts: sockgate::core::BroadcastOptions, rooms: Vec<sockgate::Room>) {
-        self.inner.del_sockets(opts, rooms)
-    }
-    fn disconnect_sockets(&self, opts: sockgate::core::BroadcastOptions, close: bool) {
-        self.inner.disconnect_sockets(opts, close)
-    }
-}
-
 /// The close (a ping timeout, on the timer's thread) lands exactly inside the registration:
 /// the deterministic version of the race above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,12 +193,10 @@ async fn a_close_during_registration_leaves_no_ghost() {
     let io = SocketIo::builder()
         .ping_interval(Duration::from_millis(50))
         .ping_timeout(Duration::from_millis(50))
-        .adapter(|ns| {
-            Arc::new(SlowJoin {
-                inner: sockgate::core::InMemoryAdapter::new(ns, None),
-                slowed: Default::default(),
-            }) as Arc<dyn sockgate::core::Adapter>
-        })
+        .adapter(SlowJoin::factory(
+            Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            None,
+        ))
         .build();
     let ns = io.ns("/", |_socket: SocketRef| {});
     let addr = serve(&io).await;

@@ -5,30 +5,25 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
-use sockgate::SocketIo;
+use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+use sockgate::{Room, Sid, SocketIo};
+use sockgate_proto::socketio::Packet;
 use sockgate_proto::ws::{self, FrameDecoder, Message, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Serves `io` on a free loopback port, on a runtime of its own: if the server deadlocks, the
-/// test's own timeouts still fire and the test fails instead of hanging.
+/// test's own timeouts still fire and the test fails instead of hanging. It runs until the
+/// test process exits.
 pub async fn serve(io: &SocketIo) -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let io = io.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let _ = io.serve(listener).await;
-        });
-    });
+    let server = serve_stoppable(io);
+    let addr = server.addr;
+    // Never stopped: its stop sender is kept alive with it.
+    std::mem::forget(server);
     addr
 }
 
@@ -307,4 +302,87 @@ pub async fn stable_sockets() -> usize {
         }
     }
     last
+}
+
+/// The in-memory adapter (with recovery when configured) whose next `add_all` can be held up
+/// on purpose: it opens the window inside a CONNECT between the checks and the registration.
+pub struct SlowJoin {
+    inner: sockgate::core::InMemoryAdapter,
+    armed: Arc<AtomicBool>,
+    recovery: bool,
+}
+
+impl SlowJoin {
+    /// An adapter factory for the builder; `armed` set to true holds up the next `add_all`
+    /// by 300 ms.
+    pub fn factory(
+        armed: Arc<AtomicBool>,
+        recovery: Option<sockgate::RecoveryConfig>,
+    ) -> impl Fn(std::sync::Weak<dyn sockgate::core::LocalNamespace>) -> Arc<dyn Adapter>
+           + Send
+           + Sync
+           + 'static {
+        move |ns| {
+            Arc::new(SlowJoin {
+                inner: sockgate::core::InMemoryAdapter::new(ns, recovery),
+                armed: armed.clone(),
+                recovery: recovery.is_some(),
+            }) as Arc<dyn Adapter>
+        }
+    }
+}
+
+impl Adapter for SlowJoin {
+    fn add_all(&self, sid: Sid, rooms: &[Room]) {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        self.inner.add_all(sid, rooms)
+    }
+    fn del(&self, sid: Sid, room: &str) {
+        self.inner.del(sid, room)
+    }
+    fn del_all(&self, sid: Sid) {
+        self.inner.del_all(sid)
+    }
+    fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+        self.inner.rooms_of(sid)
+    }
+    fn rooms(&self) -> Vec<Room> {
+        self.inner.rooms()
+    }
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        self.inner.local_sockets(opts)
+    }
+    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
+        self.inner.broadcast(packet, opts)
+    }
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
+        self.inner.fetch_sockets(opts)
+    }
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+        self.inner.add_sockets(opts, rooms)
+    }
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+        self.inner.del_sockets(opts, rooms)
+    }
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
+        self.inner.disconnect_sockets(opts, close)
+    }
+    fn recovery_enabled(&self) -> bool {
+        self.recovery
+    }
+    fn persist_session(&self, session: PersistedSession) {
+        self.inner.persist_session(session)
+    }
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
+        self.inner.restore_session(pid, offset)
+    }
+    fn packets_after(&self, offset: &str, rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
+        self.inner.packets_after(offset, rooms)
+    }
 }
