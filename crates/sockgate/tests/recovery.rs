@@ -5,9 +5,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use sockgate::{RecoveryConfig, SocketIo, SocketRef};
-use support::{eventually, serve, SlowJoin, Ws};
+use sockgate::{RecoveryConfig, SocketIo};
+use support::{eventually, record_sockets, serve, SlowJoin, Ws};
 
 /// With recovery on, a per-socket `emit` carries an offset and is kept for replay, as in Node
 /// (it goes through the adapter). It used to be sent directly: a client whose last packets were
@@ -17,20 +16,11 @@ async fn per_socket_emits_are_replayed_after_a_transport_drop() {
     let io = SocketIo::builder()
         .connection_state_recovery(RecoveryConfig::default())
         .build();
-    let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
-    let seen = sockets.clone();
-    io.ns("/", move |socket: SocketRef| seen.lock().push(socket));
+    let sockets = record_sockets(&io);
     let addr = serve(&io).await;
 
-    let mut ws = Ws::open(addr, "").await;
-    ws.send_text("40").await;
-    let answer = ws.next_text(Duration::from_secs(5)).await.unwrap();
-    let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
-    let pid = connect["pid"]
-        .as_str()
-        .expect("a pid with recovery on")
-        .to_owned();
-    let id = connect["sid"].as_str().unwrap().to_owned();
+    let (mut ws, pid) = Ws::connect_with_pid(addr).await;
+    let id = ws.id.clone();
     let socket = sockets.lock()[0].clone();
 
     socket.emit("n", &1).unwrap();
@@ -84,16 +74,10 @@ async fn a_broadcast_during_the_recovery_is_neither_lost_nor_doubled() {
         .connection_state_recovery(recovery)
         .adapter(SlowJoin::factory(armed.clone(), Some(recovery)))
         .build();
-    let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
-    let seen = sockets.clone();
-    io.ns("/", move |socket: SocketRef| seen.lock().push(socket));
+    let sockets = record_sockets(&io);
     let addr = serve(&io).await;
 
-    let mut ws = Ws::open(addr, "").await;
-    ws.send_text("40").await;
-    let answer = ws.next_text(Duration::from_secs(5)).await.unwrap();
-    let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
-    let pid = connect["pid"].as_str().unwrap().to_owned();
+    let (mut ws, pid) = Ws::connect_with_pid(addr).await;
     io.emit("n", &1).unwrap();
     let first = ws.next_text(Duration::from_secs(5)).await.unwrap();
     let args: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();

@@ -5,18 +5,15 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use sockgate::{AckError, MiddlewareError, SendError, SocketIo, SocketRef};
-use support::{eventually, serve, SlowJoin, Ws};
+use support::{eventually, record_sockets, serve, SlowJoin, Ws};
 
 /// Emitting a reserved event name is refused at the call, as Node throws; the client saw
 /// nothing of it and stays connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserved_event_names_are_refused_at_the_emit() {
     let io = SocketIo::new();
-    let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
-    let seen = sockets.clone();
-    io.ns("/", move |socket: SocketRef| seen.lock().push(socket));
+    let sockets = record_sockets(&io);
     let addr = serve(&io).await;
     let mut ws = Ws::connect(addr).await;
     let socket = sockets.lock()[0].clone();
@@ -48,9 +45,7 @@ async fn reserved_event_names_are_refused_at_the_emit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_and_timed_out_acks_leave_no_entries() {
     let io = SocketIo::new();
-    let sockets: Arc<Mutex<Vec<SocketRef>>> = Arc::default();
-    let seen = sockets.clone();
-    io.ns("/", move |socket: SocketRef| seen.lock().push(socket));
+    let sockets = record_sockets(&io);
     let addr = serve(&io).await;
     let mut clients = Vec::new();
     for _ in 0..20 {

@@ -13,10 +13,9 @@ use support::{eventually, serve, Polling, Ws};
 
 type Reasons = Arc<Mutex<Vec<(String, DisconnectReason)>>>;
 
-fn server(max_buffered: usize) -> (SocketIo, Reasons) {
-    let io = SocketIo::builder()
-        .engine(EngineConfig::default().max_buffered_bytes(max_buffered))
-        .build();
+/// A server with these engine options whose `/` records every disconnect reason.
+fn server(engine: EngineConfig) -> (SocketIo, Reasons) {
+    let io = SocketIo::builder().engine(engine).build();
     let reasons: Reasons = Arc::default();
     let seen = reasons.clone();
     io.ns("/", move |socket: SocketRef| {
@@ -33,7 +32,7 @@ fn server(max_buffered: usize) -> (SocketIo, Reasons) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_overflowing_a_stalled_poller_drops_it_and_nobody_else() {
     let _serial = support::serial().await;
-    let (io, reasons) = server(256 << 10);
+    let (io, reasons) = server(EngineConfig::default().max_buffered_bytes(256 << 10));
     let addr = serve(&io).await;
     let stalled = Polling::connect(addr).await;
     let mut reader = Ws::connect(addr).await;
@@ -91,21 +90,11 @@ async fn a_broadcast_overflowing_a_stalled_poller_drops_it_and_nobody_else() {
 /// forever; now the write deadline drops it and the server closes its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_reader_that_stops_reading_is_dropped_at_the_write_deadline() {
-    let io = SocketIo::builder()
-        .engine(
-            EngineConfig::default()
-                .max_buffered_bytes(256 << 20)
-                .websocket_write_timeout(Duration::from_millis(500)),
-        )
-        .build();
-    let reasons: Reasons = Arc::default();
-    let seen = reasons.clone();
-    io.ns("/", move |socket: SocketRef| {
-        let seen = seen.clone();
-        socket.on_disconnect(move |socket, reason| {
-            seen.lock().push((socket.id().to_string(), reason));
-        });
-    });
+    let (io, reasons) = server(
+        EngineConfig::default()
+            .max_buffered_bytes(256 << 20)
+            .websocket_write_timeout(Duration::from_millis(500)),
+    );
     let _serial = support::serial().await;
     let addr = serve(&io).await;
     let baseline = support::stable_sockets().await;

@@ -75,6 +75,16 @@ pub fn serve_stoppable(io: &SocketIo) -> Stoppable {
     }
 }
 
+/// Declares `/` on `io` and returns every socket that connects to it, in order.
+pub fn record_sockets(io: &SocketIo) -> Arc<parking_lot::Mutex<Vec<sockgate::SocketRef>>> {
+    let sockets: Arc<parking_lot::Mutex<Vec<sockgate::SocketRef>>> = Arc::default();
+    let seen = sockets.clone();
+    io.ns("/", move |socket: sockgate::SocketRef| {
+        seen.lock().push(socket)
+    });
+    sockets
+}
+
 /// Polls `check` every 10 ms until it is true or `within` passed; returns whether it became true.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + within;
@@ -190,6 +200,17 @@ impl Ws {
             decoder: FrameDecoder::for_client(64 << 20),
             id: String::new(),
         }
+    }
+
+    /// Opens and joins `/` on a server with recovery on; returns the socket's `pid` too.
+    pub async fn connect_with_pid(addr: SocketAddr) -> (Ws, String) {
+        let mut ws = Ws::open(addr, "").await;
+        ws.send_text("40").await;
+        let answer = ws.next_text(Duration::from_secs(5)).await.expect("CONNECT");
+        let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+        ws.id = connect["sid"].as_str().unwrap().to_owned();
+        let pid = connect["pid"].as_str().expect("a pid with recovery on");
+        (ws, pid.to_owned())
     }
 
     /// Opens and joins `/`.
