@@ -9,6 +9,18 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Polls `fn` every 25 ms until it returns something truthy (returned), or throws after `ms`. */
+export async function waitFor(what, fn, ms = 4000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await sleep(25);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
 /** Rejects with `what` if `promise` does not settle within `ms`. */
 export function within(ms, promise, what = "operation") {
   let timer;

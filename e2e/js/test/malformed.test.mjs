@@ -15,7 +15,7 @@ import { io as ioc } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
 import { readFileSync } from "node:fs";
 import { startServer } from "../lib/server.mjs";
-import { RawWs, request, sleep, within } from "../lib/eio.mjs";
+import { RawWs, request, sleep, waitFor, within } from "../lib/eio.mjs";
 
 const MB = 1024 * 1024;
 const RSS_LIMIT_KB = 64 * 1024;
@@ -42,21 +42,11 @@ function mkHelpers(server) {
   };
   const stats = () => getJson("/stats");
   const reasons = (sid) => getJson(`/reasons?sid=${encodeURIComponent(sid)}`);
-  const waitFor = async (what, fn, ms = 5000) => {
-    const deadline = Date.now() + ms;
-    let last;
-    while (Date.now() < deadline) {
-      last = await fn();
-      if (last) return last;
-      await sleep(25);
-    }
-    throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-  };
   const reasonOf = async (sid) => {
     const list = await waitFor(`the disconnect reason of ${sid}`, async () => {
       const l = await reasons(sid);
       return l.length ? l : null;
-    });
+    }, 5000);
     return list.at(-1).reason;
   };
 

@@ -14,7 +14,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 import { Manager, io as ioc } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
 import { startServer } from "../lib/server.mjs";
-import { RawWs, request, sleep, toBuffer, within } from "../lib/eio.mjs";
+import { RawWs, request, sleep, toBuffer, waitFor, within } from "../lib/eio.mjs";
 
 let server;
 let url;
@@ -105,16 +105,6 @@ async function getJson(path) {
 const stats = () => getJson("/stats");
 const reasons = (sid) => getJson(`/reasons?sid=${encodeURIComponent(sid)}`);
 
-async function waitFor(what, fn, ms = 4000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await sleep(25);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 /** The server-side disconnect reason of socket `sid` (waits for it). */
 async function reasonOf(sid, nsp) {
