@@ -490,13 +490,19 @@ impl<H: EngineHandler> Driver<H> {
     /// Every write of the driver goes through here. A write waits for the client to read, so
     /// it races the session's abort (ping timeout, full queue: nobody will read this) and the
     /// write deadline (a client that stopped reading); either ends the write with an error.
-    /// `biased`: a write that completes at once never touches the other branches.
+    /// A write that completes on its first poll (the common case: the kernel has room) builds
+    /// no timer at all; only a write that has to wait arms the deadline.
     async fn write_bytes(&mut self, frames: &[&Bytes]) -> io::Result<()> {
         let deadline = self.shared.config.websocket_write_timeout;
         let connection = &self.connection;
+        let write = self.socket.write_frames(frames);
+        tokio::pin!(write);
+        if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            return result;
+        }
         tokio::select! {
             biased;
-            result = self.socket.write_frames(frames) => result,
+            result = &mut write => result,
             _ = poll_fn(|cx| connection.poll_aborted(cx)) => {
                 Err(io::Error::other("session aborted"))
             }
