@@ -206,15 +206,15 @@ fn allow_request_hooks_are_compared_by_identity() {
     assert_eq!(
         conflict(
             GatewayOptions::new(),
-            GatewayOptions::new().server_config(with_hook())
+            GatewayOptions::from_server_config(with_hook())
         ),
         "engine.allow_request"
     );
     // Two hooks built separately (the old fingerprint printed both as `true`).
     assert_eq!(
         conflict(
-            GatewayOptions::new().server_config(with_hook()),
-            GatewayOptions::new().server_config(with_hook())
+            GatewayOptions::from_server_config(with_hook()),
+            GatewayOptions::from_server_config(with_hook())
         ),
         "engine.allow_request"
     );
@@ -222,8 +222,8 @@ fn allow_request_hooks_are_compared_by_identity() {
     let config = with_hook();
     assert_eq!(
         build(
-            GatewayOptions::new().server_config(config.clone()),
-            GatewayOptions::new().server_config(config)
+            GatewayOptions::from_server_config(config.clone()),
+            GatewayOptions::from_server_config(config)
         ),
         Ok(1)
     );

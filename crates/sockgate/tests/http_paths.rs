@@ -27,12 +27,14 @@ async fn get_body(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn socketio_layer_leaves_prefix_sharing_paths_to_the_app() {
     // The path given without its trailing `/`, through the public field.
-    let io = SocketIo::builder()
-        .engine(EngineConfig {
+    let io = SocketIo::builder_from(sockgate::SocketIoConfig {
+        engine: EngineConfig {
             path: "/socket.io".to_owned(),
             ..EngineConfig::default()
-        })
-        .build();
+        },
+        ..sockgate::SocketIoConfig::default()
+    })
+    .build();
     let app = Router::new()
         .route("/socket.io-admin", get(|| async { "admin" }))
         .route("/socket.iox", get(|| async { "x" }))

@@ -14,7 +14,7 @@ async fn a_server_with_every_timeout_at_duration_max_serves_clients() {
     config.engine.session.upgrade_timeout = Duration::MAX;
     config.connect_timeout = Duration::MAX;
     config.pending_attachments_timeout = Duration::MAX;
-    let io = SocketIo::builder().config(config).build();
+    let io = SocketIo::builder_from(config).build();
     io.ns("/", |socket: SocketRef| {
         socket.on("echo", |socket: SocketRef, payload: Payload| {
             socket.emit("echo", payload)

@@ -15,7 +15,11 @@ type Reasons = Arc<Mutex<Vec<(String, DisconnectReason)>>>;
 
 /// A server with these engine options whose `/` records every disconnect reason.
 fn server(engine: EngineConfig) -> (SocketIo, Reasons) {
-    let io = SocketIo::builder().engine(engine).build();
+    let io = SocketIo::builder_from(sockgate::SocketIoConfig {
+        engine,
+        ..Default::default()
+    })
+    .build();
     let reasons: Reasons = Arc::default();
     let seen = reasons.clone();
     io.ns("/", move |socket: SocketRef| {
@@ -132,12 +136,9 @@ async fn a_websocket_reader_that_stops_reading_is_dropped_at_the_write_deadline(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_stops_when_the_session_is_aborted() {
     let io = SocketIo::builder()
-        .engine(
-            EngineConfig::default()
-                .max_buffered_bytes(256 << 20)
-                .ping_interval(Duration::from_millis(300))
-                .ping_timeout(Duration::from_millis(300)),
-        )
+        .max_buffered_bytes(256 << 20)
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(300))
         .build();
     io.ns("/", |_socket: SocketRef| {});
     let _serial = support::serial().await;

@@ -675,11 +675,8 @@ fn instances() -> Vec<(&'static str, SocketIo)> {
         (
             "smallqueue",
             SocketIo::builder()
-                .engine(
-                    sockgate::EngineConfig::default()
-                        .path("/smallqueue/")
-                        .max_buffered_bytes(1 << 20),
-                )
+                .path("/smallqueue/")
+                .max_buffered_bytes(1 << 20)
                 .ack_timeout(ack)
                 .build(),
         ),

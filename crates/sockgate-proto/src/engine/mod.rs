@@ -16,4 +16,4 @@ pub use session::{
     CloseReason, PacketOutcome, PollBatch, ProbeError, ProbeOutcome, Session, SessionConfig,
     SessionError, TimeoutOutcome, TransportKind,
 };
-pub use sid::{handshake_json, Sid, SID_LEN};
+pub use sid::{handshake_json, Sid, MAX_ADVERTISED_HEARTBEAT, SID_LEN};

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -58,16 +59,32 @@ impl fmt::Debug for Sid {
     }
 }
 
+/// The longest `pingInterval` and `pingTimeout` the handshake advertises: 2^30 − 1 ms (about
+/// 12.4 days); longer settings are advertised as this.
+///
+/// Why: a client arms one timer for `pingInterval + pingTimeout`, and JavaScript's
+/// `setTimeout` fires *at once* when the delay exceeds 2^31 − 1 ms, so advertising
+/// `Duration::MAX` (a "never" setting) would make every official client time out right after
+/// connecting. Two clamped values still add up to less than 2^31 ms.
+pub const MAX_ADVERTISED_HEARTBEAT: Duration = Duration::from_millis((1 << 30) - 1);
+
 /// The body of the Engine.IO `open` packet (without the leading `0`), with exactly the keys
 /// `sid`, `upgrades`, `pingInterval`, `pingTimeout` and `maxPayload`, in Node's order.
+/// `pingInterval` and `pingTimeout` are clamped to [`MAX_ADVERTISED_HEARTBEAT`].
 pub fn handshake_json(sid: Sid, upgrades: &[&str], config: &SessionConfig) -> String {
     let upgrades = serde_json::to_string(upgrades).unwrap_or_else(|_| "[]".to_owned());
     format!(
         r#"{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
         sid,
         upgrades,
-        config.ping_interval.as_millis(),
-        config.ping_timeout.as_millis(),
+        config
+            .ping_interval
+            .min(MAX_ADVERTISED_HEARTBEAT)
+            .as_millis(),
+        config
+            .ping_timeout
+            .min(MAX_ADVERTISED_HEARTBEAT)
+            .as_millis(),
         config.max_payload
     )
 }
@@ -103,5 +120,22 @@ mod tests {
         );
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value.as_object().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn handshake_clamps_huge_heartbeats_below_the_javascript_timer_limit() {
+        let config = SessionConfig {
+            ping_interval: Duration::MAX,
+            ping_timeout: Duration::MAX,
+            ..SessionConfig::default()
+        };
+        let json = handshake_json(Sid::from_random([0; 15]), &[], &config);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let interval = value["pingInterval"].as_u64().unwrap();
+        let timeout = value["pingTimeout"].as_u64().unwrap();
+        assert_eq!(interval, (1 << 30) - 1);
+        assert_eq!(timeout, (1 << 30) - 1);
+        // The client's timer (interval + timeout) stays within `setTimeout`'s 2^31 - 1 ms.
+        assert!(interval + timeout <= (1 << 31) - 1);
     }
 }

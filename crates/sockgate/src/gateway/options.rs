@@ -1,12 +1,9 @@
 //! Gateway options: NestJS's `@WebSocketGateway(port, options)`, buildable at run time.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use sockgate_core::RecoveryConfig;
-use sockgate_engine::{AllowOrigin, Cors, EngineConfig, Transports};
+use sockgate_engine::{AllowOrigin, Cors, EngineConfig};
 use sockgate_proto::engine::SessionConfig;
-use sockgate_proto::socketio::Parser;
 
 use crate::server::SocketIoConfig;
 
@@ -22,6 +19,24 @@ pub enum GatewayNamespace {
 /// Everything `@WebSocketGateway` accepts. Server-level options (path, transports, CORS,
 /// heartbeat, limits, parser, recovery) must agree between gateways sharing a server (same
 /// port and path); a conflict is a startup error, not NestJS's silent first-one-wins.
+///
+/// Every server option has a setter here, the same as on
+/// [`SocketIoBuilder`](crate::SocketIoBuilder) (one definition serves both), and each setter
+/// changes its option only:
+///
+/// ```
+/// use std::time::Duration;
+/// use sockgate::gateway::GatewayOptions;
+///
+/// let options = GatewayOptions::new()
+///     .namespace("/chat")
+///     .ack_timeout(Duration::from_secs(2))
+///     .write_coalescing(Duration::ZERO)
+///     .ping_interval(Duration::from_secs(10));
+/// assert_eq!(options.server.ack_timeout, Duration::from_secs(2));
+/// assert_eq!(options.server.engine.write_coalescing, Duration::ZERO);
+/// assert_eq!(options.server.engine.session.ping_interval, Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {
     /// The namespace (default `/`).
@@ -71,64 +86,15 @@ impl GatewayOptions {
         self
     }
 
-    /// Sets the path (default `/socket.io/`).
-    pub fn path(mut self, path: &str) -> Self {
-        self.server.engine = self.server.engine.path(path);
-        self
-    }
-
-    /// Sets the transports (`['websocket']` → [`Transports::websocket_only`]).
-    pub fn transports(mut self, transports: Transports) -> Self {
-        self.server.engine.transports = transports;
-        self
-    }
-
-    /// Sets CORS.
-    pub fn cors(mut self, cors: Cors) -> Self {
-        self.server.engine.cors = Some(cors);
-        self
-    }
-
-    /// Sets `pingInterval`.
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.server.engine.session.ping_interval = interval;
-        self
-    }
-
-    /// Sets `pingTimeout`.
-    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
-        self.server.engine.session.ping_timeout = timeout;
-        self
-    }
-
-    /// Sets `maxHttpBufferSize`.
-    pub fn max_http_buffer_size(mut self, bytes: u64) -> Self {
-        self.server.engine.session.max_payload = bytes;
-        self
-    }
-
-    /// Sets `connectTimeout`.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.server.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets the parser.
-    pub fn parser(mut self, parser: Parser) -> Self {
-        self.server.parser = parser;
-        self
-    }
-
-    /// Turns on connection state recovery.
-    pub fn connection_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
-        self.server.recovery = Some(recovery);
-        self
-    }
-
-    /// Replaces the whole server configuration (e.g. read from the environment).
-    pub fn server_config(mut self, config: SocketIoConfig) -> Self {
-        self.server = config;
-        self
+    /// Options starting from `config` (e.g. read from the environment, or shared with a
+    /// [`SocketIo::builder_from`](crate::SocketIo::builder_from)): namespace `/`, the
+    /// application's port. The whole server configuration can only be given here, at the
+    /// start, so that nothing set separately is ever replaced by it.
+    pub fn from_server_config(config: SocketIoConfig) -> Self {
+        GatewayOptions {
+            server: config,
+            ..Self::default()
+        }
     }
 
     /// The first server-level option in which `self` and `other` differ (`None`: they agree).

@@ -1,0 +1,263 @@
+//! The public face of a server: [`SocketIo`], its namespaces, broadcasts, HTTP entry points
+//! and shutdown.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use sockgate_engine::{BoxError, Engine, ResponseBody};
+use tokio::net::TcpListener;
+use tower_layer::Layer;
+
+use super::bridge::IoHandler;
+use super::builder::SocketIoBuilder;
+use super::config::SocketIoConfig;
+use super::layer::SocketIoLayer;
+use super::matcher::Matcher;
+use super::registry::{DynamicNamespace, Registry};
+use crate::handler::{boxed_message_handler, MessageHandler};
+use crate::namespace::{Namespace, NamespaceRef};
+use crate::operators::BroadcastOperators;
+use crate::payload::IntoPayload;
+use crate::reason::DisconnectReason;
+use crate::socket::IntoRooms;
+use crate::SendError;
+
+/// How long [`SocketIo::close`] waits for every queue to be delivered.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Socket.IO server. Cheap to clone; every clone is the same server.
+///
+/// ```no_run
+/// use sockgate::{SocketIo, SocketRef, extract::Data};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::builder().build();
+/// io.ns("/", |socket: SocketRef| {
+///     socket.on("message", |socket: SocketRef, Data(text): Data<String>| {
+///         let _ = socket.emit("message-back", &text);
+///     });
+/// });
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// io.serve(listener).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SocketIo {
+    pub(super) registry: Arc<Registry>,
+    pub(super) engine: Engine<IoHandler>,
+}
+
+impl fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("config", &self.registry.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketIo {
+    /// A builder with Node's defaults.
+    pub fn builder() -> SocketIoBuilder {
+        SocketIoBuilder::new(SocketIoConfig::default())
+    }
+
+    /// A builder starting from `config` (options read at run time, or shared with a
+    /// [`GatewayOptions`](crate::gateway::GatewayOptions)); the builder's setters then change
+    /// single options of it. The whole configuration can only be given here, at the start,
+    /// so that nothing set separately is ever replaced by it.
+    pub fn builder_from(config: SocketIoConfig) -> SocketIoBuilder {
+        SocketIoBuilder::new(config)
+    }
+
+    /// A server with Node's defaults.
+    pub fn new() -> SocketIo {
+        Self::builder().build()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SocketIoConfig {
+        &self.registry.shared.config
+    }
+
+    /// Declares a namespace and the handler called for each socket that connects to it
+    /// (Node's `io.of(name).on("connection", handler)`). Its extractors see the `auth`
+    /// payload as [`crate::extract::Data`].
+    pub fn ns<H, M>(&self, name: &str, handler: H) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        let existing = self.registry.namespaces.read().get(name).cloned();
+        let middlewares = existing.map(|ns| ns.middlewares()).unwrap_or_default();
+        let ns = Namespace::new(
+            name.to_owned(),
+            Vec::new(),
+            self.registry.shared.clone(),
+            Some(boxed_message_handler(handler)),
+            middlewares,
+        );
+        self.registry.insert(ns.clone());
+        NamespaceRef(ns)
+    }
+
+    /// Declares a dynamic namespace: every name matching `pattern` (`/tenant/{id}` style, each
+    /// `{name}` matching one segment) gets its own namespace on first connect. The returned
+    /// handle holds middlewares that the children inherit (add them before clients connect).
+    pub fn dynamic_ns<H, M>(&self, pattern: &str, handler: H) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.add_dynamic(Matcher::parse(pattern), pattern, handler)
+    }
+
+    /// Declares dynamic namespaces accepted by a predicate on the name.
+    pub fn dynamic_ns_with<H, M>(
+        &self,
+        predicate: impl Fn(&str) -> bool + Send + Sync + 'static,
+        handler: H,
+    ) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.add_dynamic(
+            Matcher::Predicate(Arc::new(predicate)),
+            "<predicate>",
+            handler,
+        )
+    }
+
+    fn add_dynamic<H, M>(&self, matcher: Matcher, label: &str, handler: H) -> NamespaceRef
+    where
+        H: MessageHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        let parent = Namespace::new(
+            label.to_owned(),
+            Vec::new(),
+            self.registry.shared.clone(),
+            None,
+            Vec::new(),
+        );
+        self.registry.dynamic.write().push(DynamicNamespace {
+            matcher,
+            handler: Some(boxed_message_handler(handler)),
+            parent: parent.clone(),
+        });
+        NamespaceRef(parent)
+    }
+
+    /// The namespace named `name`, if declared (or already created by a dynamic pattern).
+    pub fn of(&self, name: &str) -> Option<NamespaceRef> {
+        self.registry
+            .namespaces
+            .read()
+            .get(name)
+            .cloned()
+            .map(NamespaceRef)
+    }
+
+    fn main(&self) -> NamespaceRef {
+        self.of("/").unwrap_or_else(|| self.ns("/", || {}))
+    }
+
+    /// Emits to every socket of the main namespace.
+    pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
+        self.main().emit(event, data)
+    }
+
+    /// Broadcast operators on the main namespace.
+    pub fn broadcast(&self) -> BroadcastOperators {
+        self.main().broadcast()
+    }
+
+    /// Targets rooms of the main namespace.
+    pub fn to<R: IntoRooms>(&self, rooms: R) -> BroadcastOperators {
+        self.main().to(rooms)
+    }
+
+    /// Number of namespaces on this server, children of dynamic namespaces included.
+    pub fn namespace_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// The engine (for session counts and low-level access).
+    pub fn engine(&self) -> &Engine<IoHandler> {
+        &self.engine
+    }
+
+    /// A tower `Layer` that serves Socket.IO beside an application's routes.
+    pub fn layer(&self) -> SocketIoLayer {
+        SocketIoLayer::new(vec![self.clone()])
+    }
+
+    /// True when `path` belongs to this server.
+    pub fn matches(&self, path: &str) -> bool {
+        self.engine.matches(path)
+    }
+
+    /// Answers one HTTP request under this server's path.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if let Some(bundle) = &self.registry.shared.config.serve_client {
+            let path = request.uri().path();
+            if let Some(name) = path.strip_prefix(self.engine.config().path.as_str()) {
+                if let Some(response) = bundle.response(name, request.headers()) {
+                    return response;
+                }
+            }
+        }
+        self.engine.handle(request).await
+    }
+
+    /// Serves Socket.IO alone on `listener` (other paths get 404), with the engine's
+    /// [`HttpConfig`](sockgate_engine::HttpConfig). Await it, or call
+    /// [`with_graceful_shutdown`](sockgate_engine::Serve::with_graceful_shutdown) first; the
+    /// sessions themselves are ended by [`SocketIo::close`].
+    pub fn serve(&self, listener: TcpListener) -> sockgate_engine::Serve {
+        let not_found = sockgate_engine::service_fn(|_req: Request<hyper::body::Incoming>| async {
+            let mut response = Response::new(ResponseBody::new(Bytes::from_static(b"Not Found")));
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            Ok::<_, Infallible>(response)
+        });
+        sockgate_engine::serve(listener, self.layer().layer(not_found))
+            .http_config(self.engine.config().http.clone())
+    }
+
+    /// Shuts the server down gracefully, like Node's `io.close()`, and resolves once it is
+    /// done: new handshakes are refused (503); every socket leaves with reason
+    /// `server shutting down` (its disconnect handlers run); every connection then delivers
+    /// what is queued for it and closes, so clients reconnect (to another node). Waits at
+    /// most [`DEFAULT_CLOSE_TIMEOUT`]; see [`SocketIo::close_with_timeout`].
+    ///
+    /// Packets that clients send once the close started are discarded: their sockets have
+    /// already left. Once it resolved, the server accepts clients again (a process normally
+    /// exits then; stop its listener with `serve(..).with_graceful_shutdown(..)`).
+    pub async fn close(&self) {
+        self.close_with_timeout(DEFAULT_CLOSE_TIMEOUT).await;
+    }
+
+    /// [`SocketIo::close`] waiting at most `timeout` for the queues to be delivered; returns
+    /// how many connections were still open then and were dropped (clients too slow to read).
+    pub async fn close_with_timeout(&self, timeout: Duration) -> usize {
+        for ns in self.registry.all() {
+            NamespaceRef(ns).close_all(DisconnectReason::ServerShuttingDown);
+        }
+        self.engine.shutdown(timeout).await
+    }
+}
+
+impl Default for SocketIo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
