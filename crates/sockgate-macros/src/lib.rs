@@ -59,7 +59,8 @@
 //! # `#[gateway(...)]`
 //!
 //! Goes on an inherent `impl` block of the gateway type and writes `impl Gateway` for it.
-//! Its `options()` builds a `GatewayOptions` from these keys (all optional):
+//! Its `options()` builds a `GatewayOptions` from these keys (all optional), each calling the
+//! `GatewayOptions` setter of the same name (any other option: `options_from`):
 //!
 //! | key | value | NestJS |
 //! |---|---|---|
@@ -70,8 +71,13 @@
 //! | `transports` | `["websocket"]`, `["polling"]`, or both | `transports` |
 //! | `cors(...)` | `origin = "*"` / `"https://a.example"` / `[..]` / `true` (reflect), `credentials = true`, `methods = ["GET", "POST"]`, `allowed_headers = [..]`, `exposed_headers = [..]`, `max_age = 600` | `cors` |
 //! | `ping_interval`, `ping_timeout`, `connect_timeout`, `upgrade_timeout`, `ack_timeout` | milliseconds | `pingInterval`... |
+//! | `write_coalescing`, `websocket_write_timeout`, `pending_attachments_timeout`, `http_request_body_timeout` | milliseconds | none (`httpRequestBodyTimeout` for the last) |
 //! | `max_http_buffer_size` | bytes | `maxHttpBufferSize` |
+//! | `max_buffered_bytes`, `max_decoded_bytes`, `max_pending_attachment_bytes` | bytes | none |
+//! | `max_attachments` | a count | socket.io-parser's `maxAttachments` |
 //! | `allow_upgrades` | `true` / `false` | `allowUpgrades` |
+//! | `trust_proxy`, `cleanup_empty_child_namespaces` | `true` / `false` | `trust proxy`, `cleanupEmptyChildNamespaces` |
+//! | `allowed_origins` | `["https://a.example", ..]` | none (an origin check that covers WebSockets) |
 //! | `parser` | `"json"` / `"msgpack"` | `parser` |
 //! | `connection_state_recovery` | `true`, or `(max_disconnection_duration = ms, skip_middlewares = bool)` | `connectionStateRecovery` |
 //! | `options_from` | `path::to_fn`, a `fn(&Self) -> GatewayOptions` called at startup (alone: it returns every option) | none: NestJS #15536, #5244 |

@@ -10,8 +10,12 @@ use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr, Result};
 /// Every key `#[gateway(...)]` accepts, for the "unknown key" message.
 const KEYS: &str = "namespace, dynamic_namespace, port, path, transports, cors(...), \
                     ping_interval, ping_timeout, connect_timeout, upgrade_timeout, ack_timeout, \
-                    max_http_buffer_size, allow_upgrades, parser, connection_state_recovery, \
-                    options_from, guard, filter";
+                    write_coalescing, websocket_write_timeout, pending_attachments_timeout, \
+                    http_request_body_timeout, max_http_buffer_size, max_buffered_bytes, \
+                    max_attachments, max_decoded_bytes, max_pending_attachment_bytes, \
+                    allow_upgrades, trust_proxy, cleanup_empty_child_namespaces, \
+                    allowed_origins, parser, connection_state_recovery, options_from, guard, \
+                    filter";
 
 /// Every key `cors(...)` accepts.
 const CORS_KEYS: &str = "origin, methods, allowed_headers, exposed_headers, credentials, max_age";
@@ -111,26 +115,42 @@ impl GatewayArgs {
                 let cors = cors(&meta)?;
                 quote!(options = options.cors(#cors);)
             }
-            "ping_interval" | "ping_timeout" | "connect_timeout" => {
+            // Every duration option, in milliseconds, set through its setter of the same name.
+            "ping_interval"
+            | "ping_timeout"
+            | "connect_timeout"
+            | "upgrade_timeout"
+            | "ack_timeout"
+            | "write_coalescing"
+            | "websocket_write_timeout"
+            | "pending_attachments_timeout"
+            | "http_request_body_timeout" => {
                 let ms = millis(&value(&meta)?, &key)?;
                 let method = syn::Ident::new(&key, span);
                 quote!(options = options.#method(::std::time::Duration::from_millis(#ms));)
             }
-            "upgrade_timeout" => {
-                let ms = millis(&value(&meta)?, &key)?;
-                quote!(options.server.engine.session.upgrade_timeout = ::std::time::Duration::from_millis(#ms);)
-            }
-            "ack_timeout" => {
-                let ms = millis(&value(&meta)?, &key)?;
-                quote!(options.server.ack_timeout = ::std::time::Duration::from_millis(#ms);)
-            }
-            "max_http_buffer_size" => {
+            "max_http_buffer_size" | "max_pending_attachment_bytes" => {
                 let bytes = lit_int::<u64>(&value(&meta)?, &key, "a size in bytes")?;
-                quote!(options = options.max_http_buffer_size(#bytes);)
+                let method = syn::Ident::new(&key, span);
+                quote!(options = options.#method(#bytes);)
             }
-            "allow_upgrades" => {
-                let allow = lit_bool(&value(&meta)?, &key)?;
-                quote!(options.server.engine.allow_upgrades = #allow;)
+            "max_buffered_bytes" | "max_decoded_bytes" => {
+                let bytes = lit_int::<usize>(&value(&meta)?, &key, "a size in bytes")?;
+                let method = syn::Ident::new(&key, span);
+                quote!(options = options.#method(#bytes);)
+            }
+            "max_attachments" => {
+                let max = lit_int::<usize>(&value(&meta)?, &key, "a number of attachments")?;
+                quote!(options = options.max_attachments(#max);)
+            }
+            "allow_upgrades" | "trust_proxy" | "cleanup_empty_child_namespaces" => {
+                let flag = lit_bool(&value(&meta)?, &key)?;
+                let method = syn::Ident::new(&key, span);
+                quote!(options = options.#method(#flag);)
+            }
+            "allowed_origins" => {
+                let origins = str_array(&value(&meta)?, &key, "[\"https://a.example\"]")?;
+                quote!(options = options.allowed_origins([#(#origins),*]);)
             }
             "parser" => {
                 let name = lit_str(&value(&meta)?, &key, "\"json\" or \"msgpack\"")?;

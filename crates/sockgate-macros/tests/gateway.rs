@@ -162,6 +162,52 @@ fn every_key_reaches_the_options() {
     );
 }
 
+/// The engine and server options added with the one options model (issue 9).
+struct Limits;
+
+#[gateway(
+    write_coalescing = 0,
+    websocket_write_timeout = 7000,
+    pending_attachments_timeout = 8000,
+    http_request_body_timeout = 9000,
+    max_buffered_bytes = 4096,
+    max_decoded_bytes = 8192,
+    max_pending_attachment_bytes = 2048,
+    max_attachments = 3,
+    trust_proxy = true,
+    cleanup_empty_child_namespaces = false,
+    allowed_origins = ["https://a.example"],
+)]
+impl Limits {}
+
+#[test]
+fn the_newer_option_keys_reach_the_options() {
+    let server = Limits.options().server;
+    assert_eq!(server.engine.write_coalescing, Duration::ZERO);
+    assert_eq!(
+        server.engine.websocket_write_timeout,
+        Duration::from_millis(7000)
+    );
+    assert_eq!(
+        server.pending_attachments_timeout,
+        Duration::from_millis(8000)
+    );
+    assert_eq!(
+        server.engine.http_request_body_timeout,
+        Duration::from_millis(9000)
+    );
+    assert_eq!(server.engine.session.max_buffered_bytes, 4096);
+    assert_eq!(server.max_decoded_bytes, 8192);
+    assert_eq!(server.max_pending_attachment_bytes, Some(2048));
+    assert_eq!(server.max_attachments, 3);
+    assert!(server.engine.trust_proxy);
+    assert!(!server.cleanup_empty_child_namespaces);
+    match &server.engine.allowed_origins {
+        Some(AllowOrigin::List(list)) => assert_eq!(list, &["https://a.example"]),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// No key: every option keeps its default.
 struct Plain;
 
