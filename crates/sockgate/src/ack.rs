@@ -16,16 +16,25 @@ use crate::payload::{IntoPayload, Payload};
 use crate::socket::SocketRef;
 
 /// Why an ack did not arrive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// New variants may be added: match with a `_` arm.
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum AckError {
-    /// No answer within the timeout: the client may be slow or gone; retry or give up.
+    /// No answer within the timeout: the client may be slow or gone; retry, give up, or
+    /// raise the timeout ([`SocketIoBuilder::ack_timeout`](crate::SocketIoBuilder::ack_timeout),
+    /// or per call with `socket.timeout(..)`).
     Timeout,
-    /// The socket disconnected before answering.
+    /// The socket disconnected before answering: the answer will never come; treat the
+    /// request as failed (the client may reconnect and ask again).
     Disconnected,
-    /// The answer did not deserialize into the requested type.
-    Decode(String),
-    /// The packet could not be sent (socket closed or arguments not serializable).
-    Send(String),
+    /// The answer did not deserialize into the requested type (the source is serde_json's
+    /// error): the client answered something else than expected; ask for
+    /// [`Payload`] (with `raw()`) or a `serde_json::Value` to see what it sent.
+    Decode(serde_json::Error),
+    /// The packet could not be sent (the source says why: socket closed, reserved event
+    /// name, arguments not serializable); see [`SendError`](crate::SendError) for what to do.
+    Send(crate::SendError),
 }
 
 impl fmt::Display for AckError {
@@ -39,7 +48,15 @@ impl fmt::Display for AckError {
     }
 }
 
-impl std::error::Error for AckError {}
+impl std::error::Error for AckError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AckError::Decode(error) => Some(error),
+            AckError::Send(error) => Some(error),
+            AckError::Timeout | AckError::Disconnected => None,
+        }
+    }
+}
 
 /// Answers of a broadcast with acks, each tagged with the socket that answered.
 pub(crate) type SharedAcks = mpsc::UnboundedSender<(Option<Sid>, Payload)>;
@@ -165,7 +182,7 @@ impl<T: DeserializeOwned> Future for AckFuture<T> {
         self.inner.as_mut().poll(cx).map(|result| {
             let payload = result?;
             let first = payload.args.into_iter().next().unwrap_or(Value::Null);
-            serde_json::from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+            serde_json::from_value(first).map_err(AckError::Decode)
         })
     }
 }
@@ -219,9 +236,7 @@ impl AckSender {
         let Some(id) = self.id else {
             return Ok(());
         };
-        let payload = data
-            .into_payload()
-            .map_err(|e| crate::SendError::Serialize(e.to_string()))?;
+        let payload = data.into_payload().map_err(crate::SendError::Serialize)?;
         self.socket
             .send_packet(payload.into_ack(self.socket.ns_name(), id))
     }

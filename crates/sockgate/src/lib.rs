@@ -118,12 +118,18 @@ pub use sockgate_engine::{self as engine, Cors, EngineConfig, Transports};
 pub use sockgate_proto::socketio::Parser;
 
 /// Why a packet could not be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// New variants may be added: match with a `_` arm.
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum SendError {
-    /// The socket is disconnected: drop the message or wait for the client to reconnect.
+    /// The socket is disconnected: drop the message, or keep it for when the client
+    /// reconnects (with connection state recovery on, broadcasts are replayed for you).
     Disconnected,
-    /// The data could not be serialized to JSON: fix the type's `Serialize` impl.
-    Serialize(String),
+    /// The data could not be serialized to JSON (the source is serde_json's error, also
+    /// returned by [`Error::source`](std::error::Error::source)): fix the type's `Serialize`
+    /// impl, or the data (a map with non-string keys, a float that is NaN...).
+    Serialize(serde_json::Error),
     /// The event name is reserved (`connect`, `connect_error`, `disconnect`, `disconnecting`,
     /// `newListener`, `removeListener`): the official client would treat it as its own event
     /// or drop the connection. Use another name. Node throws for the same names.
@@ -151,4 +157,17 @@ impl fmt::Display for SendError {
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Serialize(error) => Some(error),
+            SendError::Disconnected | SendError::ReservedEvent(_) => None,
+        }
+    }
+}
+
+impl From<serde_json::Error> for SendError {
+    fn from(error: serde_json::Error) -> Self {
+        SendError::Serialize(error)
+    }
+}

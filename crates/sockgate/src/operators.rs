@@ -85,9 +85,7 @@ impl BroadcastOperators {
     /// Emits to every matching socket.
     pub fn emit<P: IntoPayload>(self, event: &str, data: P) -> Result<(), SendError> {
         crate::check_event_name(event)?;
-        let payload = data
-            .into_payload()
-            .map_err(|e| SendError::Serialize(e.to_string()))?;
+        let payload = data.into_payload().map_err(SendError::Serialize)?;
         let packet = payload.into_event(self.ns.name(), event);
         self.ns.adapter().broadcast(packet, self.opts);
         Ok(())
@@ -101,9 +99,7 @@ impl BroadcastOperators {
         data: P,
     ) -> Result<AckResponses, SendError> {
         crate::check_event_name(event)?;
-        let payload = data
-            .into_payload()
-            .map_err(|e| SendError::Serialize(e.to_string()))?;
+        let payload = data.into_payload().map_err(SendError::Serialize)?;
         let id = self.ns.next_ack_id();
         let packet = payload.into_event(self.ns.name(), event).with_id(id);
         let timeout = self

@@ -284,9 +284,7 @@ impl Socket {
         volatile: bool,
     ) -> Result<(), SendError> {
         crate::check_event_name(event)?;
-        let payload = data
-            .into_payload()
-            .map_err(|e| SendError::Serialize(e.to_string()))?;
+        let payload = data.into_payload().map_err(SendError::Serialize)?;
         let adapter = self.ns.adapter();
         if adapter.recovery_enabled() {
             // As in Node: with recovery on, an emit goes through the adapter to its own room,
@@ -327,11 +325,11 @@ impl Socket {
         timeout: Duration,
     ) -> AckFuture<T> {
         if let Err(e) = crate::check_event_name(event) {
-            return AckFuture::failed(crate::AckError::Send(e.to_string()));
+            return AckFuture::failed(crate::AckError::Send(e));
         }
         let payload = match data.into_payload() {
             Ok(payload) => payload,
-            Err(e) => return AckFuture::failed(crate::AckError::Send(e.to_string())),
+            Err(e) => return AckFuture::failed(crate::AckError::Send(SendError::Serialize(e))),
         };
         for callback in self.outgoing_listeners().into_iter().flatten() {
             callback(event, &payload);
@@ -341,7 +339,7 @@ impl Socket {
         let packet = payload.into_event(self.ns_name(), event).with_id(id);
         if let Err(e) = self.send_packet(packet) {
             self.acks.lock().forget(id);
-            return AckFuture::failed(crate::AckError::Send(e.to_string()));
+            return AckFuture::failed(crate::AckError::Send(e));
         }
         AckFuture::new(SocketRef(self.clone()), id, rx, timeout)
     }

@@ -38,18 +38,26 @@ use crate::payload::{IntoPayload, Payload};
 use crate::server::SocketIo;
 
 /// Why a test client operation failed.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// New variants may be added: match with a `_` arm.
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum TestError {
-    /// The server refused the connection or the namespace (with the `connect_error` data).
+    /// The server refused the connection or the namespace (with the `connect_error` data):
+    /// check the middleware or `allow_request` hook the test expects to pass.
     Refused(Value),
-    /// Nothing arrived in time.
+    /// Nothing arrived in time: the server did not send what the test waits for (or took
+    /// longer than the timeout given).
     Timeout,
-    /// The connection is closed.
+    /// The connection is closed: the server closed it (see its disconnect reason) or the test
+    /// closed it first.
     Closed,
-    /// The HTTP upgrade failed.
-    Handshake(String),
-    /// The data could not be serialized.
-    Serialize(String),
+    /// The HTTP handshake or WebSocket upgrade failed (the source is hyper's error, or a
+    /// description of the unexpected answer): check the server's path and transports.
+    Handshake(Box<dyn std::error::Error + Send + Sync>),
+    /// The data could not be serialized (the source is serde_json's error): fix the data or
+    /// its `Serialize` impl.
+    Serialize(serde_json::Error),
 }
 
 impl fmt::Display for TestError {
@@ -64,7 +72,15 @@ impl fmt::Display for TestError {
     }
 }
 
-impl std::error::Error for TestError {}
+impl std::error::Error for TestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TestError::Handshake(error) => Some(&**error),
+            TestError::Serialize(error) => Some(error),
+            TestError::Refused(_) | TestError::Timeout | TestError::Closed => None,
+        }
+    }
+}
 
 #[derive(Default)]
 struct Inbox {
@@ -113,7 +129,7 @@ impl TestClient {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(client_io))
                 .await
-                .map_err(|e| TestError::Handshake(e.to_string()))?;
+                .map_err(|e| TestError::Handshake(e.into()))?;
         tokio::spawn(async move {
             let _ = connection.with_upgrades().await;
         });
@@ -129,20 +145,19 @@ impl TestClient {
             .header(http::header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
             .header(http::header::SEC_WEBSOCKET_VERSION, "13")
             .body(Empty::<Bytes>::new())
-            .map_err(|e| TestError::Handshake(e.to_string()))?;
+            .map_err(|e| TestError::Handshake(e.into()))?;
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| TestError::Handshake(e.to_string()))?;
+            .map_err(|e| TestError::Handshake(e.into()))?;
         if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-            return Err(TestError::Handshake(format!(
-                "status {}",
-                response.status()
-            )));
+            return Err(TestError::Handshake(
+                format!("status {}", response.status()).into(),
+            ));
         }
         let upgraded = hyper::upgrade::on(response)
             .await
-            .map_err(|e| TestError::Handshake(e.to_string()))?;
+            .map_err(|e| TestError::Handshake(e.into()))?;
         let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
 
         let inbox = Arc::new(Inbox::default());
@@ -340,9 +355,7 @@ impl TestSocket {
 
     /// Emits an event.
     pub fn emit<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), TestError> {
-        let payload = data
-            .into_payload()
-            .map_err(|e| TestError::Serialize(e.to_string()))?;
+        let payload = data.into_payload().map_err(TestError::Serialize)?;
         send(&self.outgoing, &payload.into_event(&self.nsp, event))
     }
 
@@ -353,9 +366,7 @@ impl TestSocket {
         data: P,
         timeout: Duration,
     ) -> Result<Payload, TestError> {
-        let payload = data
-            .into_payload()
-            .map_err(|e| TestError::Serialize(e.to_string()))?;
+        let payload = data.into_payload().map_err(TestError::Serialize)?;
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.inbox.acks.lock().insert(id, tx);

@@ -18,10 +18,10 @@ async fn reserved_event_names_are_refused_at_the_emit() {
     let mut ws = Ws::connect(addr).await;
     let socket = sockets.lock()[0].clone();
     for name in sockgate::RESERVED_EVENTS {
-        assert_eq!(
+        assert!(matches!(
             socket.emit(name, "x"),
-            Err(SendError::ReservedEvent(name.to_owned()))
-        );
+            Err(SendError::ReservedEvent(ref reserved)) if reserved == name
+        ));
         assert!(matches!(
             io.emit(name, "x"),
             Err(SendError::ReservedEvent(_))
@@ -235,4 +235,40 @@ async fn a_socket_in_several_target_rooms_gets_a_broadcast_once() {
         Some("42[\"control\",\"after\"]"),
         "no second copy, and `except` wins over `to`"
     );
+}
+
+/// Issue 9: errors keep their sources (they used to hold the source's message only).
+#[tokio::test]
+async fn send_and_ack_errors_keep_their_source_errors() {
+    use std::collections::HashMap;
+    use std::error::Error as _;
+
+    let io = SocketIo::new();
+    let sockets = record_sockets(&io);
+    let addr = serve(&io).await;
+    let _ws = Ws::connect(addr).await;
+    let socket = sockets.lock()[0].clone();
+    // A map with non-string keys does not serialize to JSON.
+    let unserializable: HashMap<(u8, u8), u8> = HashMap::from([((1, 2), 3)]);
+
+    let error = socket.emit("e", &unserializable).unwrap_err();
+    assert!(matches!(error, SendError::Serialize(_)));
+    let source = error.source().expect("the serde_json error");
+    assert!(source.downcast_ref::<serde_json::Error>().is_some());
+
+    let error = socket
+        .emit_with_ack::<String, _>("e", &unserializable)
+        .await
+        .unwrap_err();
+    let send = error.source().expect("the SendError");
+    let send = send.downcast_ref::<SendError>().expect("a SendError");
+    assert!(matches!(send, SendError::Serialize(_)));
+    assert!(send.source().is_some());
+
+    let error = socket
+        .emit_with_ack::<String, _>("connect", "x")
+        .await
+        .unwrap_err();
+    let reserved = error.source().and_then(|e| e.downcast_ref::<SendError>());
+    assert!(matches!(reserved, Some(SendError::ReservedEvent(_))));
 }
