@@ -81,6 +81,45 @@
 //! io.serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?).await
 //! # }
 //! ```
+//!
+//! # Options
+//!
+//! One options model: every option of the server and of its engine (path, transports,
+//! heartbeat, limits, CORS, `allowRequest`, HTTP timeouts, ack timeout, parser, recovery...)
+//! is a field of [`SocketIoConfig`] and has a setter of the same name on [`SocketIoBuilder`]
+//! and on [`gateway::GatewayOptions`], both generated from one definition. A setter changes
+//! its option and nothing else, so the order of the calls does not matter:
+//!
+//! ```
+//! use std::time::Duration;
+//! use sockgate::SocketIo;
+//!
+//! let io = SocketIo::builder()
+//!     .ping_interval(Duration::from_secs(10))
+//!     .allow_request(|_request| async { Ok(()) }) // does not reset the interval
+//!     .ack_timeout(Duration::from_secs(2))
+//!     .build();
+//! assert_eq!(io.config().engine.session.ping_interval, Duration::from_secs(10));
+//! ```
+//!
+//! A whole configuration read at run time is the starting point, never a later reset:
+//! [`SocketIo::builder_from`] and [`gateway::GatewayOptions::from_server_config`]. Heartbeats
+//! longer than [`MAX_ADVERTISED_HEARTBEAT`] (about 12.4 days, `Duration::MAX`
+//! included) are advertised and used as that bound, because JavaScript clients' timers
+//! overflow past 2^31 − 1 ms.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `macros` | yes | `#[gateway]` and `#[subscribe_message]` ([`gateway`]) |
+//! | `testing` | no | `sockgate::testing`, an in-process test client (pulls hyper's client) |
+//! | `validator` | no | `gateway::Valid<T>` and the `validator` re-export (NestJS's `ValidationPipe`) |
+//!
+//! `testing` and `validator` are off by default, as in axum-extra: they pull in dependencies
+//! a server does not need, and `validator` makes that crate's API part of this one. Enable
+//! them where used, e.g. `sockgate = { version = "0.1", features = ["testing"] }` under
+//! `[dev-dependencies]`.
 
 mod ack;
 mod client;
@@ -95,6 +134,7 @@ mod payload;
 mod reason;
 mod server;
 mod socket;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::fmt;
@@ -115,6 +155,7 @@ pub use socket::{IntoRooms, Socket, SocketRef, TimedSocket};
 
 pub use sockgate_core::{self as core, RecoveryConfig, Room, Sid};
 pub use sockgate_engine::{self as engine, Cors, EngineConfig, Transports};
+pub use sockgate_proto::engine::MAX_ADVERTISED_HEARTBEAT;
 pub use sockgate_proto::socketio::Parser;
 
 /// Why a packet could not be sent.

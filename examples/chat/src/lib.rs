@@ -1,7 +1,7 @@
 //! The seed's NestJS `ExampleGateway` ported to sockgate, with its chat page.
 //!
 //! The binary (`cargo run --release -p chat`) serves [`router`] on `HOST:PORT`; the tests drive
-//! [`gateways`] with the in-process [`sockgate::testing::TestClient`].
+//! [`gateways`] with the in-process `sockgate::testing::TestClient` (feature `testing`).
 
 pub mod gateway;
 pub mod with_macros;

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `@MessageBody() x: T` | [`MessageBody<T>`] |
 //! | `@MessageBody('prop') x: T` | [`Prop<K, T>`] (with a [`PropKey`]) |
-//! | `@MessageBody(ValidationPipe) x: Dto` | [`Valid<T>`] |
+//! | `@MessageBody(ValidationPipe) x: Dto` | `Valid<T>` (feature `validator`) |
 //! | `@ConnectedSocket() client` | [`ConnectedSocket`] or [`SocketRef`] |
 //! | `@Ack() ack` | [`Ack`] (suppresses the automatic ack from the return value) |
 //! | `@WebSocketServer() io` | [`WsServer`] |
@@ -120,12 +120,15 @@ impl<K: PropKey, T: DeserializeOwned> FromGatewayContext for Prop<K, T> {
     }
 }
 
-/// The body deserialized and validated with the `validator` crate (a validation pipe).
+/// The body deserialized and validated with the `validator` crate (a validation pipe; feature
+/// `validator`).
 /// Failures reach the client as `{"status":"error","message":"Validation failed","errors":
 /// [{"field":..,"messages":[..]}],..}`.
+#[cfg(feature = "validator")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Valid<T>(pub T);
 
+#[cfg(feature = "validator")]
 impl<T: DeserializeOwned + validator::Validate> FromGatewayContext for Valid<T> {
     fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
         let value: T =
@@ -137,6 +140,7 @@ impl<T: DeserializeOwned + validator::Validate> FromGatewayContext for Valid<T> 
     }
 }
 
+#[cfg(feature = "validator")]
 fn field_errors(prefix: &str, errors: &validator::ValidationErrors) -> Vec<FieldError> {
     let mut out = Vec::new();
     for (field, kind) in errors.errors() {

@@ -71,7 +71,7 @@
 //! | `afterInit` / `handleConnection` / `handleDisconnect` | [`Gateway::after_init`] / [`Gateway::handle_connection`] (awaited before messages) / [`Gateway::handle_disconnect`] (with the reason) |
 //! | `@SubscribeMessage('e')` | [`GatewayRouter::subscribe_message`] |
 //! | `@MessageBody()`, `@ConnectedSocket()`, `@Ack()`, `@WebSocketServer()` | [`MessageBody`], [`ConnectedSocket`], [`Ack`], [`WsServer`] |
-//! | `ValidationPipe` | [`Valid<T>`] (a readable `exception` listing the fields) |
+//! | `ValidationPipe` | `Valid<T>`, feature `validator` (a readable `exception` listing the fields) |
 //! | `@UseGuards` | [`GatewayRouter::use_guard`], [`RouteConfig::guard`]; on connecting: [`GatewayRouter::use_connection_guard`] |
 //! | `@UseFilters`, `BaseWsExceptionFilter` | [`ExceptionFilter`], [`DefaultExceptionFilter`], [`GatewayApp::use_global_filter`] |
 //! | `WsException` | [`WsException`] |
@@ -90,13 +90,18 @@ pub use app::{
 pub use exception::{
     DefaultExceptionFilter, ExceptionContext, ExceptionFilter, FieldError, WsException,
 };
+#[cfg(feature = "validator")]
+pub use extract::Valid;
 pub use extract::{
     Ack, Args, Auth, ConnectedSocket, FromGatewayContext, GatewayContext, MessageBody, Pattern,
-    Prop, PropKey, Query, Valid, WsServer,
+    Prop, PropKey, Query, WsServer,
 };
 pub use handler::{marker as handler_marker, GatewayHandler, ReplyFuture};
 pub use options::{GatewayNamespace, GatewayOptions};
 pub use response::{IntoWsReply, Json, Reply, WsResponse, WsStream};
 #[cfg(feature = "macros")]
 pub use sockgate_macros::{gateway, subscribe_message};
+/// The `validator` crate, for `#[derive(Validate)]` on the bodies [`Valid`] checks (feature
+/// `validator`).
+#[cfg(feature = "validator")]
 pub use validator;

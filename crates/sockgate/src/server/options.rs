@@ -98,7 +98,7 @@ server_options! { for SocketIoBuilder, GatewayOptions; {
     // ---- Engine.IO: heartbeat and limits -------------------------------------------------
 
     /// Sets `pingInterval` (default 25 s). The handshake advertises at most
-    /// [`MAX_ADVERTISED_HEARTBEAT`](sockgate_proto::engine::MAX_ADVERTISED_HEARTBEAT)
+    /// [`MAX_ADVERTISED_HEARTBEAT`](crate::MAX_ADVERTISED_HEARTBEAT)
     /// (about 12.4 days), and a server built with a longer interval pings at that interval,
     /// so that JavaScript clients (whose timers overflow past 2^31 − 1 ms) keep working with
     /// `Duration::MAX`.
@@ -107,7 +107,7 @@ server_options! { for SocketIoBuilder, GatewayOptions; {
     }
 
     /// Sets `pingTimeout` (default 20 s), advertised at most as
-    /// [`MAX_ADVERTISED_HEARTBEAT`](sockgate_proto::engine::MAX_ADVERTISED_HEARTBEAT), like
+    /// [`MAX_ADVERTISED_HEARTBEAT`](crate::MAX_ADVERTISED_HEARTBEAT), like
     /// `pingInterval`.
     fn ping_timeout(timeout: Duration) |config| {
         config.engine.session.ping_timeout = timeout;
