@@ -41,6 +41,7 @@ mod cors;
 mod engine;
 mod error;
 mod handler;
+mod mount;
 mod polling;
 mod request;
 mod service;
@@ -58,10 +59,9 @@ pub use cors::{AllowOrigin, Cors};
 pub use engine::{Engine, ResponseBody};
 pub use error::RequestError;
 pub use handler::{EngineHandler, Message};
+pub use mount::{EngineLayer, Mount, MountFuture, Mounted};
 pub use request::{query_pairs, RemoteAddr, RequestInfo, TlsConnection};
-pub use service::{
-    serve, service_fn, EngineLayer, EngineService, Mounted, Serve, ServiceFn, WithGracefulShutdown,
-};
+pub use service::{serve, service_fn, EngineService, Serve, ServiceFn, WithGracefulShutdown};
 pub use sockgate_proto::engine::{CloseReason, SessionConfig, Sid, TransportKind};
 
 /// Errors from request bodies and inner services.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{Either, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +24,7 @@ use tower_service::Service;
 use crate::config::HttpConfig;
 use crate::engine::{Engine, ResponseBody};
 use crate::handler::EngineHandler;
+use crate::mount::EngineLayer;
 use crate::request::RemoteAddr;
 use crate::BoxError;
 
@@ -59,77 +60,6 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let engine = self.engine.clone();
         Box::pin(async move { Ok(engine.handle(request).await) })
-    }
-}
-
-/// A `Layer` that answers requests under the engine's path and passes the rest to the
-/// wrapped service, so the engine shares the application's port (the NestJS default).
-#[derive(Debug)]
-pub struct EngineLayer<H: EngineHandler> {
-    engine: Engine<H>,
-}
-
-impl<H: EngineHandler> Clone for EngineLayer<H> {
-    fn clone(&self) -> Self {
-        EngineLayer {
-            engine: self.engine.clone(),
-        }
-    }
-}
-
-impl<H: EngineHandler, S> Layer<S> for EngineLayer<H> {
-    type Service = Mounted<H, S>;
-
-    fn layer(&self, inner: S) -> Mounted<H, S> {
-        Mounted {
-            engine: self.engine.clone(),
-            inner,
-        }
-    }
-}
-
-/// The service [`EngineLayer`] produces.
-#[derive(Debug)]
-pub struct Mounted<H: EngineHandler, S> {
-    engine: Engine<H>,
-    inner: S,
-}
-
-impl<H: EngineHandler, S: Clone> Clone for Mounted<H, S> {
-    fn clone(&self) -> Self {
-        Mounted {
-            engine: self.engine.clone(),
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<H, S, B, ResBody> Service<Request<B>> for Mounted<H, S>
-where
-    H: EngineHandler,
-    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Either<ResponseBody, ResBody>>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        if self.engine.matches(request.uri().path()) {
-            let engine = self.engine.clone();
-            Box::pin(async move { Ok(engine.handle(request).await.map(Either::Left)) })
-        } else {
-            // Take the service that was polled ready, leave a fresh clone behind.
-            let clone = self.inner.clone();
-            let mut inner = std::mem::replace(&mut self.inner, clone);
-            Box::pin(async move { Ok(inner.call(request).await?.map(Either::Right)) })
-        }
     }
 }
 

@@ -1,17 +1,14 @@
-//! The tower `Layer` and `Service` that put one or more servers in front of an application.
+//! The tower `Layer` that puts one or more servers in front of an application. Its service is
+//! the engine's [`Mounted`], with the servers as the mount: one routing service for an
+//! engine and for Socket.IO servers alike.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body::Body;
-use http_body_util::Either;
-use sockgate_engine::{BoxError, ResponseBody};
+use sockgate_engine::{BoxError, Mount, MountFuture, Mounted};
 use tower_layer::Layer;
-use tower_service::Service;
 
 use super::io::SocketIo;
 
@@ -29,51 +26,48 @@ impl SocketIoLayer {
             servers: Arc::new(servers),
         }
     }
+
+    fn server_for(&self, path: &str) -> Option<&SocketIo> {
+        self.servers.iter().find(|io| io.matches(path))
+    }
+}
+
+/// The servers are the mount: a request under one server's path goes to that server.
+impl Mount for SocketIoLayer {
+    fn matches(&self, path: &str) -> bool {
+        self.server_for(path).is_some()
+    }
+
+    fn answer<B>(&self, request: Request<B>) -> MountFuture
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let io = self.server_for(request.uri().path()).cloned();
+        Box::pin(async move {
+            match io {
+                Some(io) => io.handle(request).await,
+                // `Mounted` asks `matches` first; a server is never removed from a layer.
+                None => {
+                    let mut response = http::Response::new(sockgate_engine::ResponseBody::new(
+                        Bytes::from_static(b"Not Found"),
+                    ));
+                    *response.status_mut() = http::StatusCode::NOT_FOUND;
+                    response
+                }
+            }
+        })
+    }
 }
 
 impl<S> Layer<S> for SocketIoLayer {
     type Service = SocketIoService<S>;
+
     fn layer(&self, inner: S) -> SocketIoService<S> {
-        SocketIoService {
-            servers: self.servers.clone(),
-            inner,
-        }
+        Mounted::new(self.clone(), inner)
     }
 }
 
-/// The service of [`SocketIoLayer`].
-#[derive(Debug, Clone)]
-pub struct SocketIoService<S> {
-    servers: Arc<Vec<SocketIo>>,
-    inner: S,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, ResBody> Service<Request<B>> for SocketIoService<S>
-where
-    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Either<ResponseBody, ResBody>>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        if let Some(io) = self.servers.iter().find(|io| io.matches(path)) {
-            let io = io.clone();
-            return Box::pin(async move { Ok(io.handle(request).await.map(Either::Left)) });
-        }
-        // Take the service that was polled ready, leave a fresh clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move { Ok(inner.call(request).await?.map(Either::Right)) })
-    }
-}
+/// The service of [`SocketIoLayer`]: the engine's [`Mounted`] routing service, with the
+/// servers as its mount.
+pub type SocketIoService<S> = Mounted<SocketIoLayer, S>;
