@@ -9,6 +9,7 @@
 mod adapter;
 mod memory;
 mod room;
+mod socket_id;
 
 pub use adapter::{
     packet_offset, Adapter, AdapterFactory, BoxFuture, BroadcastFlags, BroadcastOptions,
@@ -16,4 +17,8 @@ pub use adapter::{
 };
 pub use memory::{InMemoryAdapter, RecoveryConfig};
 pub use room::RoomIndex;
-pub use sockgate_proto::engine::Sid;
+pub use socket_id::SocketId;
+
+/// The former name of [`SocketId`], kept so that adapters written against it still compile.
+/// It is the Socket.IO socket id, not the Engine.IO session id (`sockgate_engine::Sid`).
+pub type Sid = SocketId;

@@ -153,7 +153,7 @@ pub use server::{
 };
 pub use socket::{IntoRooms, Socket, SocketRef, TimedSocket};
 
-pub use sockgate_core::{self as core, RecoveryConfig, Room, Sid};
+pub use sockgate_core::{self as core, RecoveryConfig, Room, Sid, SocketId};
 pub use sockgate_engine::{self as engine, Cors, EngineConfig, Transports};
 pub use sockgate_proto::engine::MAX_ADVERTISED_HEARTBEAT;
 pub use sockgate_proto::socketio::Parser;

@@ -330,7 +330,7 @@ impl NamespaceRef {
     }
 
     /// The local socket with this id.
-    pub fn get_socket(&self, id: Sid) -> Option<SocketRef> {
+    pub fn get_socket(&self, id: sockgate_core::SocketId) -> Option<SocketRef> {
         self.0.socket(id).map(SocketRef)
     }
 

@@ -211,7 +211,7 @@ pub struct RemoteSocket {
 
 impl RemoteSocket {
     /// The socket id.
-    pub fn id(&self) -> Sid {
+    pub fn id(&self) -> sockgate_core::SocketId {
         self.details.id
     }
 

@@ -155,7 +155,7 @@ impl Socket {
     }
 
     /// The socket id.
-    pub fn id(&self) -> Sid {
+    pub fn id(&self) -> sockgate_core::SocketId {
         self.id
     }
 

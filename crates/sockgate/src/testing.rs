@@ -349,7 +349,7 @@ impl fmt::Debug for TestSocket {
 
 impl TestSocket {
     /// The socket id the server assigned.
-    pub fn id(&self) -> Sid {
+    pub fn id(&self) -> sockgate_core::SocketId {
         self.id
     }
 
