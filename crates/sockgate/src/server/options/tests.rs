@@ -100,9 +100,101 @@ fn every_setter_sets_its_own_option_the_same_way_on_both_types() {
             "cleanup_empty_child_namespaces",
         ),
     ];
-    for (changed, expected) in cases {
-        assert_eq!(changed, Some(expected));
+    for (changed, expected) in &cases {
+        assert_eq!(*changed, Some(*expected));
     }
+    // Every option has a setter: each field below is covered by a case above, or by the
+    // identity test (hooks and predicates) or is noted. A field added to a config struct does
+    // not compile here until it is listed, and fails this test until its setter is tested.
+    let tested = |name: &str| cases.iter().any(|(_, expected)| *expected == name);
+    for field in every_option_field() {
+        let elsewhere = [
+            "engine.allow_request", // `allow_request_is_compared_by_identity...`
+            "serve_client",         // needs the npm bundle on disk; a plain `Some(bundle)`
+        ];
+        assert!(
+            tested(field) || elsewhere.contains(&field),
+            "no setter test for {field}"
+        );
+    }
+}
+
+/// The name (as `server_config_difference` reports it) of every option field, from structs
+/// destructured without `..`.
+fn every_option_field() -> Vec<&'static str> {
+    let SocketIoConfig {
+        engine,
+        connect_timeout: _,
+        ack_timeout: _,
+        parser: _,
+        max_attachments: _,
+        max_pending_attachment_bytes: _,
+        pending_attachments_timeout: _,
+        max_decoded_bytes: _,
+        recovery: _,
+        serve_client: _,
+        cleanup_empty_child_namespaces: _,
+    } = SocketIoConfig::default();
+    let sockgate_engine::EngineConfig {
+        path: _,
+        transports: _,
+        allow_upgrades: _,
+        session,
+        cors: _,
+        allow_request: _,
+        http_compression_threshold: _,
+        write_coalescing: _,
+        websocket_write_timeout: _,
+        http,
+        http_request_body_timeout: _,
+        max_buffered_chunks: _,
+        trust_proxy: _,
+        allowed_origins: _,
+    } = engine;
+    let sockgate_proto::engine::SessionConfig {
+        ping_interval: _,
+        ping_timeout: _,
+        upgrade_timeout: _,
+        max_payload: _,
+        max_buffered_bytes: _,
+    } = session;
+    // The HTTP options are compared as one (`engine.http`); each has its own case above.
+    let sockgate_engine::HttpConfig {
+        header_read_timeout: _,
+        idle_timeout: _,
+        max_connections: _,
+        shutdown_timeout: _,
+    } = http;
+    vec![
+        "connect_timeout",
+        "ack_timeout",
+        "parser",
+        "max_attachments",
+        "max_pending_attachment_bytes",
+        "pending_attachments_timeout",
+        "max_decoded_bytes",
+        "recovery",
+        "serve_client",
+        "cleanup_empty_child_namespaces",
+        "engine.path",
+        "engine.transports",
+        "engine.allow_upgrades",
+        "engine.cors",
+        "engine.allow_request",
+        "engine.http_compression_threshold",
+        "engine.write_coalescing",
+        "engine.websocket_write_timeout",
+        "engine.http",
+        "engine.http_request_body_timeout",
+        "engine.max_buffered_chunks",
+        "engine.trust_proxy",
+        "engine.allowed_origins",
+        "engine.session.ping_interval",
+        "engine.session.ping_timeout",
+        "engine.session.upgrade_timeout",
+        "engine.session.max_payload",
+        "engine.session.max_buffered_bytes",
+    ]
 }
 
 #[test]
