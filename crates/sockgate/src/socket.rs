@@ -534,9 +534,10 @@ impl Socket {
     }
 
     pub(crate) fn dispatch(self: &Arc<Self>, parts: MessageParts) {
+        // `on_any` handlers borrow the message: their extractors copy only what they take.
         let any: Vec<BoxedMessageHandler> = self.any_handlers.read().clone();
         for handler in any {
-            handler.call(SocketRef(self.clone()), parts.clone());
+            handler.call_ref(SocketRef(self.clone()), &parts);
         }
         let handler = self
             .handlers

@@ -307,7 +307,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
                     answer.args.insert(0, json!({ "ok": true }));
                     answer
                 }
-                Err(error) => Payload::new().arg(json!({
+                Err(error) => Payload::new().with(json!({
                     "ok": false,
                     "error": error.to_string(),
                     "timeout": matches!(error, sockgate::AckError::Timeout),
@@ -485,9 +485,9 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
         socket.emit(
             "binary",
             Payload::new()
-                .arg("text")
+                .with("text")
                 .binary(Bytes::from_static(&[1, 2, 3]))
-                .arg(json!({ "n": 1, "nested": [true, null] }))
+                .with(json!({ "n": 1, "nested": [true, null] }))
                 .binary(Bytes::from(vec![0u8, 255, 128, 7])),
         )
     });

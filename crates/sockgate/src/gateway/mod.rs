@@ -78,25 +78,33 @@
 //! | return value / `WsResponse` / Observable | [`IntoWsReply`]: the ack / [`WsResponse`] / [`WsStream`] |
 
 mod app;
+mod definition;
+mod deliver;
+mod dispatch;
+mod error;
 mod exception;
 mod extract;
+mod gate;
+mod group;
 mod handler;
 mod options;
 mod response;
+mod router;
 
-pub use app::{
-    Gateway, GatewayApp, GatewayError, GatewayRouter, Gateways, MessageGuard, RouteConfig,
-};
+pub use app::{GatewayApp, Gateways};
+pub use definition::Gateway;
+pub use error::GatewayError;
 pub use exception::{
     DefaultExceptionFilter, ExceptionContext, ExceptionFilter, FieldError, WsException,
 };
 pub use extract::{
-    Ack, Args, Auth, ConnectedSocket, FromGatewayContext, GatewayContext, MessageBody, Pattern,
-    Prop, PropKey, Query, Valid, WsServer,
+    Ack, AckSender, Args, Auth, ConnectedSocket, GatewayContext, MessageBody, Pattern, Prop,
+    PropKey, Query, Valid, WsServer,
 };
-pub use handler::{marker as handler_marker, GatewayHandler, ReplyFuture};
+pub use handler::GatewayScope;
 pub use options::{GatewayNamespace, GatewayOptions};
 pub use response::{IntoWsReply, Json, Reply, WsResponse, WsStream};
+pub use router::{GatewayRouter, MessageGuard, RouteConfig};
 #[cfg(feature = "macros")]
 pub use sockgate_macros::{gateway, subscribe_message};
 pub use validator;

@@ -1,0 +1,257 @@
+//! [`Arg`]: one argument as a value in which binary is bytes.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use sockgate_proto::socketio::placeholder;
+
+use super::de::binary_of;
+
+/// One argument of an event or ack, binary included: a JSON-like value in which what the
+/// client sent as a `Buffer` (or `ArrayBuffer`, `Blob`...) is [`Arg::Binary`], not a
+/// `{"_placeholder":true,"num":n}` object.
+///
+/// Take one with [`super::Payload::arg`] (or the extractor `Data<Arg>`), test it with
+/// [`Arg::is_binary`] / [`Arg::has_binary`], read its bytes with [`Arg::as_bytes`], and send it
+/// on as it is (binary included) with [`crate::AckSender::send`], [`crate::Socket::emit`] or
+/// [`super::Payload::with`]:
+///
+/// ```
+/// use sockgate::{extract::{AckSender, Payload}, SocketRef};
+///
+/// // Forwards the client's first argument (a Buffer, or an object holding Buffers) to the
+/// // room in the second one, and answers the ack with it: the bytes go out as binary.
+/// fn forward(socket: SocketRef, payload: Payload, ack: AckSender) -> sockgate::handler::HandlerResult {
+///     let file = payload.arg(0).ok_or("no file")?;
+///     let room: String = payload.decode_arg(1)?;
+///     if !file.has_binary() {
+///         return Err("the file must be binary".into());
+///     }
+///     socket.to(room).emit("file", file.clone())?;
+///     ack.send(file)?;
+///     Ok(())
+/// }
+/// # let _ = forward;
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Arg {
+    /// `null`.
+    #[default]
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// Binary data (a `Buffer` on the client).
+    Binary(Bytes),
+    /// An array.
+    Array(Vec<Arg>),
+    /// An object, its keys in order.
+    Object(Vec<(String, Arg)>),
+}
+
+impl Arg {
+    /// The argument `value`, whose placeholders index `attachments`, with binary as bytes.
+    /// A placeholder that points past the attachments stays an object.
+    pub fn from_parts(value: &Value, attachments: &[Bytes]) -> Arg {
+        if let Some(bytes) = binary_of(value, attachments) {
+            return Arg::Binary(bytes.clone());
+        }
+        match value {
+            Value::Null => Arg::Null,
+            Value::Bool(b) => Arg::Bool(*b),
+            Value::Number(n) => Arg::Number(n.clone()),
+            Value::String(s) => Arg::String(s.clone()),
+            Value::Array(items) => Arg::Array(
+                items
+                    .iter()
+                    .map(|item| Arg::from_parts(item, attachments))
+                    .collect(),
+            ),
+            Value::Object(map) => Arg::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Arg::from_parts(v, attachments)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether this argument is binary data itself.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Arg::Binary(_))
+    }
+
+    /// Whether this argument is or contains binary data.
+    pub fn has_binary(&self) -> bool {
+        match self {
+            Arg::Binary(_) => true,
+            Arg::Array(items) => items.iter().any(Arg::has_binary),
+            Arg::Object(entries) => entries.iter().any(|(_, v)| v.has_binary()),
+            _ => false,
+        }
+    }
+
+    /// The bytes, when this argument is binary.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            Arg::Binary(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// The value of `key`, when this argument is an object that has it.
+    pub fn get(&self, key: &str) -> Option<&Arg> {
+        match self {
+            Arg::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The JSON form with each binary replaced by a placeholder numbered from
+    /// `attachments.len()`, its bytes pushed onto `attachments` (what goes on the wire).
+    pub fn into_parts(self, attachments: &mut Vec<Bytes>) -> Value {
+        match self {
+            Arg::Null => Value::Null,
+            Arg::Bool(b) => Value::Bool(b),
+            Arg::Number(n) => Value::Number(n),
+            Arg::String(s) => Value::String(s),
+            Arg::Binary(bytes) => {
+                let value = placeholder(attachments.len());
+                attachments.push(bytes);
+                value
+            }
+            Arg::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| item.into_parts(attachments))
+                    .collect(),
+            ),
+            Arg::Object(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_parts(attachments)))
+                    .collect::<Map<String, Value>>(),
+            ),
+        }
+    }
+}
+
+impl From<Value> for Arg {
+    /// A JSON value (a placeholder object in it is kept as an object).
+    fn from(value: Value) -> Self {
+        Arg::from_parts(&value, &[])
+    }
+}
+
+impl From<Bytes> for Arg {
+    fn from(bytes: Bytes) -> Self {
+        Arg::Binary(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(bytes: Vec<u8>) -> Self {
+        Arg::Binary(Bytes::from(bytes))
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::String(s.to_owned())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::String(s)
+    }
+}
+
+impl From<bool> for Arg {
+    fn from(b: bool) -> Self {
+        Arg::Bool(b)
+    }
+}
+
+macro_rules! arg_from_number {
+    ($($ty:ty),*) => {
+        $(impl From<$ty> for Arg {
+            fn from(n: $ty) -> Self {
+                Arg::Number(Number::from(n))
+            }
+        })*
+    };
+}
+arg_from_number!(i32, i64, u32, u64, usize);
+
+/// Reads any value, bytes as [`Arg::Binary`] (the extractor `Data<Arg>`, an ack decoded as
+/// `Arg`).
+impl<'de> Deserialize<'de> for Arg {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ArgVisitor)
+    }
+}
+
+struct ArgVisitor;
+
+impl<'de> Visitor<'de> for ArgVisitor {
+    type Value = Arg;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Arg, E> {
+        Ok(Arg::Null)
+    }
+    fn visit_none<E>(self) -> Result<Arg, E> {
+        Ok(Arg::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Arg, D::Error> {
+        Arg::deserialize(d)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Arg, E> {
+        Ok(Arg::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Arg, E> {
+        Ok(Arg::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Arg, E> {
+        Ok(Arg::Number(n.into()))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Arg, E> {
+        Number::from_f64(n)
+            .map(Arg::Number)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Arg, E> {
+        Ok(Arg::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Arg, E> {
+        Ok(Arg::String(s))
+    }
+    fn visit_bytes<E>(self, b: &[u8]) -> Result<Arg, E> {
+        Ok(Arg::Binary(Bytes::copy_from_slice(b)))
+    }
+    fn visit_byte_buf<E>(self, b: Vec<u8>) -> Result<Arg, E> {
+        Ok(Arg::Binary(Bytes::from(b)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Arg, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Arg::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Arg, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some((key, value)) = map.next_entry::<String, Arg>()? {
+            entries.push((key, value));
+        }
+        Ok(Arg::Object(entries))
+    }
+}
