@@ -132,7 +132,7 @@ pub struct MessageParts {
 ///         _parts: &MessageParts,
 ///         _scope: &S,
 ///     ) -> Result<Self, Self::Rejection> {
-///         let header = socket.handshake().headers.get("x-tenant").ok_or("no x-tenant header")?;
+///         let header = socket.handshake().headers().get("x-tenant").ok_or("no x-tenant header")?;
 ///         Ok(Tenant(header.to_str().map_err(|_| "x-tenant is not text")?.to_owned()))
 ///     }
 /// }
