@@ -311,3 +311,36 @@ mod tests {
         assert!(!table.resolve(8, payload(8)));
     }
 }
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use crate::extract::Args;
+    use bytes::Bytes;
+    use serde_json::json;
+
+    #[test]
+    fn an_ack_decodes_as_its_first_argument_or_every_argument() {
+        let answer = Payload::new()
+            .with("ok")
+            .with(json!(42))
+            .binary(Bytes::from_static(b"\x01\x02"));
+        let first: String = FromAck::from_ack(answer.clone()).unwrap();
+        assert_eq!(first, "ok");
+        let Args((status, count, blob)): Args<(String, u32, Bytes)> =
+            FromAck::from_ack(answer.clone()).unwrap();
+        assert_eq!((status.as_str(), count), ("ok", 42));
+        assert_eq!(blob, Bytes::from_static(b"\x01\x02"));
+        let raw: Payload = FromAck::from_ack(answer.clone()).unwrap();
+        assert_eq!(raw, answer);
+        let responses = AckResponses {
+            answers: vec![(None, answer)],
+            missing: Vec::new(),
+            expected: 1,
+        };
+        let values = responses.values::<Args<(String, u32)>>();
+        assert!(values[0].is_err(), "three arguments are not a pair");
+        let values = responses.values::<Args<(String, u32, Vec<u8>)>>();
+        assert_eq!(values[0].as_ref().unwrap().0 .2, vec![1, 2]);
+    }
+}

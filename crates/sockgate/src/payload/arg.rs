@@ -255,3 +255,113 @@ impl<'de> Visitor<'de> for ArgVisitor {
         Ok(Arg::Object(entries))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Payload;
+    use serde_json::json;
+
+    /// `["text", {name, file: <1>, parts: [<0>]}, <2>]` with three attachments.
+    fn received() -> Payload {
+        Payload {
+            args: vec![
+                json!("text"),
+                json!({ "name": "a", "file": placeholder(1), "parts": [placeholder(0), 5] }),
+                placeholder(2),
+            ],
+            attachments: vec![
+                Bytes::from_static(b"zero"),
+                Bytes::from_static(b"one"),
+                Bytes::from_static(b"two"),
+            ],
+        }
+    }
+
+    #[test]
+    fn an_argument_comes_with_its_own_binary() {
+        let payload = received();
+        let arg = payload.arg(1).unwrap();
+        assert!(arg.has_binary());
+        assert!(!arg.is_binary());
+        assert_eq!(arg.get("name"), Some(&Arg::from("a")));
+        assert_eq!(
+            arg.get("file").and_then(Arg::as_bytes),
+            Some(&Bytes::from_static(b"one"))
+        );
+        assert!(payload.is_binary(2));
+        assert!(!payload.is_binary(1));
+        assert!(!payload.arg(0).unwrap().has_binary());
+        assert_eq!(payload.arg(3), None);
+    }
+
+    #[test]
+    fn forwarded_arguments_are_renumbered_with_their_bytes() {
+        let payload = received();
+        let forwarded = Payload::from_args([payload.arg(2).unwrap(), payload.arg(1).unwrap()]);
+        // The argument's own binary comes first, then the object's in the order they appear.
+        assert_eq!(
+            forwarded.args,
+            vec![
+                placeholder(0),
+                json!({ "name": "a", "file": placeholder(1), "parts": [placeholder(2), 5] }),
+            ]
+        );
+        assert_eq!(
+            forwarded.attachments,
+            vec![
+                Bytes::from_static(b"two"),
+                Bytes::from_static(b"one"),
+                Bytes::from_static(b"zero"),
+            ]
+        );
+        // And reading them back gives the same values.
+        assert_eq!(forwarded.arg(1), payload.arg(1));
+    }
+
+    #[test]
+    fn binary_decodes_as_bytes_and_is_refused_as_json() {
+        let payload = received();
+        let bytes: Bytes = payload.decode_arg(2).unwrap();
+        assert_eq!(bytes, Bytes::from_static(b"two"));
+        let vec: Vec<u8> = payload.decode_arg(2).unwrap();
+        assert_eq!(vec, b"two");
+        let error = payload.decode_arg::<Value>(2).unwrap_err();
+        assert!(error.to_string().contains("byte array"), "{error}");
+        let error = payload.decode_arg::<Value>(1).unwrap_err();
+        assert!(error.to_string().contains("byte array"), "{error}");
+
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct File {
+            name: String,
+            file: Bytes,
+            parts: (Vec<u8>, u32),
+            missing: Option<u8>,
+        }
+        let file: File = payload.decode_arg(1).unwrap();
+        assert_eq!(
+            file,
+            File {
+                name: "a".into(),
+                file: Bytes::from_static(b"one"),
+                parts: (b"zero".to_vec(), 5),
+                missing: None,
+            }
+        );
+        let arg: Arg = payload.decode_arg(1).unwrap();
+        assert_eq!(arg, payload.arg(1).unwrap());
+        let all: (String, Arg, Bytes) = payload.decode_args().unwrap();
+        assert_eq!(all.2, Bytes::from_static(b"two"));
+    }
+
+    #[test]
+    fn without_attachments_a_placeholder_is_an_object() {
+        let payload = Payload {
+            args: vec![placeholder(0)],
+            attachments: Vec::new(),
+        };
+        let value: Value = payload.decode_arg(0).unwrap();
+        assert_eq!(value, placeholder(0));
+        assert!(!payload.is_binary(0));
+    }
+}

@@ -55,10 +55,22 @@ impl<'de> de::Deserializer<'de> for BinDe<'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value {
-            Value::Array(items) => visitor.visit_seq(Seq {
-                de: self,
-                items: items.iter(),
-            }),
+            Value::Array(items) => {
+                // As serde_json: a sequence longer than the type (a pair from three arguments)
+                // is an error, not a silent truncation.
+                let mut seq = Seq {
+                    de: self,
+                    items: items.iter(),
+                };
+                let value = visitor.visit_seq(&mut seq)?;
+                match seq.items.len() {
+                    0 => Ok(value),
+                    _ => Err(de::Error::invalid_length(
+                        items.len(),
+                        &"fewer elements in array",
+                    )),
+                }
+            }
             Value::Object(map) => match self.binary() {
                 Some(bytes) => visitor.visit_borrowed_bytes(bytes),
                 None => visitor.visit_map(MapDe {
@@ -129,7 +141,7 @@ struct Seq<'de> {
     items: std::slice::Iter<'de, Value>,
 }
 
-impl<'de> de::SeqAccess<'de> for Seq<'de> {
+impl<'de> de::SeqAccess<'de> for &mut Seq<'de> {
     type Error = Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
