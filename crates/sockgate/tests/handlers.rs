@@ -41,7 +41,7 @@ async fn on_any_handlers_borrow_the_message() {
     });
     let client = TestClient::connect(&io).await.unwrap();
     let socket = client.socket("/", None).await.unwrap();
-    socket.emit("event", &json!({ "big": "payload" })).unwrap();
+    socket.emit("event", json!({ "big": "payload" })).unwrap();
     socket.emit_with_ack("done", (), WAIT).await.unwrap();
     let log = log.lock().unwrap().clone();
     assert_eq!(
@@ -140,7 +140,7 @@ async fn server_extractors_work_in_gateway_handlers() {
     assert_eq!(answer.args, [json!("manual hi")]);
 
     // `Data<u32>` rejecting reaches the client as the gateway's validation exception.
-    socket.emit("add", &"three").unwrap();
+    socket.emit("add", "three").unwrap();
     let exception = socket.wait_for("exception", WAIT).await.unwrap();
     assert_eq!(exception.args[0]["message"], "Validation failed");
     assert_eq!(exception.args[0]["errors"][0]["field"], "data");

@@ -117,7 +117,7 @@ impl<G: Send + Sync + 'static> FromMessageParts<GatewayScope<G>> for Arc<G> {
     }
 }
 
-/// A gateway handler's return value is its reply (see [`super::response`]).
+/// A gateway handler's return value is its reply (see [`IntoWsReply`]).
 impl<G: Send + Sync + 'static, R: IntoWsReply> HandlerOutput<GatewayScope<G>> for R {
     fn finish(self, _: &SocketRef, _: &str, scope: GatewayScope<G>) {
         deliver(self.into_reply(), scope);

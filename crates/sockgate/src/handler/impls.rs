@@ -33,6 +33,21 @@ trait ExtractAll<S: HandlerScope>: Sized {
     ) -> Result<Self, S::Rejection>;
 }
 
+/// Extracts every argument, or hands the first rejection to the scope.
+fn extract<S: HandlerScope, E: ExtractAll<S>>(
+    socket: &SocketRef,
+    parts: &MessageParts,
+    scope: S,
+) -> Option<(E, S)> {
+    match E::extract_all(socket, parts, &scope) {
+        Ok(values) => Some((values, scope)),
+        Err(rejection) => {
+            scope.rejected(socket, parts, rejection);
+            None
+        }
+    }
+}
+
 /// Runs a handler that returns its output.
 fn run_sync<S, R>(socket: SocketRef, parts: &MessageParts, scope: S, call: impl FnOnce(&S) -> R)
 where
@@ -100,9 +115,8 @@ macro_rules! impl_handler {
             $($ty: FromMessageParts<S> + Send + 'static, $ty::Rejection: Into<S::Rejection>,)*
         {
             fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
-                let ($($ty,)*) = match ExtractAll::extract_all(&socket, &parts, &scope) {
-                    Ok(values) => values,
-                    Err(rejection) => return scope.rejected(&socket, &parts, rejection),
+                let Some((($($ty,)*), scope)) = extract(&socket, &parts, scope) else {
+                    return;
                 };
                 run_sync(socket, &parts, scope, |_| (self)($($ty,)*));
             }
@@ -118,9 +132,8 @@ macro_rules! impl_handler {
             $($ty: FromMessageParts<S> + Send + 'static, $ty::Rejection: Into<S::Rejection>,)*
         {
             fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
-                let ($($ty,)*) = match ExtractAll::extract_all(&socket, &parts, &scope) {
-                    Ok(values) => values,
-                    Err(rejection) => return scope.rejected(&socket, &parts, rejection),
+                let Some((($($ty,)*), scope)) = extract(&socket, &parts, scope) else {
+                    return;
                 };
                 run_async(socket, parts, scope, || (self)($($ty,)*));
             }
@@ -135,9 +148,8 @@ macro_rules! impl_handler {
             $($ty: FromMessageParts<S> + Send + 'static, $ty::Rejection: Into<S::Rejection>,)*
         {
             fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
-                let ($($ty,)*) = match ExtractAll::extract_all(&socket, &parts, &scope) {
-                    Ok(values) => values,
-                    Err(rejection) => return scope.rejected(&socket, &parts, rejection),
+                let Some((($($ty,)*), scope)) = extract(&socket, &parts, scope) else {
+                    return;
                 };
                 run_sync(socket, &parts, scope, |scope| (self)(scope.receiver(), $($ty,)*));
             }
