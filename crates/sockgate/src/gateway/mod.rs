@@ -71,11 +71,13 @@
 //! | `afterInit` / `handleConnection` / `handleDisconnect` | [`Gateway::after_init`] / [`Gateway::handle_connection`] (awaited before messages) / [`Gateway::handle_disconnect`] (with the reason) |
 //! | `@SubscribeMessage('e')` | [`GatewayRouter::subscribe_message`] |
 //! | `@MessageBody()`, `@ConnectedSocket()`, `@Ack()`, `@WebSocketServer()` | [`MessageBody`], [`ConnectedSocket`], [`Ack`], [`WsServer`] |
+//! | other parameters | any extractor of the server ([`crate::extract`]: `Data<T>`, `Payload`, `Bin`, `State<T>`...): one family, [`crate::handler::FromMessageParts`] in the scope [`GatewayScope`] |
 //! | `ValidationPipe` | [`Valid<T>`] (a readable `exception` listing the fields) |
 //! | `@UseGuards` | [`GatewayRouter::use_guard`], [`RouteConfig::guard`]; on connecting: [`GatewayRouter::use_connection_guard`] |
 //! | `@UseFilters`, `BaseWsExceptionFilter` | [`ExceptionFilter`], [`DefaultExceptionFilter`], [`GatewayApp::use_global_filter`] |
 //! | `WsException` | [`WsException`] |
 //! | return value / `WsResponse` / Observable | [`IntoWsReply`]: the ack / [`WsResponse`] / [`WsStream`] |
+//! | a thrown error | `Err(e)` with `e: Into<WsException>` (a [`crate::handler::HandlerError`] from `?` is an internal error): the exception filters |
 
 mod app;
 mod definition;
