@@ -5,6 +5,8 @@
 //   included, to an emit and to the ack;
 // - `data-value` / `data-bytes`: `Data<Value>` refuses a Buffer clearly (never the
 //   placeholder object), `Data<Bytes>` and `Data<Vec<u8>>` read it;
+// - `binary-struct`: a struct with a `Bytes` field serialized with `Arg::from_serialize`
+//   reaches the client with that field as a Buffer;
 // - `server-ack-args` / `broadcast-ack-args`: the client answers an ack with several
 //   arguments (one a Buffer), decoded on the server as `Args<(String, u32, Bytes)>`, for a
 //   socket's `emit_with_ack` and for a broadcast with acks.
@@ -103,6 +105,13 @@ for (const parser of Object.keys(PARSERS)) {
         assert.deepEqual(toBuffer(emitted.data), bytes(1, 2, 3));
         assert.deepEqual(toBuffer(emitted.parts[0]), bytes(4));
         assert.deepEqual(toBuffer(emittedBytes), bytes(9, 8, 7, 6));
+      });
+
+      test("a struct with a Bytes field is sent with the field as binary", async () => {
+        const socket = await connect(parser, transport);
+        const [file] = await ack(socket, "binary-struct");
+        assert.equal(file.name, "f.bin");
+        assert.deepEqual(toBuffer(file.data), bytes(3, 2, 1));
       });
 
       test("Data<Value> refuses a Buffer clearly; Data<Bytes> and Data<Vec<u8>> read it", async () => {

@@ -43,6 +43,8 @@
 //! - `forward-binary` (an argument holding binary, a Buffer) → emits `forwarded` with both
 //!   arguments as they came (through `Payload::arg`, binary kept) and acks
 //!   `{firstIsBinary, firstHasBinary, secondIsBinary, secondLen}` followed by both;
+//! - `binary-struct` → acks `{name, data}` where `data` (a `Bytes` field, serialized through
+//!   `Arg::from_serialize`) is binary;
 //! - `data-value` (a Buffer or JSON) → acks `{ok, value?, error?}` (`TryData<Value>`: binary is
 //!   refused); `data-bytes` (a Buffer) → acks `{len, vecLen, sum}` (`Data<Bytes>`,
 //!   `Data<Vec<u8>>`);
@@ -528,6 +530,19 @@ fn set_up_binary_and_ack_args(socket: &SocketRef) {
             Ok(())
         },
     );
+    socket.on("binary-struct", |ack: AckSender| -> HandlerResult {
+        #[derive(serde::Serialize)]
+        struct File {
+            name: &'static str,
+            data: Bytes,
+        }
+        let file = File {
+            name: "f.bin",
+            data: Bytes::from_static(&[3, 2, 1]),
+        };
+        ack.send(sockgate::Arg::from_serialize(&file)?)?;
+        Ok(())
+    });
     socket.on(
         "data-value",
         |TryData(value): TryData<Value>, ack: AckSender| {

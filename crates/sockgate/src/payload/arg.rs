@@ -80,6 +80,31 @@ impl Arg {
         }
     }
 
+    /// Serializes `value`, writing what it serializes as bytes (`bytes::Bytes`,
+    /// `serde_bytes`) as [`Arg::Binary`], so that it goes out as binary; everything else as
+    /// `serde_json::to_value` writes it. (A plain `emit(&value)` writes bytes as an array of
+    /// numbers, as JSON does.)
+    ///
+    /// ```
+    /// use sockgate::Arg;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct File {
+    ///     name: String,
+    ///     data: bytes::Bytes,
+    /// }
+    ///
+    /// let file = File { name: "a.bin".into(), data: bytes::Bytes::from_static(b"\x01\x02") };
+    /// let arg = Arg::from_serialize(&file).unwrap();
+    /// assert!(arg.get("data").is_some_and(Arg::is_binary));
+    /// // socket.emit("file", arg) sends `data` as a binary attachment.
+    /// ```
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<Arg, serde_json::Error> {
+        value.serialize(super::ser::ArgSerializer)
+    }
+
     /// Whether this argument is binary data itself.
     pub fn is_binary(&self) -> bool {
         matches!(self, Arg::Binary(_))
@@ -352,6 +377,68 @@ mod tests {
         assert_eq!(arg, payload.arg(1).unwrap());
         let all: (String, Arg, Bytes) = payload.decode_args().unwrap();
         assert_eq!(all.2, Bytes::from_static(b"two"));
+    }
+
+    #[test]
+    fn serializing_writes_bytes_as_binary_and_the_rest_as_serde_json() {
+        #[derive(serde::Serialize)]
+        enum Kind {
+            Plain,
+            Sized(u32),
+            Pair(i8, f32),
+            Named { at: Option<char> },
+        }
+        #[derive(serde::Serialize)]
+        struct Doc {
+            title: String,
+            tags: Vec<&'static str>,
+            by_id: std::collections::BTreeMap<u32, bool>,
+            kinds: Vec<Kind>,
+            score: f64,
+            nan: f64,
+            unit: (),
+        }
+        let doc = Doc {
+            title: "t".into(),
+            tags: vec!["a", "b"],
+            by_id: [(2, true), (10, false)].into_iter().collect(),
+            kinds: vec![
+                Kind::Plain,
+                Kind::Sized(3),
+                Kind::Pair(-1, 0.5),
+                Kind::Named { at: Some('x') },
+            ],
+            score: 1.25,
+            nan: f64::NAN,
+            unit: (),
+        };
+        let mut attachments = Vec::new();
+        let value = Arg::from_serialize(&doc)
+            .unwrap()
+            .into_parts(&mut attachments);
+        assert_eq!(value, serde_json::to_value(&doc).unwrap());
+        assert!(attachments.is_empty());
+
+        #[derive(serde::Serialize)]
+        struct File {
+            name: &'static str,
+            data: Bytes,
+            chunks: Vec<Bytes>,
+        }
+        let file = File {
+            name: "f",
+            data: Bytes::from_static(b"\x01"),
+            chunks: vec![Bytes::from_static(b"\x02\x03")],
+        };
+        let payload = Payload::from_args([Arg::from_serialize(&file).unwrap()]);
+        assert_eq!(
+            payload.args,
+            vec![json!({ "name": "f", "data": placeholder(0), "chunks": [placeholder(1)] })]
+        );
+        assert_eq!(
+            payload.attachments,
+            vec![Bytes::from_static(b"\x01"), Bytes::from_static(b"\x02\x03")]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod arg;
 mod de;
+mod ser;
 
 pub use arg::Arg;
 pub(crate) use de::decode_value;
