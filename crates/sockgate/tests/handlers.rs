@@ -146,3 +146,48 @@ async fn server_extractors_work_in_gateway_handlers() {
     assert_eq!(exception.args[0]["errors"][0]["field"], "data");
     assert_eq!(exception.args[0]["cause"]["pattern"], "add");
 }
+
+/// An extractor that panics.
+struct Explodes;
+
+impl<S> sockgate::handler::FromMessageParts<S> for Explodes {
+    type Rejection = std::convert::Infallible;
+    fn from_message_parts(_: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Self::Rejection> {
+        panic!("the extractor exploded")
+    }
+}
+
+struct Exploding;
+
+impl Gateway for Exploding {
+    fn register(router: &mut GatewayRouter<Self>) {
+        router.subscribe_message("boom", |_: &Self, _: Explodes| "never");
+        router.subscribe_message("fine", |_: &Self| "fine");
+    }
+}
+
+/// A panicking extractor is caught like a panicking handler: a gateway answers it as an
+/// internal error, the plain server logs it; the socket carries on in both.
+#[tokio::test]
+async fn a_panicking_extractor_is_caught() {
+    let gateways = GatewayApp::new().gateway(Exploding).build().unwrap();
+    let io = gateways.shared_servers()[0].clone();
+    let client = TestClient::connect(&io).await.unwrap();
+    let socket = client.socket("/", None).await.unwrap();
+    socket.emit("boom", ()).unwrap();
+    let exception = socket.wait_for("exception", WAIT).await.unwrap();
+    assert_eq!(exception.args[0]["message"], "Internal server error");
+    let fine = socket.emit_with_ack("fine", (), WAIT).await.unwrap();
+    assert_eq!(fine.args, [json!("fine")]);
+
+    let io = SocketIo::new();
+    io.ns("/", |socket: SocketRef| {
+        socket.on("boom", |_: Explodes| {});
+        socket.on("ping", |ack: AckSender| ack.send("pong"));
+    });
+    let client = TestClient::connect(&io).await.unwrap();
+    let socket = client.socket("/", None).await.unwrap();
+    socket.emit("boom", ()).unwrap();
+    let pong = socket.emit_with_ack("ping", (), WAIT).await.unwrap();
+    assert_eq!(pong.args, [json!("pong")]);
+}

@@ -33,16 +33,23 @@ trait ExtractAll<S: HandlerScope>: Sized {
     ) -> Result<Self, S::Rejection>;
 }
 
-/// Extracts every argument, or hands the first rejection to the scope.
+/// Extracts every argument, or hands the first rejection (or an extractor's panic) to the
+/// scope.
 fn extract<S: HandlerScope, E: ExtractAll<S>>(
     socket: &SocketRef,
     parts: &MessageParts,
     scope: S,
 ) -> Option<(E, S)> {
-    match E::extract_all(socket, parts, &scope) {
-        Ok(values) => Some((values, scope)),
-        Err(rejection) => {
+    let extracted =
+        std::panic::catch_unwind(AssertUnwindSafe(|| E::extract_all(socket, parts, &scope)));
+    match extracted {
+        Ok(Ok(values)) => Some((values, scope)),
+        Ok(Err(rejection)) => {
             scope.rejected(socket, parts, rejection);
+            None
+        }
+        Err(panic) => {
+            scope.panicked(socket, &parts.event, panic);
             None
         }
     }
