@@ -11,7 +11,7 @@
 //! | `ctx.switchToWs().getPattern()` | [`Pattern`] |
 //! | `client.handshake.query` / `.auth` | [`Query`] / [`Auth<T>`] |
 //! | injected services | [`crate::extract::State<T>`] |
-//! | the gateway (`this`) | `&self` first, or `self: Arc<Self>` (an extractor of [`GatewayScope`]) |
+//! | the gateway (`this`) | `&self` first, or `self: Arc<Self>` (an extractor of [`GatewayScope`](super::GatewayScope)) |
 //!
 //! Every extractor of the server ([`crate::extract`]: [`crate::extract::Data`],
 //! [`crate::extract::Payload`], [`crate::extract::Bin`], [`crate::extract::Extension`]...)
@@ -26,8 +26,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::exception::{FieldError, WsException};
-#[allow(unused_imports)] // for the docs
-use super::handler::GatewayScope;
 pub use crate::ack::AckSender;
 pub use crate::extract::Args;
 use crate::handler::{FromMessageParts, HandlerScope, MessageParts};
