@@ -15,7 +15,8 @@ use crate::options::GatewayArgs;
 /// method unchanged.
 pub(crate) const CHECKED_MARKER: &str = "__sockgate_read_by_gateway";
 
-/// The most extractors a handler can take (the arities `GatewayHandler` is implemented for).
+/// The most extractors a handler can take: `MessageHandler` is implemented for up to 7
+/// extractors, and `self: Arc<Self>` is one of them in an async handler.
 const MAX_EXTRACTORS: usize = 6;
 
 /// Events Socket.IO reserves: a handler on them would never run.
@@ -268,7 +269,11 @@ pub(crate) fn expand(args: &GatewayArgs, item: TokenStream) -> TokenStream {
                 #(router.use_guard(#guards);)*
                 #(router.use_filter(#filters);)*
                 #[allow(dead_code)]
-                fn __sockgate_extractor<T: ::sockgate::gateway::FromGatewayContext>() {}
+                fn __sockgate_extractor<
+                    G,
+                    T: ::sockgate::handler::FromMessageParts<::sockgate::gateway::GatewayScope<G>>,
+                >() {
+                }
                 #[allow(dead_code)]
                 fn __sockgate_reply<R: ::sockgate::gateway::IntoWsReply>() {}
                 #(#checks)*
@@ -413,7 +418,7 @@ fn parse_subscription(attr: &Attribute) -> syn::Result<Subscription> {
     Ok(subscription)
 }
 
-/// Checks what `GatewayHandler` accepts: `fn(&self, ..)` or `async fn(self: Arc<Self>, ..)`.
+/// Checks what a gateway's `MessageHandler` accepts: `fn(&self, ..)` or `async fn(self: Arc<Self>, ..)`.
 fn check_handler(sig: &Signature) -> syn::Result<()> {
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new_spanned(
@@ -529,7 +534,7 @@ fn handler_checks(sig: &Signature) -> Vec<TokenStream> {
     let mut checks = Vec::new();
     for arg in arguments(sig) {
         let ty = &arg.ty;
-        checks.push(quote!(#extractor::<#ty>();));
+        checks.push(quote!(#extractor::<Self, #ty>();));
     }
     if let ReturnType::Type(_, ty) = &sig.output {
         if !matches!(&**ty, Type::ImplTrait(_)) {

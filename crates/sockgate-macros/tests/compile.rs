@@ -3,7 +3,7 @@
 //! review the diff. Most `.stderr` files hold the macros' own messages; `handler_bad_types`,
 //! `handler_not_extractor` and `hook_argument_type` hold rustc's (an unsatisfied bound or a
 //! mismatched type, reported on the user's type), which change with the toolchain and with
-//! the list of `FromGatewayContext` / `IntoWsReply` implementations.
+//! the list of `FromMessageParts` / `IntoWsReply` implementations.
 
 #[test]
 fn compile() {

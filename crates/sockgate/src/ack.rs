@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use sockgate_core::Sid;
 use tokio::sync::{mpsc, oneshot};
 
@@ -127,8 +126,52 @@ impl Drop for ForgetOnDrop {
     }
 }
 
-/// The answer to one `emit_with_ack`. Resolves to the ack's first argument deserialized as `T`
-/// (use [`Payload`]-returning [`AckFuture::raw`] for every argument).
+/// What an ack's arguments are decoded into ([`AckFuture<T>`], [`AckResponses::values`]).
+///
+/// - any `T: Deserialize`: the first argument (a missing one reads as `null`), binary as bytes
+///   (`Bytes`, `Vec<u8>`, [`crate::Arg`]);
+/// - [`Args<T>`](crate::extract::Args) with a tuple (or a `Vec`): every argument, for a client
+///   that answers `callback(a, b, c)`;
+/// - [`Payload`]: every argument as sent, binary included.
+///
+/// ```no_run
+/// use sockgate::extract::Args;
+/// use sockgate::SocketRef;
+///
+/// async fn ask(socket: SocketRef) -> Result<(), sockgate::AckError> {
+///     // The client answers `callback("ok", 42, Buffer.from([1, 2]))`.
+///     let Args((status, count, blob)): Args<(String, u32, bytes::Bytes)> =
+///         socket.emit_with_ack("question", &"how many?").await?;
+///     println!("{status}: {count} and {} bytes", blob.len());
+///     Ok(())
+/// }
+/// ```
+pub trait FromAck: Sized {
+    /// Decodes the arguments.
+    fn from_ack(payload: Payload) -> Result<Self, serde_json::Error>;
+}
+
+impl<T: DeserializeOwned> FromAck for T {
+    fn from_ack(payload: Payload) -> Result<Self, serde_json::Error> {
+        payload.decode_arg(0)
+    }
+}
+
+impl<T: DeserializeOwned> FromAck for crate::extract::Args<T> {
+    fn from_ack(payload: Payload) -> Result<Self, serde_json::Error> {
+        payload.decode_args().map(crate::extract::Args)
+    }
+}
+
+impl FromAck for Payload {
+    fn from_ack(payload: Payload) -> Result<Self, serde_json::Error> {
+        Ok(payload)
+    }
+}
+
+/// The answer to one `emit_with_ack`, decoded as `T` (see [`FromAck`]: the first argument,
+/// every argument as [`Args<(A, B, ..)>`](crate::extract::Args), or the raw [`Payload`], also
+/// reachable with [`AckFuture::raw`]).
 pub struct AckFuture<T> {
     inner: Pin<Box<dyn Future<Output = Result<Payload, AckError>> + Send>>,
     _marker: std::marker::PhantomData<fn() -> T>,
@@ -140,7 +183,7 @@ impl<T> fmt::Debug for AckFuture<T> {
     }
 }
 
-impl<T: DeserializeOwned> AckFuture<T> {
+impl<T: FromAck> AckFuture<T> {
     pub(crate) fn new(
         socket: SocketRef,
         id: u64,
@@ -175,15 +218,14 @@ impl<T: DeserializeOwned> AckFuture<T> {
     }
 }
 
-impl<T: DeserializeOwned> Future for AckFuture<T> {
+impl<T: FromAck> Future for AckFuture<T> {
     type Output = Result<T, AckError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx).map(|result| {
-            let payload = result?;
-            let first = payload.args.into_iter().next().unwrap_or(Value::Null);
-            serde_json::from_value(first).map_err(AckError::Decode)
-        })
+        self.inner
+            .as_mut()
+            .poll(cx)
+            .map(|result| T::from_ack(result?).map_err(|e| AckError::Decode(e)))
     }
 }
 
@@ -204,11 +246,12 @@ impl AckResponses {
         self.answers.len() == self.expected
     }
 
-    /// The first argument of each answer, deserialized.
-    pub fn values<T: DeserializeOwned>(&self) -> Vec<Result<T, serde_json::Error>> {
+    /// Each answer decoded as `T` (see [`FromAck`]): its first argument for a plain type,
+    /// every argument for [`Args<(A, B, ..)>`](crate::extract::Args).
+    pub fn values<T: FromAck>(&self) -> Vec<Result<T, serde_json::Error>> {
         self.answers
             .iter()
-            .map(|(_, p)| serde_json::from_value(p.args.first().cloned().unwrap_or(Value::Null)))
+            .map(|(_, p)| T::from_ack(p.clone()))
             .collect()
     }
 }
@@ -245,6 +288,7 @@ impl AckSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn payload(n: i64) -> Payload {
         Payload {
@@ -280,5 +324,38 @@ mod tests {
         table.forget(8);
         assert!(rx.try_recv().is_err());
         assert!(!table.resolve(8, payload(8)));
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use crate::extract::Args;
+    use bytes::Bytes;
+    use serde_json::json;
+
+    #[test]
+    fn an_ack_decodes_as_its_first_argument_or_every_argument() {
+        let answer = Payload::new()
+            .with("ok")
+            .with(json!(42))
+            .binary(Bytes::from_static(b"\x01\x02"));
+        let first: String = FromAck::from_ack(answer.clone()).unwrap();
+        assert_eq!(first, "ok");
+        let Args((status, count, blob)): Args<(String, u32, Bytes)> =
+            FromAck::from_ack(answer.clone()).unwrap();
+        assert_eq!((status.as_str(), count), ("ok", 42));
+        assert_eq!(blob, Bytes::from_static(b"\x01\x02"));
+        let raw: Payload = FromAck::from_ack(answer.clone()).unwrap();
+        assert_eq!(raw, answer);
+        let responses = AckResponses {
+            answers: vec![(None, answer)],
+            missing: Vec::new(),
+            expected: 1,
+        };
+        let values = responses.values::<Args<(String, u32)>>();
+        assert!(values[0].is_err(), "three arguments are not a pair");
+        let values = responses.values::<Args<(String, u32, Vec<u8>)>>();
+        assert_eq!(values[0].as_ref().unwrap().0 .2, vec![1, 2]);
     }
 }

@@ -3,16 +3,21 @@
 //! | extractor | gives |
 //! |---|---|
 //! | [`SocketRef`] | the socket |
-//! | [`Data<T>`] | the first argument (for connect handlers: the `auth` payload), deserialized |
+//! | [`Data<T>`] | the first argument (for connect handlers: the `auth` payload), deserialized; binary as bytes (`Data<Bytes>`, `Data<Arg>`) |
 //! | [`TryData<T>`] | the same, or the deserialization error |
 //! | [`Args<T>`] | every argument, deserialized as a tuple or `Vec` |
-//! | [`Payload`] | every argument as sent, binary included |
+//! | [`Payload`] | every argument as sent, binary included ([`Payload::arg`]: one [`Arg`]) |
 //! | [`Bin`] | the binary attachments |
 //! | [`AckSender`] | answers the client's ack |
 //! | [`Event`] | the event name (for `on_any`) |
 //! | [`State<T>`] | application state given to the server builder |
 //! | [`Extension<T>`] | a value from the socket's extensions |
 //! | [`NsParams`] | the parameters matched by a dynamic namespace pattern |
+//! | [`MessageParts`] | the whole message |
+//!
+//! Every extractor here works in every [scope](crate::handler): in the server's handlers and
+//! in a gateway's, where the gateway adds its own ([`crate::gateway::MessageBody`],
+//! [`crate::gateway::Ack`]...). Write your own by implementing [`FromMessageParts`].
 //!
 //! An extractor that fails (a [`Data<T>`] that does not deserialize, a missing [`State<T>`]...)
 //! skips the handler: the rejection is logged at `warn` with the socket id, the event and the
@@ -24,75 +29,129 @@ use std::fmt;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 pub use crate::ack::AckSender;
-use crate::handler::{FromMessageParts, MessageParts};
-pub use crate::payload::Payload;
+pub use crate::handler::MessageParts;
+use crate::handler::{FromMessageParts, HandlerScope};
+pub use crate::payload::{Arg, Payload};
 use crate::socket::SocketRef;
 
-impl FromMessageParts for SocketRef {
+impl<S> FromMessageParts<S> for SocketRef {
     type Rejection = Infallible;
-    fn from_message_parts(socket: &SocketRef, _: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(socket.clone())
     }
 }
 
-/// The first argument, deserialized as `T`. The handler is skipped (and the failure logged at
-/// `warn`) when it does not deserialize; use [`TryData`] to handle that yourself.
+/// The first argument, deserialized as `T` (for connect handlers: the `auth` payload). A
+/// binary argument reads as bytes (`Data<Bytes>`, `Data<Vec<u8>>`, [`Data<Arg>`](Arg)); a
+/// type that cannot hold bytes (`Data<serde_json::Value>`) is refused, never given the
+/// placeholder object. The handler is skipped (and the failure logged at `warn`) when it
+/// does not deserialize; use [`TryData`] to handle that yourself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data<T>(pub T);
 
-/// Why [`Data`] could not be extracted.
+/// Why [`Data`] or [`Args`] could not be extracted.
 #[derive(Debug)]
-pub struct DataRejection(pub serde_json::Error);
+pub struct DataRejection {
+    field: &'static str,
+    binary: bool,
+    error: serde_json::Error,
+}
+
+impl DataRejection {
+    /// What was read: `"data"` ([`Data`]) or `"args"` ([`Args`]).
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The deserialization error.
+    pub fn error(&self) -> &serde_json::Error {
+        &self.error
+    }
+
+    /// The deserialization error, owned.
+    pub fn into_error(self) -> serde_json::Error {
+        self.error
+    }
+}
 
 impl fmt::Display for DataRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid message data: {}", self.0)
+        write!(f, "invalid message data: {}", self.error)?;
+        if self.binary {
+            f.write_str(
+                " (the message holds binary: read it as `Bytes`, `Vec<u8>` or `Arg`, or take \
+                 the `Payload`)",
+            )?;
+        }
+        Ok(())
     }
 }
 
-fn first_arg(parts: &MessageParts) -> &Value {
-    static NULL: Value = Value::Null;
-    parts.payload.args.first().unwrap_or(&NULL)
+impl std::error::Error for DataRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
-impl<T: DeserializeOwned> FromMessageParts for Data<T> {
+fn rejection(field: &'static str, parts: &MessageParts, error: serde_json::Error) -> DataRejection {
+    DataRejection {
+        field,
+        binary: parts.payload.has_binary(),
+        error,
+    }
+}
+
+impl<S, T: DeserializeOwned> FromMessageParts<S> for Data<T> {
     type Rejection = DataRejection;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, DataRejection> {
-        T::deserialize(first_arg(parts))
+    fn from_message_parts(
+        _: &SocketRef,
+        parts: &MessageParts,
+        _: &S,
+    ) -> Result<Self, DataRejection> {
+        parts
+            .payload
+            .decode_arg(0)
             .map(Data)
-            .map_err(DataRejection)
+            .map_err(|e| rejection("data", parts, e))
     }
 }
 
-/// The first argument deserialized as `T`, or why it could not be.
+/// The first argument deserialized as `T` (binary as bytes, as [`Data`]), or why it could
+/// not be.
 #[derive(Debug)]
 pub struct TryData<T>(pub Result<T, serde_json::Error>);
 
-impl<T: DeserializeOwned> FromMessageParts for TryData<T> {
+impl<S, T: DeserializeOwned> FromMessageParts<S> for TryData<T> {
     type Rejection = Infallible;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
-        Ok(TryData(T::deserialize(first_arg(parts))))
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
+        Ok(TryData(parts.payload.decode_arg(0)))
     }
 }
 
-/// Every argument, deserialized as `T` (a tuple, a `Vec<Value>`, ...).
+/// Every argument, deserialized as `T` (a tuple, a `Vec<Value>`, ...), binary as bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Args<T>(pub T);
 
-impl<T: DeserializeOwned> FromMessageParts for Args<T> {
+impl<S, T: DeserializeOwned> FromMessageParts<S> for Args<T> {
     type Rejection = DataRejection;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, DataRejection> {
-        let args = Value::Array(parts.payload.args.clone());
-        T::deserialize(&args).map(Args).map_err(DataRejection)
+    fn from_message_parts(
+        _: &SocketRef,
+        parts: &MessageParts,
+        _: &S,
+    ) -> Result<Self, DataRejection> {
+        parts
+            .payload
+            .decode_args()
+            .map(Args)
+            .map_err(|e| rejection("args", parts, e))
     }
 }
 
-impl FromMessageParts for Payload {
+impl<S> FromMessageParts<S> for Payload {
     type Rejection = Infallible;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(parts.payload.clone())
     }
 }
@@ -101,16 +160,23 @@ impl FromMessageParts for Payload {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bin(pub Vec<Bytes>);
 
-impl FromMessageParts for Bin {
+impl<S> FromMessageParts<S> for Bin {
     type Rejection = Infallible;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(Bin(parts.payload.attachments.clone()))
     }
 }
 
-impl FromMessageParts for AckSender {
+/// Taking it tells the scope that the handler answers the ack itself (a gateway then sends
+/// no ack from the return value).
+impl<S: HandlerScope> FromMessageParts<S> for AckSender {
     type Rejection = Infallible;
-    fn from_message_parts(socket: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(
+        socket: &SocketRef,
+        parts: &MessageParts,
+        scope: &S,
+    ) -> Result<Self, Infallible> {
+        scope.ack_extracted();
         Ok(AckSender::new(socket.clone(), parts.ack_id))
     }
 }
@@ -119,9 +185,9 @@ impl FromMessageParts for AckSender {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event(pub String);
 
-impl FromMessageParts for Event {
+impl<S> FromMessageParts<S> for Event {
     type Rejection = Infallible;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(Event(parts.event.clone()))
     }
 }
@@ -140,9 +206,13 @@ impl fmt::Display for MissingValue {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> FromMessageParts for State<T> {
+impl<S, T: Clone + Send + Sync + 'static> FromMessageParts<S> for State<T> {
     type Rejection = MissingValue;
-    fn from_message_parts(socket: &SocketRef, _: &MessageParts) -> Result<Self, MissingValue> {
+    fn from_message_parts(
+        socket: &SocketRef,
+        _: &MessageParts,
+        _: &S,
+    ) -> Result<Self, MissingValue> {
         socket
             .ns
             .server()
@@ -157,9 +227,13 @@ impl<T: Clone + Send + Sync + 'static> FromMessageParts for State<T> {
 #[derive(Debug, Clone)]
 pub struct Extension<T>(pub T);
 
-impl<T: Clone + Send + Sync + 'static> FromMessageParts for Extension<T> {
+impl<S, T: Clone + Send + Sync + 'static> FromMessageParts<S> for Extension<T> {
     type Rejection = MissingValue;
-    fn from_message_parts(socket: &SocketRef, _: &MessageParts) -> Result<Self, MissingValue> {
+    fn from_message_parts(
+        socket: &SocketRef,
+        _: &MessageParts,
+        _: &S,
+    ) -> Result<Self, MissingValue> {
         socket
             .extensions
             .get::<T>()
@@ -182,16 +256,16 @@ impl NsParams {
     }
 }
 
-impl FromMessageParts for NsParams {
+impl<S> FromMessageParts<S> for NsParams {
     type Rejection = Infallible;
-    fn from_message_parts(socket: &SocketRef, _: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(NsParams(socket.ns.params().to_vec()))
     }
 }
 
-impl FromMessageParts for MessageParts {
+impl<S> FromMessageParts<S> for MessageParts {
     type Rejection = Infallible;
-    fn from_message_parts(_: &SocketRef, parts: &MessageParts) -> Result<Self, Infallible> {
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(parts.clone())
     }
 }

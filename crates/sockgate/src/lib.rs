@@ -139,13 +139,13 @@ pub mod testing;
 
 use std::fmt;
 
-pub use ack::{AckError, AckFuture, AckResponses, AckSender};
+pub use ack::{AckError, AckFuture, AckResponses, AckSender, FromAck};
 pub use client::ClientState;
 pub use extensions::Extensions;
 pub use handshake::{Handshake, QueryMap};
 pub use namespace::{MiddlewareError, NamespaceRef};
 pub use operators::{BroadcastOperators, RemoteSocket};
-pub use payload::{IntoPayload, Payload};
+pub use payload::{Arg, IntoPayload, Payload};
 pub use reason::DisconnectReason;
 pub use server::{
     ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,

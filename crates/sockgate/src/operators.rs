@@ -92,7 +92,10 @@ impl BroadcastOperators {
     }
 
     /// Emits to every matching socket and collects their acks until all answered or the
-    /// timeout passed; the result says who did not answer.
+    /// timeout passed (the one set with [`BroadcastOperators::timeout`], else the server's ack
+    /// timeout: 5 s unless set with [`crate::SocketIoBuilder::ack_timeout`]); the result says
+    /// who did not answer. Decode the answers with [`AckResponses::values`]: `values::<T>()`
+    /// for each first argument, `values::<Args<(A, B)>>()` for every argument.
     pub async fn emit_with_ack<P: IntoPayload>(
         self,
         event: &str,

@@ -15,7 +15,7 @@ use sockgate_core::{BroadcastOptions, PersistedSession, Room, Sid};
 use sockgate_engine::Connection;
 use sockgate_proto::socketio::Packet;
 
-use crate::ack::{AckFuture, AckTable};
+use crate::ack::{AckFuture, AckTable, FromAck};
 use crate::client::ClientState;
 use crate::extensions::Extensions;
 use crate::handler::{BoxedMessageHandler, DisconnectCallback, MessageParts};
@@ -56,11 +56,7 @@ impl PartialEq for SocketRef {
 // crate nobody holds an `Arc<Socket>`), so `SocketRef` exposes them itself.
 impl SocketRef {
     /// Emits an event and waits for the client's ack (see [`Socket::emit_with_ack`]).
-    pub fn emit_with_ack<T: DeserializeOwned, P: IntoPayload>(
-        &self,
-        event: &str,
-        data: P,
-    ) -> AckFuture<T> {
+    pub fn emit_with_ack<T: FromAck, P: IntoPayload>(&self, event: &str, data: P) -> AckFuture<T> {
         self.0.emit_with_ack(event, data)
     }
 
@@ -308,9 +304,13 @@ impl Socket {
         self.send_packet(payload.into_event(self.ns_name(), event))
     }
 
-    /// Emits an event and waits for the client's ack, up to the server's ack timeout (or the
-    /// one given with [`Socket::timeout`]).
-    pub fn emit_with_ack<T: DeserializeOwned, P: IntoPayload>(
+    /// Emits an event and waits for the client's ack, up to the server's ack timeout (5 s
+    /// unless set with [`crate::SocketIoBuilder::ack_timeout`]) or the one given with
+    /// [`Socket::timeout`]. The future resolves to the ack decoded as `T` (see
+    /// [`crate::FromAck`]): its first argument, every argument as
+    /// [`Args<(A, B)>`](crate::extract::Args), or the raw [`Payload`]; and to
+    /// [`crate::AckError::Timeout`] when the client did not answer in time.
+    pub fn emit_with_ack<T: FromAck, P: IntoPayload>(
         self: &Arc<Self>,
         event: &str,
         data: P,
@@ -318,7 +318,7 @@ impl Socket {
         self.emit_with_ack_timeout(event, data, self.ns.server().config.ack_timeout)
     }
 
-    pub(crate) fn emit_with_ack_timeout<T: DeserializeOwned, P: IntoPayload>(
+    pub(crate) fn emit_with_ack_timeout<T: FromAck, P: IntoPayload>(
         self: &Arc<Self>,
         event: &str,
         data: P,
@@ -532,9 +532,10 @@ impl Socket {
     }
 
     pub(crate) fn dispatch(self: &Arc<Self>, parts: MessageParts) {
+        // `on_any` handlers borrow the message: their extractors copy only what they take.
         let any: Vec<BoxedMessageHandler> = self.any_handlers.read().clone();
         for handler in any {
-            handler.call(SocketRef(self.clone()), parts.clone());
+            handler.call_ref(SocketRef(self.clone()), &parts);
         }
         let handler = self
             .handlers
@@ -565,11 +566,7 @@ pub struct TimedSocket {
 
 impl TimedSocket {
     /// Emits and waits for the ack, up to the timeout.
-    pub fn emit_with_ack<T: DeserializeOwned, P: IntoPayload>(
-        &self,
-        event: &str,
-        data: P,
-    ) -> AckFuture<T> {
+    pub fn emit_with_ack<T: FromAck, P: IntoPayload>(&self, event: &str, data: P) -> AckFuture<T> {
         self.socket.emit_with_ack_timeout(event, data, self.timeout)
     }
 }

@@ -40,6 +40,18 @@
 //! - `panic`, `panic-async`, `fail`, `fail-async`: a handler that panics or returns an error;
 //! - `volatile-burst` `n` → `n` volatile emits `vol` to this socket; `binary` → emits `binary`
 //!   with mixed JSON and binary arguments;
+//! - `forward-binary` (an argument holding binary, a Buffer) → emits `forwarded` with both
+//!   arguments as they came (through `Payload::arg`, binary kept) and acks
+//!   `{firstIsBinary, firstHasBinary, secondIsBinary, secondLen}` followed by both;
+//! - `binary-struct` → acks `{name, data}` where `data` (a `Bytes` field, serialized through
+//!   `Arg::from_serialize`) is binary;
+//! - `data-value` (a Buffer or JSON) → acks `{ok, value?, error?}` (`TryData<Value>`: binary is
+//!   refused); `data-bytes` (a Buffer) → acks `{len, vecLen, sum}` (`Data<Bytes>`,
+//!   `Data<Vec<u8>>`);
+//! - `server-ack-args` / `broadcast-ack-args` → `emit_with_ack("ask-many")` to this socket
+//!   (itself / through a broadcast to its room), the answer decoded as
+//!   `Args<(String, u32, Bytes)>`; emits `server-ack-args-result` /
+//!   `broadcast-ack-args-result` `{status, count, answers?}` followed by the bytes;
 //! - `any-log` → acks `{incoming, outgoing}` (what `on_any`/`on_any_outgoing` saw);
 //! - `stats` → acks the same JSON as `GET /stats`.
 //!
@@ -63,7 +75,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use sockgate::extract::{Data, Event, NsParams};
+use sockgate::extract::{Args, Data, Event, NsParams, TryData};
+use sockgate::handler::HandlerResult;
 use sockgate::{
     AckSender, BroadcastOperators, MiddlewareError, Parser, Payload, RecoveryConfig, SocketIo,
     SocketRef, Transports,
@@ -307,7 +320,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
                     answer.args.insert(0, json!({ "ok": true }));
                     answer
                 }
-                Err(error) => Payload::new().arg(json!({
+                Err(error) => Payload::new().with(json!({
                     "ok": false,
                     "error": error.to_string(),
                     "timeout": matches!(error, sockgate::AckError::Timeout),
@@ -485,13 +498,97 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
         socket.emit(
             "binary",
             Payload::new()
-                .arg("text")
+                .with("text")
                 .binary(Bytes::from_static(&[1, 2, 3]))
-                .arg(json!({ "n": 1, "nested": [true, null] }))
+                .with(json!({ "n": 1, "nested": [true, null] }))
                 .binary(Bytes::from(vec![0u8, 255, 128, 7])),
         )
     });
     socket.on("stats", |ack: AckSender| ack.send(stats()));
+    set_up_binary_and_ack_args(&socket);
+}
+
+/// Binary arguments as values, forwarded; typed acks with several arguments.
+fn set_up_binary_and_ack_args(socket: &SocketRef) {
+    socket.on(
+        "forward-binary",
+        |socket: SocketRef, payload: Payload, ack: AckSender| -> HandlerResult {
+            let first = payload.arg(0).ok_or("no argument 0")?;
+            let second = payload.arg(1).ok_or("no argument 1")?;
+            let bytes: Bytes = payload.decode_arg(1)?;
+            let info = json!({
+                "firstIsBinary": first.is_binary(),
+                "firstHasBinary": first.has_binary(),
+                "secondIsBinary": payload.is_binary(1),
+                "secondLen": bytes.len(),
+            });
+            socket.emit(
+                "forwarded",
+                Payload::from_args([first.clone(), second.clone()]),
+            )?;
+            ack.send(Payload::from_args([info.into(), first, second]))?;
+            Ok(())
+        },
+    );
+    socket.on("binary-struct", |ack: AckSender| -> HandlerResult {
+        #[derive(serde::Serialize)]
+        struct File {
+            name: &'static str,
+            data: Bytes,
+        }
+        let file = File {
+            name: "f.bin",
+            data: Bytes::from_static(&[3, 2, 1]),
+        };
+        ack.send(sockgate::Arg::from_serialize(&file)?)?;
+        Ok(())
+    });
+    socket.on(
+        "data-value",
+        |TryData(value): TryData<Value>, ack: AckSender| {
+            ack.send(match value {
+                Ok(value) => json!({ "ok": true, "value": value }),
+                Err(error) => json!({ "ok": false, "error": error.to_string() }),
+            })
+        },
+    );
+    socket.on(
+        "data-bytes",
+        |Data(bytes): Data<Bytes>, Data(vec): Data<Vec<u8>>, ack: AckSender| {
+            let sum: u64 = vec.iter().map(|b| u64::from(*b)).sum();
+            ack.send(json!({ "len": bytes.len(), "vecLen": vec.len(), "sum": sum }))
+        },
+    );
+    socket.on("server-ack-args", |socket: SocketRef| async move {
+        let Args((status, count, blob)): Args<(String, u32, Bytes)> =
+            socket.emit_with_ack("ask-many", ()).await?;
+        socket.emit(
+            "server-ack-args-result",
+            Payload::new()
+                .with(json!({ "status": status, "count": count }))
+                .binary(blob),
+        )?;
+        HandlerResult::Ok(())
+    });
+    socket.on("broadcast-ack-args", |socket: SocketRef| async move {
+        let responses = socket
+            .namespace()
+            .to(socket.id())
+            .emit_with_ack("ask-many", ())
+            .await?;
+        let mut values = responses.values::<Args<(String, u32, Bytes)>>();
+        let answers = values.len();
+        let Some(Ok(Args((status, count, blob)))) = values.pop() else {
+            return Err("no decodable answer".into());
+        };
+        socket.emit(
+            "broadcast-ack-args-result",
+            Payload::new()
+                .with(json!({ "status": status, "count": count, "answers": answers }))
+                .binary(blob),
+        )?;
+        HandlerResult::Ok(())
+    });
 }
 
 /// Declares the namespaces and handlers of one instance.

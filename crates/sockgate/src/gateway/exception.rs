@@ -115,6 +115,39 @@ impl From<crate::AckError> for WsException {
     }
 }
 
+impl From<std::convert::Infallible> for WsException {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+/// A [`crate::extract::Data`] or [`crate::extract::Args`] that did not deserialize: a
+/// validation error on `data` / `args`, as [`super::MessageBody`] reports one on `body`.
+impl From<crate::extract::DataRejection> for WsException {
+    fn from(rejection: crate::extract::DataRejection) -> Self {
+        WsException::Validation(vec![FieldError {
+            field: rejection.field().to_owned(),
+            messages: vec![rejection.error().to_string()],
+        }])
+    }
+}
+
+/// A missing [`crate::extract::State`] or [`crate::extract::Extension`]: a server mistake,
+/// so an internal error.
+impl From<crate::extract::MissingValue> for WsException {
+    fn from(missing: crate::extract::MissingValue) -> Self {
+        WsException::Internal(missing.to_string())
+    }
+}
+
+/// Any error a handler returned with `?`: an internal error (logged; the client sees
+/// "Internal server error").
+impl From<crate::handler::HandlerError> for WsException {
+    fn from(error: crate::handler::HandlerError) -> Self {
+        WsException::Internal(error.to_string())
+    }
+}
+
 /// Where an exception happened: what a filter needs to answer it.
 #[derive(Debug, Clone)]
 pub struct ExceptionContext {

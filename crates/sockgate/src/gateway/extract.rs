@@ -6,76 +6,77 @@
 //! | `@MessageBody('prop') x: T` | [`Prop<K, T>`] (with a [`PropKey`]) |
 //! | `@MessageBody(ValidationPipe) x: Dto` | `Valid<T>` (feature `validator`) |
 //! | `@ConnectedSocket() client` | [`ConnectedSocket`] or [`SocketRef`] |
-//! | `@Ack() ack` | [`Ack`] (suppresses the automatic ack from the return value) |
+//! | `@Ack() ack` | [`Ack`] or [`AckSender`] (suppresses the automatic ack from the return value) |
 //! | `@WebSocketServer() io` | [`WsServer`] |
 //! | `ctx.switchToWs().getPattern()` | [`Pattern`] |
 //! | `client.handshake.query` / `.auth` | [`Query`] / [`Auth<T>`] |
 //! | injected services | [`crate::extract::State<T>`] |
+//! | the gateway (`this`) | `&self` first, or `self: Arc<Self>` (an extractor of [`GatewayScope`](super::GatewayScope)) |
 //!
-//! An extractor that fails reaches the client through the exception filters (a readable
-//! `exception` event), never silently.
+//! Every extractor of the server ([`crate::extract`]: [`crate::extract::Data`],
+//! [`crate::extract::Payload`], [`crate::extract::Bin`], [`crate::extract::Extension`]...)
+//! works in a gateway handler too, and these work in the server's handlers: they are one
+//! family, [`FromMessageParts`]. An extractor that fails in a gateway reaches the client
+//! through the exception filters (a readable `exception` event), never silently.
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::exception::{FieldError, WsException};
-use crate::ack::AckSender;
-use crate::handler::MessageParts;
+pub use crate::ack::AckSender;
+pub use crate::extract::Args;
+use crate::handler::{FromMessageParts, HandlerScope, MessageParts};
 use crate::handshake::QueryMap;
 use crate::namespace::NamespaceRef;
 use crate::socket::SocketRef;
 
-/// Everything a gateway handler can draw its arguments from.
+/// A message and its socket: what guards see.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct GatewayContext {
     /// The calling socket.
     pub socket: SocketRef,
     /// The message.
     pub parts: MessageParts,
-    pub(crate) ack_taken: AtomicBool,
 }
 
 impl GatewayContext {
     pub(crate) fn new(socket: SocketRef, parts: MessageParts) -> Self {
-        GatewayContext {
-            socket,
-            parts,
-            ack_taken: AtomicBool::new(false),
-        }
+        GatewayContext { socket, parts }
     }
 
     /// The body as NestJS passes it: nothing → `null`, one argument → it, several → an array.
     pub fn body(&self) -> Value {
-        match self.parts.payload.args.as_slice() {
-            [] => Value::Null,
-            [one] => one.clone(),
-            many => Value::Array(many.to_vec()),
-        }
+        body(&self.parts)
     }
 }
 
-/// Builds a gateway handler argument.
-pub trait FromGatewayContext: Sized {
-    /// Extracts the value, or the exception the client gets.
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException>;
+/// The body as NestJS passes it (binary arguments as their placeholders).
+fn body(parts: &MessageParts) -> Value {
+    match parts.payload.args.as_slice() {
+        [] => Value::Null,
+        [one] => one.clone(),
+        many => Value::Array(many.to_vec()),
+    }
 }
 
-impl FromGatewayContext for SocketRef {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        Ok(context.socket.clone())
-    }
+/// Deserializes the body as NestJS passes it, with binary as bytes (see
+/// [`crate::Payload::decode_body`]).
+fn decode_body<T: DeserializeOwned>(parts: &MessageParts) -> Result<T, serde_json::Error> {
+    parts.payload.decode_body()
 }
 
 /// The calling socket (`@ConnectedSocket()`).
 #[derive(Debug, Clone)]
 pub struct ConnectedSocket(pub SocketRef);
 
-impl FromGatewayContext for ConnectedSocket {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        Ok(ConnectedSocket(context.socket.clone()))
+impl<S> FromMessageParts<S> for ConnectedSocket {
+    type Rejection = Infallible;
+    fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
+        Ok(ConnectedSocket(socket.clone()))
     }
 }
 
@@ -87,13 +88,14 @@ fn invalid_body(field: &str, error: impl std::fmt::Display) -> WsException {
 }
 
 /// The message body deserialized as `T` (`@MessageBody()`). Several arguments arrive as an
-/// array, as in NestJS.
+/// array, as in NestJS; binary arguments as bytes (`Bytes`, `Vec<u8>`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageBody<T>(pub T);
 
-impl<T: DeserializeOwned> FromGatewayContext for MessageBody<T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        serde_json::from_value(context.body())
+impl<S, T: DeserializeOwned> FromMessageParts<S> for MessageBody<T> {
+    type Rejection = WsException;
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, WsException> {
+        decode_body(parts)
             .map(MessageBody)
             .map_err(|e| invalid_body("body", e))
     }
@@ -111,10 +113,11 @@ pub trait PropKey: Send + 'static {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prop<K, T>(pub T, pub PhantomData<K>);
 
-impl<K: PropKey, T: DeserializeOwned> FromGatewayContext for Prop<K, T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        let value = context.body().get(K::KEY).cloned().unwrap_or(Value::Null);
-        serde_json::from_value(value)
+impl<S, K: PropKey, T: DeserializeOwned> FromMessageParts<S> for Prop<K, T> {
+    type Rejection = WsException;
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, WsException> {
+        let value = body(parts).get(K::KEY).cloned().unwrap_or(Value::Null);
+        crate::payload::decode_value(&value, &parts.payload.attachments)
             .map(|v| Prop(v, PhantomData))
             .map_err(|e| invalid_body(K::KEY, e))
     }
@@ -129,10 +132,10 @@ impl<K: PropKey, T: DeserializeOwned> FromGatewayContext for Prop<K, T> {
 pub struct Valid<T>(pub T);
 
 #[cfg(feature = "validator")]
-impl<T: DeserializeOwned + validator::Validate> FromGatewayContext for Valid<T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        let value: T =
-            serde_json::from_value(context.body()).map_err(|e| invalid_body("body", e))?;
+impl<S, T: DeserializeOwned + validator::Validate> FromMessageParts<S> for Valid<T> {
+    type Rejection = WsException;
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, WsException> {
+        let value: T = decode_body(parts).map_err(|e| invalid_body("body", e))?;
         match value.validate() {
             Ok(()) => Ok(Valid(value)),
             Err(errors) => Err(WsException::Validation(field_errors("", &errors))),
@@ -176,31 +179,19 @@ fn field_errors(prefix: &str, errors: &validator::ValidationErrors) -> Vec<Field
     out
 }
 
-/// Every argument deserialized as `T` (a tuple for several arguments).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Args<T>(pub T);
-
-impl<T: DeserializeOwned> FromGatewayContext for Args<T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        let args = Value::Array(context.parts.payload.args.clone());
-        serde_json::from_value(args)
-            .map(Args)
-            .map_err(|e| invalid_body("args", e))
-    }
-}
-
-/// The client's ack callback (`@Ack()`); taking it suppresses the automatic ack from the
-/// return value.
+/// The client's ack callback (`@Ack()`); taking it (or an [`AckSender`]) suppresses the
+/// automatic ack from the return value.
 #[derive(Debug)]
 pub struct Ack(pub AckSender);
 
-impl FromGatewayContext for Ack {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        context.ack_taken.store(true, Ordering::Release);
-        Ok(Ack(AckSender::new(
-            context.socket.clone(),
-            context.parts.ack_id,
-        )))
+impl<S: HandlerScope> FromMessageParts<S> for Ack {
+    type Rejection = Infallible;
+    fn from_message_parts(
+        socket: &SocketRef,
+        parts: &MessageParts,
+        scope: &S,
+    ) -> Result<Self, Infallible> {
+        AckSender::from_message_parts(socket, parts, scope).map(Ack)
     }
 }
 
@@ -208,9 +199,10 @@ impl FromGatewayContext for Ack {
 #[derive(Debug, Clone)]
 pub struct WsServer(pub NamespaceRef);
 
-impl FromGatewayContext for WsServer {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        Ok(WsServer(context.socket.namespace()))
+impl<S> FromMessageParts<S> for WsServer {
+    type Rejection = Infallible;
+    fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
+        Ok(WsServer(socket.namespace()))
     }
 }
 
@@ -218,9 +210,10 @@ impl FromGatewayContext for WsServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern(pub String);
 
-impl FromGatewayContext for Pattern {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        Ok(Pattern(context.parts.event.clone()))
+impl<S> FromMessageParts<S> for Pattern {
+    type Rejection = Infallible;
+    fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
+        Ok(Pattern(parts.event.clone()))
     }
 }
 
@@ -228,9 +221,10 @@ impl FromGatewayContext for Pattern {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query(pub QueryMap);
 
-impl FromGatewayContext for Query {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        Ok(Query(context.socket.handshake().query().clone()))
+impl<S> FromMessageParts<S> for Query {
+    type Rejection = Infallible;
+    fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
+        Ok(Query(socket.handshake().query().clone()))
     }
 }
 
@@ -238,44 +232,15 @@ impl FromGatewayContext for Query {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Auth<T>(pub T);
 
-impl<T: DeserializeOwned> FromGatewayContext for Auth<T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        serde_json::from_value(context.socket.handshake().auth.clone())
+impl<S, T: DeserializeOwned> FromMessageParts<S> for Auth<T> {
+    type Rejection = WsException;
+    fn from_message_parts(
+        socket: &SocketRef,
+        _: &MessageParts,
+        _: &S,
+    ) -> Result<Self, WsException> {
+        T::deserialize(&socket.handshake().auth)
             .map(Auth)
             .map_err(|e| invalid_body("auth", e))
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> FromGatewayContext for crate::extract::State<T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        context
-            .socket
-            .ns
-            .server()
-            .state
-            .get::<T>()
-            .map(crate::extract::State)
-            .ok_or_else(|| {
-                WsException::internal(format!(
-                    "no state of type {} was registered",
-                    std::any::type_name::<T>()
-                ))
-            })
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> FromGatewayContext for crate::extract::Extension<T> {
-    fn from_context(context: &GatewayContext) -> Result<Self, WsException> {
-        context
-            .socket
-            .extensions
-            .get::<T>()
-            .map(crate::extract::Extension)
-            .ok_or_else(|| {
-                WsException::internal(format!(
-                    "no extension of type {} on this socket",
-                    std::any::type_name::<T>()
-                ))
-            })
     }
 }

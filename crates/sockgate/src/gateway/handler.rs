@@ -1,102 +1,125 @@
-//! Gateway message handlers: methods or functions taking the gateway and extractors.
+//! The gateway's side of the one handler system: the scope its handlers run in.
+//!
+//! A gateway handler is a [`crate::handler::MessageHandler`] whose scope is
+//! [`GatewayScope<G>`]: its extractors are the server's plus the gateway's own, it may take
+//! the gateway first (`fn(&G, ...)` or `async fn(Arc<G>, ...)`), its return value is an
+//! [`IntoWsReply`], and its rejections, errors and panics go through the exception filters.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::any::Any;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::extract::{FromGatewayContext, GatewayContext};
-use super::response::{IntoWsReply, Reply};
+use super::deliver::deliver;
+use super::exception::{ExceptionContext, FilterChain, WsException};
+use super::extract::GatewayContext;
+use super::response::IntoWsReply;
+use crate::handler::{FromMessageParts, HandlerOutput, HandlerScope, HasReceiver, MessageParts};
+use crate::socket::SocketRef;
 
-/// A boxed reply future.
-pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
-
-/// A function usable as a `subscribe_message` handler of gateway `G`: either
-/// `fn(&G, extractors...) -> R` or `async fn(Arc<G>, extractors...) -> R` where `R` is an
-/// [`IntoWsReply`]. `M` is a marker the compiler picks.
-pub trait GatewayHandler<G, M>: Send + Sync + 'static {
-    /// Runs the handler.
-    fn call(&self, gateway: Arc<G>, context: &GatewayContext) -> ReplyFuture;
+/// Where a message handler of gateway `G` runs: the gateway, the message, and the filters
+/// that answer its failures. Extractors that need it implement
+/// `FromMessageParts<GatewayScope<G>>` (the gateway as `Arc<G>`, [`super::Ack`]).
+pub struct GatewayScope<G> {
+    pub(super) gateway: Arc<G>,
+    pub(super) context: Arc<GatewayContext>,
+    pub(super) filters: Arc<FilterChain>,
+    /// Set when an extractor took the ack: the return value is then not sent as the ack.
+    pub(super) ack_taken: AtomicBool,
 }
 
-#[doc(hidden)]
-pub mod marker {
-    /// `fn(&G, ...) -> R`.
-    #[derive(Debug)]
-    pub struct ByRef;
-    /// `async fn(Arc<G>, ...) -> R`.
-    #[derive(Debug)]
-    pub struct ByArc;
-}
-
-pub(crate) trait ErasedGatewayHandler<G>: Send + Sync {
-    fn call(&self, gateway: Arc<G>, context: &GatewayContext) -> ReplyFuture;
-}
-
-struct Erased<H, M>(H, std::marker::PhantomData<fn() -> M>);
-
-impl<G, H: GatewayHandler<G, M>, M: Send + Sync + 'static> ErasedGatewayHandler<G>
-    for Erased<H, M>
-{
-    fn call(&self, gateway: Arc<G>, context: &GatewayContext) -> ReplyFuture {
-        self.0.call(gateway, context)
+impl<G> std::fmt::Debug for GatewayScope<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayScope")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
     }
 }
 
-pub(crate) fn erase<G: 'static, H: GatewayHandler<G, M>, M: Send + Sync + 'static>(
-    handler: H,
-) -> Arc<dyn ErasedGatewayHandler<G>> {
-    Arc::new(Erased(handler, std::marker::PhantomData))
+impl<G> GatewayScope<G> {
+    /// The gateway.
+    pub fn gateway(&self) -> &Arc<G> {
+        &self.gateway
+    }
+
+    /// The socket and the message (what guards see).
+    pub fn context(&self) -> &GatewayContext {
+        &self.context
+    }
+
+    /// Whether the ack was taken by an extractor ([`super::Ack`] or
+    /// [`crate::extract::AckSender`]).
+    pub(super) fn ack_taken(&self) -> bool {
+        self.ack_taken.load(Ordering::Acquire)
+    }
+
+    /// Runs the exception filters on `exception`.
+    pub(super) fn fail(&self, exception: &WsException) {
+        self.filters
+            .handle(exception, &exception_context(&self.context));
+    }
 }
 
-macro_rules! impl_gateway_handler {
-    ($($ty:ident),*) => {
-        #[allow(non_snake_case, unused_variables)]
-        impl<G, F, R, $($ty,)*> GatewayHandler<G, (marker::ByRef, $($ty,)*)> for F
-        where
-            G: Send + Sync + 'static,
-            F: Fn(&G, $($ty,)*) -> R + Send + Sync + 'static,
-            R: IntoWsReply,
-            $($ty: FromGatewayContext + Send + 'static,)*
-        {
-            fn call(&self, gateway: Arc<G>, context: &GatewayContext) -> ReplyFuture {
-                $(
-                    let $ty = match $ty::from_context(context) {
-                        Ok(value) => value,
-                        Err(exception) => return Box::pin(async move { Reply::Exception(exception) }),
-                    };
-                )*
-                let reply = (self)(&gateway, $($ty,)*).into_reply();
-                Box::pin(async move { reply })
-            }
-        }
-
-        #[allow(non_snake_case, unused_variables)]
-        impl<G, F, Fut, R, $($ty,)*> GatewayHandler<G, (marker::ByArc, $($ty,)*)> for F
-        where
-            G: Send + Sync + 'static,
-            F: Fn(Arc<G>, $($ty,)*) -> Fut + Send + Sync + 'static,
-            Fut: Future<Output = R> + Send + 'static,
-            R: IntoWsReply,
-            $($ty: FromGatewayContext + Send + 'static,)*
-        {
-            fn call(&self, gateway: Arc<G>, context: &GatewayContext) -> ReplyFuture {
-                $(
-                    let $ty = match $ty::from_context(context) {
-                        Ok(value) => value,
-                        Err(exception) => return Box::pin(async move { Reply::Exception(exception) }),
-                    };
-                )*
-                let future = (self)(gateway, $($ty,)*);
-                Box::pin(async move { future.await.into_reply() })
-            }
-        }
-    };
+/// What the filters see of a failed message.
+pub(super) fn exception_context(context: &GatewayContext) -> ExceptionContext {
+    ExceptionContext {
+        socket: context.socket.clone(),
+        pattern: context.parts.event.clone(),
+        data: context.body(),
+    }
 }
 
-impl_gateway_handler!();
-impl_gateway_handler!(T1);
-impl_gateway_handler!(T1, T2);
-impl_gateway_handler!(T1, T2, T3);
-impl_gateway_handler!(T1, T2, T3, T4);
-impl_gateway_handler!(T1, T2, T3, T4, T5);
-impl_gateway_handler!(T1, T2, T3, T4, T5, T6);
+/// A caught panic, as the exception the filters see ("Internal server error" for the client).
+pub(super) fn panicked(what: &str, panic: &Box<dyn Any + Send>) -> WsException {
+    WsException::Internal(format!(
+        "{what} panicked: {}",
+        crate::handler::panic_message(panic)
+    ))
+}
+
+/// Rejections, errors and panics go through the exception filters (default: the `exception`
+/// event, as NestJS's `BaseWsExceptionFilter`).
+impl<G: Send + Sync + 'static> HandlerScope for GatewayScope<G> {
+    type Rejection = WsException;
+
+    fn rejected(self, _: &SocketRef, _: &MessageParts, rejection: WsException) {
+        self.fail(&rejection);
+    }
+
+    fn panicked(self, _: &SocketRef, _: &str, panic: Box<dyn Any + Send>) {
+        // A panic is treated like an error: the client gets the filters' answer ("Internal
+        // server error" by default) and the socket keeps working.
+        self.fail(&panicked("handler", &panic));
+    }
+
+    fn ack_extracted(&self) {
+        self.ack_taken.store(true, Ordering::Release);
+    }
+}
+
+/// `fn(&G, extractors...)`: a method taking `&self`.
+impl<G: Send + Sync + 'static> HasReceiver for GatewayScope<G> {
+    type Receiver = G;
+    fn receiver(&self) -> &G {
+        &self.gateway
+    }
+}
+
+/// The gateway itself (`async fn handler(self: Arc<Self>, ...)`).
+impl<G: Send + Sync + 'static> FromMessageParts<GatewayScope<G>> for Arc<G> {
+    type Rejection = Infallible;
+    fn from_message_parts(
+        _: &SocketRef,
+        _: &MessageParts,
+        scope: &GatewayScope<G>,
+    ) -> Result<Self, Infallible> {
+        Ok(scope.gateway.clone())
+    }
+}
+
+/// A gateway handler's return value is its reply (see [`IntoWsReply`]).
+impl<G: Send + Sync + 'static, R: IntoWsReply> HandlerOutput<GatewayScope<G>> for R {
+    fn finish(self, _: &SocketRef, _: &str, scope: GatewayScope<G>) {
+        deliver(self.into_reply(), scope);
+    }
+}

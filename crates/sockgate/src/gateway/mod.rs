@@ -71,34 +71,44 @@
 //! | `afterInit` / `handleConnection` / `handleDisconnect` | [`Gateway::after_init`] / [`Gateway::handle_connection`] (awaited before messages) / [`Gateway::handle_disconnect`] (with the reason) |
 //! | `@SubscribeMessage('e')` | [`GatewayRouter::subscribe_message`] |
 //! | `@MessageBody()`, `@ConnectedSocket()`, `@Ack()`, `@WebSocketServer()` | [`MessageBody`], [`ConnectedSocket`], [`Ack`], [`WsServer`] |
+//! | other parameters | any extractor of the server ([`crate::extract`]: `Data<T>`, `Payload`, `Bin`, `State<T>`...): one family, [`crate::handler::FromMessageParts`] in the scope [`GatewayScope`] |
 //! | `ValidationPipe` | `Valid<T>`, feature `validator` (a readable `exception` listing the fields) |
 //! | `@UseGuards` | [`GatewayRouter::use_guard`], [`RouteConfig::guard`]; on connecting: [`GatewayRouter::use_connection_guard`] |
 //! | `@UseFilters`, `BaseWsExceptionFilter` | [`ExceptionFilter`], [`DefaultExceptionFilter`], [`GatewayApp::use_global_filter`] |
 //! | `WsException` | [`WsException`] |
 //! | return value / `WsResponse` / Observable | [`IntoWsReply`]: the ack / [`WsResponse`] / [`WsStream`] |
+//! | a thrown error | `Err(e)` with `e: Into<WsException>` (a [`crate::handler::HandlerError`] from `?` is an internal error): the exception filters |
 
 mod app;
+mod definition;
+mod deliver;
+mod dispatch;
+mod error;
 mod exception;
 mod extract;
+mod gate;
+mod group;
 mod handler;
 mod options;
 mod response;
+mod router;
 
-pub use app::{
-    Gateway, GatewayApp, GatewayError, GatewayRouter, Gateways, MessageGuard, RouteConfig,
-};
+pub use app::{GatewayApp, Gateways};
+pub use definition::Gateway;
+pub use error::GatewayError;
 pub use exception::{
     DefaultExceptionFilter, ExceptionContext, ExceptionFilter, FieldError, WsException,
 };
 #[cfg(feature = "validator")]
 pub use extract::Valid;
 pub use extract::{
-    Ack, Args, Auth, ConnectedSocket, FromGatewayContext, GatewayContext, MessageBody, Pattern,
-    Prop, PropKey, Query, WsServer,
+    Ack, AckSender, Args, Auth, ConnectedSocket, GatewayContext, MessageBody, Pattern, Prop,
+    PropKey, Query, WsServer,
 };
-pub use handler::{marker as handler_marker, GatewayHandler, ReplyFuture};
+pub use handler::GatewayScope;
 pub use options::{GatewayNamespace, GatewayOptions};
 pub use response::{IntoWsReply, Json, Reply, WsResponse, WsStream};
+pub use router::{GatewayRouter, MessageGuard, RouteConfig};
 #[cfg(feature = "macros")]
 pub use sockgate_macros::{gateway, subscribe_message};
 /// The `validator` crate, for `#[derive(Validate)]` on the bodies [`Valid`] checks (feature

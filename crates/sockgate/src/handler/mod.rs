@@ -1,8 +1,70 @@
 //! Handlers: plain functions or closures whose arguments are extractors, as in axum.
 //!
-//! A handler may be synchronous or `async`; its arguments are any types implementing
-//! [`FromMessageParts`] (see [`crate::extract`]). It returns `()` or a `Result` whose error is
-//! logged. A handler that panics is caught and logged; the socket and the server carry on.
+//! One handler system serves the whole crate. A handler may be synchronous or `async`; its
+//! arguments are any types implementing [`FromMessageParts<S>`](FromMessageParts), where `S`
+//! is the *scope* the handler runs in: `()` for the handlers given to
+//! [`crate::SocketIo::ns`] and [`crate::Socket::on`], [`crate::gateway::GatewayScope`] for the
+//! message handlers of a gateway. The server's extractors ([`crate::extract`]) work in every
+//! scope; a gateway adds a few of its own (its `Ack`, the gateway itself as `Arc<G>`), and
+//! its handlers may also take the gateway by reference first (`fn(&G, extractors...)`).
+//!
+//! The scope decides what becomes of a rejection, a panic and the return value
+//! ([`HandlerScope`], [`HandlerOutput`]): the plain server logs them, a gateway sends them
+//! through its exception filters (an `exception` event by default, as NestJS does).
+//!
+//! # What a handler returns
+//!
+//! `()`, or a `Result<(), E>` whose error converts into [`HandlerError`] (any
+//! `std::error::Error + Send + Sync`, `String`, `&str`): `?` works on [`crate::SendError`],
+//! [`crate::AckError`], `serde_json::Error` and your own errors in the same handler. The
+//! error is logged at `warn` (target `sockgate::handler`) with the socket id and the event;
+//! nothing is sent to the client. When nothing else fixes the error type of a closure (a
+//! closure ending in `Ok(())`), Rust cannot infer it: name it once with [`HandlerResult`].
+//!
+//! ```no_run
+//! use sockgate::handler::HandlerResult;
+//! use sockgate::extract::{AckSender, Data};
+//! use sockgate::{SocketIo, SocketRef};
+//!
+//! #[derive(Debug)]
+//! struct NotAllowed;
+//! impl std::fmt::Display for NotAllowed {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str("not allowed")
+//!     }
+//! }
+//! impl std::error::Error for NotAllowed {}
+//!
+//! // A function: its return type says it all.
+//! fn join(socket: SocketRef, Data(room): Data<String>) -> HandlerResult {
+//!     if room.starts_with("admin") {
+//!         return Err(NotAllowed.into());
+//!     }
+//!     socket.join(room.clone());
+//!     socket.emit("joined", &room)?; // a SendError
+//!     Ok(())
+//! }
+//!
+//! let io = SocketIo::new();
+//! io.ns("/", |socket: SocketRef| {
+//!     socket.on("join", join);
+//!     // A closure: name the type once, no `Ok::<(), SendError>(())`.
+//!     socket.on("twice", |socket: SocketRef, ack: AckSender| -> HandlerResult {
+//!         socket.emit("one", &1)?;
+//!         socket.emit("two", &2)?;
+//!         ack.send("done")?;
+//!         Ok(())
+//!     });
+//!     // Ending with the call whose error is returned needs nothing at all.
+//!     socket.on("ping", |ack: AckSender| ack.send("pong"));
+//!     // An async block has no return type to write: `HandlerResult::Ok`.
+//!     socket.on("slow", |socket: SocketRef| async move {
+//!         let answer: String = socket.emit_with_ack("question", &1).await?; // an AckError
+//!         socket.emit("answer", &answer)?;
+//!         HandlerResult::Ok(())
+//!     });
+//! });
+//! ```
 //!
 //! # When an extractor rejects a message
 //!
@@ -13,8 +75,15 @@
 //! about it, take [`crate::extract::TryData`] (or [`crate::extract::Payload`]) and answer the
 //! [`crate::extract::AckSender`] yourself. Gateways ([`crate::gateway`]) answer a rejection with
 //! an `exception` event, as NestJS does.
+//!
+//! A handler that panics is caught; the plain server logs it, a gateway answers it as an
+//! internal error. The socket and the server carry on.
+
+mod impls;
+mod output;
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -23,6 +92,9 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 
 use futures_util::FutureExt;
+
+pub use impls::HasReceiver;
+pub use output::{HandlerError, HandlerOutput, HandlerResult};
 
 use crate::payload::Payload;
 use crate::reason::DisconnectReason;
@@ -39,41 +111,106 @@ pub struct MessageParts {
     pub ack_id: Option<u64>,
 }
 
-/// An extractor: builds a handler argument from the socket and the message.
-pub trait FromMessageParts: Sized {
-    /// Why extraction failed; the handler is then not called and the failure is logged at
-    /// `warn` (nothing is sent to the client; see the module docs).
-    type Rejection: fmt::Display;
+/// An extractor: builds a handler argument from the socket, the message and the scope `S`
+/// the handler runs in (`()` for the plain server, [`crate::gateway::GatewayScope`] in a
+/// gateway).
+///
+/// Implement it for every `S` (`impl<S> FromMessageParts<S> for MyType`) to make an extractor
+/// usable everywhere, or for one scope only when it needs what that scope holds.
+///
+/// ```
+/// use sockgate::handler::{FromMessageParts, MessageParts};
+/// use sockgate::SocketRef;
+///
+/// /// The `x-tenant` header of the handshake.
+/// struct Tenant(String);
+///
+/// impl<S> FromMessageParts<S> for Tenant {
+///     type Rejection = &'static str;
+///     fn from_message_parts(
+///         socket: &SocketRef,
+///         _parts: &MessageParts,
+///         _scope: &S,
+///     ) -> Result<Self, Self::Rejection> {
+///         let header = socket.handshake().headers().get("x-tenant").ok_or("no x-tenant header")?;
+///         Ok(Tenant(header.to_str().map_err(|_| "x-tenant is not text")?.to_owned()))
+///     }
+/// }
+/// ```
+pub trait FromMessageParts<S = ()>: Sized {
+    /// Why extraction failed; the handler is then not called and the scope reports the
+    /// failure: logged at `warn` by the plain server (nothing is sent to the client; see the
+    /// module docs), an `exception` in a gateway (the rejection must convert into a
+    /// [`crate::gateway::WsException`] there).
+    type Rejection: fmt::Display + Send + 'static;
     /// Extracts the value.
     fn from_message_parts(
         socket: &SocketRef,
         parts: &MessageParts,
+        scope: &S,
     ) -> Result<Self, Self::Rejection>;
 }
 
-/// What a handler may return.
-pub trait HandlerResult: Send + 'static {
-    /// Reports the outcome (errors are logged).
-    fn report(self, socket: &SocketRef, event: &str);
+/// Where a handler runs: what becomes of a rejection and of a panic. The plain server's
+/// scope is `()`; a gateway's is [`crate::gateway::GatewayScope`].
+pub trait HandlerScope: Send + 'static {
+    /// What every extractor's rejection converts into in this scope.
+    type Rejection;
+    /// An extractor refused the message: the handler was not called.
+    fn rejected(self, socket: &SocketRef, parts: &MessageParts, rejection: Self::Rejection);
+    /// The handler panicked (`event` is the message's event name).
+    fn panicked(self, socket: &SocketRef, event: &str, panic: Box<dyn Any + Send>);
+    /// An extractor took the client's ack ([`crate::extract::AckSender`]): a gateway then
+    /// does not send its return value as the ack. Does nothing by default.
+    fn ack_extracted(&self) {}
 }
 
-impl HandlerResult for () {
-    fn report(self, _socket: &SocketRef, _event: &str) {}
-}
+/// An extractor's rejection in the plain server's scope: anything `Display`, logged.
+///
+/// It does not implement `Display` itself, so that every `Display` type converts into it.
+pub struct LoggedRejection(Box<dyn fmt::Display + Send>);
 
-impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
-    fn report(self, socket: &SocketRef, event: &str) {
-        if let Err(error) = self {
-            tracing::warn!(socket = %socket.id(), event, %error, "handler returned an error");
-        }
+impl fmt::Debug for LoggedRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LoggedRejection({})", self.0)
     }
 }
 
-/// A function usable as an event or connect handler. `M` is a marker chosen by the compiler;
-/// you never name it.
-pub trait MessageHandler<M>: Send + Sync + 'static {
-    /// Runs the handler for one message.
-    fn call(&self, socket: SocketRef, parts: MessageParts);
+impl<R: fmt::Display + Send + 'static> From<R> for LoggedRejection {
+    fn from(rejection: R) -> Self {
+        LoggedRejection(Box::new(rejection))
+    }
+}
+
+/// The plain server: rejections and panics are logged (see the module docs).
+impl HandlerScope for () {
+    type Rejection = LoggedRejection;
+
+    fn rejected(self, socket: &SocketRef, parts: &MessageParts, rejection: LoggedRejection) {
+        tracing::warn!(
+            socket = %socket.id(),
+            event = %parts.event,
+            ack = parts.ack_id.is_some(),
+            rejection = %rejection.0,
+            "extractor rejected the message; the handler was not called"
+        );
+    }
+
+    fn panicked(self, socket: &SocketRef, event: &str, panic: Box<dyn Any + Send>) {
+        tracing::error!(socket = %socket.id(), event, panic = %panic_message(&panic), "handler panicked");
+    }
+}
+
+/// A function usable as a handler in scope `S`. `M` is a marker chosen by the compiler; you
+/// never name it.
+///
+/// Implemented, for up to 7 extractors, by `Fn(extractors...) -> R` and
+/// `Fn(extractors...) -> impl Future<Output = R>` where `R:` [`HandlerOutput<S>`], and, in a
+/// gateway, by `Fn(&G, extractors...) -> R` (a method taking `&self`).
+pub trait MessageHandler<M, S = ()>: Send + Sync + 'static {
+    /// Runs the handler for one message. `parts` is borrowed when other handlers see the same
+    /// message (`on_any`): extractors take what they need from it.
+    fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S);
 }
 
 #[doc(hidden)]
@@ -84,44 +221,60 @@ pub mod marker {
     /// Marks handlers that return a future.
     #[derive(Debug)]
     pub struct Async;
+    /// Marks gateway handlers taking the gateway by reference first (`fn(&G, ...)`).
+    #[derive(Debug)]
+    pub struct ByRef;
 }
 
-pub(crate) trait ErasedHandler: Send + Sync {
-    fn call(&self, socket: SocketRef, parts: MessageParts);
+pub(crate) trait ErasedHandler<S>: Send + Sync {
+    fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S);
 }
 
 struct Erased<H, M>(H, PhantomData<fn() -> M>);
 
-impl<H: MessageHandler<M>, M: Send + Sync + 'static> ErasedHandler for Erased<H, M> {
-    fn call(&self, socket: SocketRef, parts: MessageParts) {
-        self.0.call(socket, parts);
+impl<S, H: MessageHandler<M, S>, M: Send + Sync + 'static> ErasedHandler<S> for Erased<H, M> {
+    fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
+        self.0.call(socket, parts, scope);
     }
 }
 
-/// A type-erased handler shared by every socket that uses it.
-pub(crate) type BoxedMessageHandler = Arc<dyn ErasedHandler>;
+/// A type-erased handler of scope `S`, shared by every socket that uses it.
+pub(crate) type ErasedArc<S> = Arc<dyn ErasedHandler<S>>;
+
+pub(crate) fn erase<S: 'static, H, M>(handler: H) -> ErasedArc<S>
+where
+    H: MessageHandler<M, S>,
+    M: Send + Sync + 'static,
+{
+    Arc::new(Erased(handler, PhantomData))
+}
+
+/// A type-erased plain-server handler.
+#[derive(Clone)]
+pub(crate) struct BoxedMessageHandler(ErasedArc<()>);
+
+impl BoxedMessageHandler {
+    /// Runs it on a message it alone handles.
+    pub(crate) fn call(&self, socket: SocketRef, parts: MessageParts) {
+        self.0.call(socket, Cow::Owned(parts), ());
+    }
+
+    /// Runs it on a message other handlers see too (no copy of the payload).
+    pub(crate) fn call_ref(&self, socket: SocketRef, parts: &MessageParts) {
+        self.0.call(socket, Cow::Borrowed(parts), ());
+    }
+}
 
 pub(crate) fn boxed_message_handler<H, M>(handler: H) -> BoxedMessageHandler
 where
     H: MessageHandler<M>,
     M: Send + Sync + 'static,
 {
-    Arc::new(Erased(handler, PhantomData))
+    BoxedMessageHandler(erase(handler))
 }
 
 /// Called when a socket disconnects.
 pub(crate) type DisconnectCallback = Box<dyn FnOnce(SocketRef, DisconnectReason) + Send>;
-
-/// Logs an extractor rejection (see the module docs): the message is dropped, its ack too.
-fn reject(socket: &SocketRef, parts: &MessageParts, rejection: &dyn fmt::Display) {
-    tracing::warn!(
-        socket = %socket.id(),
-        event = %parts.event,
-        ack = parts.ack_id.is_some(),
-        %rejection,
-        "extractor rejected the message; the handler was not called"
-    );
-}
 
 /// The text of a caught panic.
 pub(crate) fn panic_message(panic: &Box<dyn Any + Send>) -> String {
@@ -148,72 +301,3 @@ pub(crate) fn run_future(future: impl Future<Output = ()> + Send + 'static) {
         tokio::spawn(future);
     }
 }
-
-macro_rules! impl_handler {
-    ($($ty:ident),*) => {
-        #[allow(non_snake_case, unused_variables)]
-        impl<F, R, $($ty,)*> MessageHandler<(marker::Sync, $($ty,)*)> for F
-        where
-            F: Fn($($ty,)*) -> R + Send + Sync + 'static,
-            R: HandlerResult,
-            $($ty: FromMessageParts + Send + 'static,)*
-        {
-            fn call(&self, socket: SocketRef, parts: MessageParts) {
-                $(
-                    let $ty = match $ty::from_message_parts(&socket, &parts) {
-                        Ok(value) => value,
-                        Err(rejection) => {
-                            reject(&socket, &parts, &rejection);
-                            return;
-                        }
-                    };
-                )*
-                match std::panic::catch_unwind(AssertUnwindSafe(|| (self)($($ty,)*))) {
-                    Ok(result) => result.report(&socket, &parts.event),
-                    Err(panic) => tracing::error!(socket = %socket.id(), event = %parts.event, panic = %panic_message(&panic), "handler panicked"),
-                }
-            }
-        }
-
-        #[allow(non_snake_case, unused_variables)]
-        impl<F, Fut, R, $($ty,)*> MessageHandler<(marker::Async, $($ty,)*)> for F
-        where
-            F: Fn($($ty,)*) -> Fut + Send + Sync + 'static,
-            Fut: Future<Output = R> + Send + 'static,
-            R: HandlerResult,
-            $($ty: FromMessageParts + Send + 'static,)*
-        {
-            fn call(&self, socket: SocketRef, parts: MessageParts) {
-                $(
-                    let $ty = match $ty::from_message_parts(&socket, &parts) {
-                        Ok(value) => value,
-                        Err(rejection) => {
-                            reject(&socket, &parts, &rejection);
-                            return;
-                        }
-                    };
-                )*
-                let future = match std::panic::catch_unwind(AssertUnwindSafe(|| (self)($($ty,)*))) {
-                    Ok(future) => future,
-                    Err(panic) => {
-                        tracing::error!(socket = %socket.id(), event = %parts.event, panic = %panic_message(&panic), "handler panicked");
-                        return;
-                    }
-                };
-                let event = parts.event;
-                run_future(async move {
-                    future.await.report(&socket, &event);
-                });
-            }
-        }
-    };
-}
-
-impl_handler!();
-impl_handler!(T1);
-impl_handler!(T1, T2);
-impl_handler!(T1, T2, T3);
-impl_handler!(T1, T2, T3, T4);
-impl_handler!(T1, T2, T3, T4, T5);
-impl_handler!(T1, T2, T3, T4, T5, T6);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7);

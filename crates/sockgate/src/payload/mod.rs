@@ -1,6 +1,15 @@
-//! Event arguments as they travel: JSON values with binary attachments beside them.
+//! Event arguments as they travel: JSON values with binary attachments beside them, and
+//! [`Arg`], one argument in which binary is bytes.
+
+mod arg;
+mod de;
+mod ser;
+
+pub use arg::Arg;
+pub(crate) use de::decode_value;
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use sockgate_proto::engine::{Frame, SharedFrame};
@@ -10,7 +19,10 @@ use std::sync::Arc;
 /// The arguments of an event or ack: JSON values in which binary data appears as
 /// `{"_placeholder":true,"num":i}`, with `attachments[i]` holding the bytes.
 ///
-/// Re-emitting a received `Payload` sends exactly what arrived, binary included.
+/// Re-emitting a received `Payload` sends exactly what arrived, binary included. To work on one
+/// argument with its binary, take [`Payload::arg`] (an [`Arg`], binary as bytes) or decode it
+/// with [`Payload::decode_arg`] (a `Bytes` or `Vec<u8>` reads a binary argument); both send
+/// on with their binary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
     /// The arguments.
@@ -33,10 +45,67 @@ impl Payload {
         })
     }
 
-    /// Adds a JSON argument.
-    pub fn arg(mut self, value: impl Into<Value>) -> Self {
-        self.args.push(value.into());
+    /// Adds an argument: a JSON value, an [`Arg`] (its binary becomes attachments), bytes...
+    pub fn with(mut self, arg: impl Into<Arg>) -> Self {
+        let value = arg.into().into_parts(&mut self.attachments);
+        self.args.push(value);
         self
+    }
+
+    /// Several arguments, binary included (`Payload::from_args([payload.arg(1)?, ..])`).
+    pub fn from_args(args: impl IntoIterator<Item = Arg>) -> Self {
+        args.into_iter().fold(Payload::new(), Payload::with)
+    }
+
+    /// Argument `index` with its binary (as [`Arg::Binary`]), or `None` past the last one.
+    pub fn arg(&self, index: usize) -> Option<Arg> {
+        let value = self.args.get(index)?;
+        Some(Arg::from_parts(value, &self.attachments))
+    }
+
+    /// Every argument with its binary.
+    pub fn to_args(&self) -> Vec<Arg> {
+        self.args
+            .iter()
+            .map(|value| Arg::from_parts(value, &self.attachments))
+            .collect()
+    }
+
+    /// Whether argument `index` is binary data itself (a `Buffer` on the client).
+    pub fn is_binary(&self, index: usize) -> bool {
+        self.args
+            .get(index)
+            .and_then(|value| de::binary_of(value, &self.attachments))
+            .is_some()
+    }
+
+    /// Whether any argument is or contains binary data.
+    pub fn has_binary(&self) -> bool {
+        !self.attachments.is_empty()
+    }
+
+    /// Argument `index` deserialized as `T` (a missing one reads as `null`). A binary argument
+    /// reads as bytes: take it as `Bytes`, `Vec<u8>` or [`Arg`]; a type that cannot hold bytes
+    /// (`serde_json::Value`) fails with "invalid type: byte array".
+    pub fn decode_arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, serde_json::Error> {
+        static NULL: Value = Value::Null;
+        decode_value(self.args.get(index).unwrap_or(&NULL), &self.attachments)
+    }
+
+    /// Every argument deserialized as `T` (a tuple, a `Vec`...), binary as bytes.
+    pub fn decode_args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        let args = Value::Array(self.args.clone());
+        decode_value(&args, &self.attachments)
+    }
+
+    /// The body as NestJS passes it (nothing: `null`, one argument: it, several: an array),
+    /// deserialized as `T`, binary as bytes.
+    pub fn decode_body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match self.args.as_slice() {
+            [] => T::deserialize(&Value::Null),
+            [one] => decode_value(one, &self.attachments),
+            _ => self.decode_args(),
+        }
     }
 
     /// Adds a binary argument.
@@ -104,6 +173,13 @@ impl IntoPayload for Value {
 impl IntoPayload for Bytes {
     fn into_payload(self) -> Result<Payload, serde_json::Error> {
         Ok(Payload::new().binary(self))
+    }
+}
+
+/// One argument, its binary as attachments.
+impl IntoPayload for Arg {
+    fn into_payload(self) -> Result<Payload, serde_json::Error> {
+        Ok(Payload::new().with(self))
     }
 }
 
