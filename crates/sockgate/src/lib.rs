@@ -120,6 +120,7 @@
 //! a server does not need, and `validator` makes that crate's API part of this one. Enable
 //! them where used, e.g. `sockgate = { version = "0.1", features = ["testing"] }` under
 //! `[dev-dependencies]`.
+#![doc = include_str!("../docs/guide.md")]
 
 mod ack;
 mod client;
