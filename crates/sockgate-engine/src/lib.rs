@@ -58,7 +58,7 @@ pub use cors::{AllowOrigin, Cors};
 pub use engine::{Engine, ResponseBody};
 pub use error::RequestError;
 pub use handler::{EngineHandler, Message};
-pub use request::{query_pairs, RemoteAddr, RequestInfo, TlsConnection};
+pub use request::{RemoteAddr, RequestInfo, TlsConnection};
 pub use service::{
     serve, service_fn, EngineLayer, EngineService, Mounted, Serve, ServiceFn, WithGracefulShutdown,
 };
