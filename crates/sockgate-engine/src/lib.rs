@@ -43,6 +43,8 @@ mod error;
 mod handler;
 mod polling;
 mod request;
+mod route;
+mod serve;
 mod service;
 mod session_state;
 mod timer;
@@ -59,10 +61,14 @@ pub use engine::{Engine, ResponseBody};
 pub use error::RequestError;
 pub use handler::{EngineHandler, Message};
 pub use request::{RemoteAddr, RequestInfo, TlsConnection};
-pub use service::{
-    serve, service_fn, EngineLayer, EngineService, Mounted, Serve, ServiceFn, WithGracefulShutdown,
-};
+pub use serve::{serve, Serve, WithGracefulShutdown};
+pub use service::{EngineLayer, EngineService, Mounted};
 pub use sockgate_proto::engine::{CloseReason, SessionConfig, Sid, TransportKind};
+/// A tower service from an async function (for fallbacks in front of which an engine is
+/// layered): tower's own, re-exported.
+pub use tower::service_fn;
+/// The service [`service_fn`] returns: tower's own, re-exported.
+pub use tower::util::ServiceFn;
 
 /// Errors from request bodies and inner services.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,4 +1,8 @@
 //! HTTP long-polling: one GET and one POST in flight per session.
+//!
+//! Which answer a request gets in each state of its session, and what a faulty request does to
+//! the session, is decided by `sockgate_proto::engine::policy` ([`poll_answer`],
+//! [`handle_poll_fault`]); this module reads bodies, parks GETs, compresses and writes.
 
 use std::future::poll_fn;
 use std::io::Write;
@@ -11,9 +15,10 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
-use sockgate_proto::engine::{
-    decode_payload, encode_payload, CloseReason, PacketOutcome, PollBatch,
+use sockgate_proto::engine::policy::{
+    handle_poll_fault, poll_answer, PollAnswer, PollFault, PollRefusal,
 };
+use sockgate_proto::engine::{decode_payload, PacketOutcome, PollBatch};
 
 use crate::connection::{store_waker, Connection};
 use crate::engine::{error_response, ResponseBody, Shared};
@@ -48,7 +53,49 @@ impl<D: Send + Sync + 'static> Drop for GetGuard<'_, D> {
             state.poll_waker = None;
         }
         if !self.answered {
-            self.connection.fail(CloseReason::TransportError);
+            end_session(self.connection, PollFault::AbandonedGet);
+        }
+    }
+}
+
+/// Ends the session if `fault` does, and returns the answer the request gets.
+fn on_fault<D: Send + Sync + 'static>(
+    connection: &Connection<D>,
+    fault: PollFault,
+) -> Result<Response<ResponseBody>, RequestError> {
+    match end_session(connection, fault) {
+        Some(refusal) => refuse(refusal),
+        // Faults of a request still waiting for its answer always have one.
+        None => Err(RequestError::BadRequest),
+    }
+}
+
+/// Applies what `fault` does to the session; returns the request's answer.
+fn end_session<D: Send + Sync + 'static>(
+    connection: &Connection<D>,
+    fault: PollFault,
+) -> Option<PollRefusal> {
+    let answer = handle_poll_fault(fault);
+    if let Some(reason) = answer.end_session {
+        connection.fail(reason);
+    }
+    answer.answer
+}
+
+/// The HTTP answer of a refusal (errors become Node's error bodies in `Engine::handle`).
+fn refuse(refusal: PollRefusal) -> Result<Response<ResponseBody>, RequestError> {
+    match refusal {
+        PollRefusal::UnknownSid => Err(RequestError::UnknownSid),
+        PollRefusal::BadRequest => Err(RequestError::BadRequest),
+        PollRefusal::PayloadTooLarge { close_connection } => {
+            Ok(refuse_too_large(!close_connection))
+        }
+        PollRefusal::RequestTimeout => {
+            let mut response = error_response(&RequestError::RequestTimeout);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Ok(response)
         }
     }
 }
@@ -62,10 +109,7 @@ pub(crate) async fn get<H: EngineHandler>(
         let mut state = connection.state.lock();
         if state.get_in_flight {
             drop(state);
-            // Two GETs at once: the client is confused; Node answers the first with a close
-            // packet and refuses the second.
-            connection.fail(CloseReason::TransportError);
-            return Err(RequestError::BadRequest);
+            return on_fault(connection, PollFault::ConcurrentGet);
         }
         state.get_in_flight = true;
     }
@@ -94,28 +138,9 @@ pub(crate) async fn get<H: EngineHandler>(
     connection.settle();
     connection.reschedule();
 
-    let body = match batch {
-        (PollBatch::Frames { frames, close }, _) => {
-            let mut body = encode_payload(frames.iter().map(|f| &**f));
-            if close {
-                if !body.is_empty() {
-                    body.push(sockgate_proto::engine::RECORD_SEPARATOR);
-                }
-                body.push(b'1');
-            }
-            body
-        }
-        (PollBatch::Noop, _) => b"6".to_vec(),
-        // The session ended (or upgraded) while this GET waited: release the client's poll.
-        // A client close is acknowledged with a noop, anything else with a close packet.
-        (PollBatch::Refused, Some(CloseReason::TransportClose)) if parked => b"6".to_vec(),
-        (PollBatch::Refused, Some(_)) if parked => b"1".to_vec(),
-        (PollBatch::Refused, None) if parked => b"6".to_vec(),
-        // The session expired as this GET arrived: answer as if it had already been removed.
-        (PollBatch::Refused, Some(_)) => return Err(RequestError::UnknownSid),
-        (PollBatch::Refused, None) => return Err(RequestError::BadRequest),
-        // poll_fn above completes only with a batch that is not Park.
-        (PollBatch::Park, _) => b"6".to_vec(),
+    let body = match poll_answer(batch.0, batch.1, parked) {
+        PollAnswer::Payload(body) => body,
+        PollAnswer::Refuse(refusal) => return refuse(refusal),
     };
     // The frames left the session's queue: if the request goes away while a large body is
     // compressed off the runtime, they are lost, and the session must not go on as if they
@@ -136,7 +161,7 @@ struct Unsent<'a, D: Send + Sync + 'static>(Option<&'a Connection<D>>);
 impl<D: Send + Sync + 'static> Drop for Unsent<'_, D> {
     fn drop(&mut self) {
         if let Some(connection) = self.0 {
-            connection.fail(CloseReason::TransportError);
+            end_session(connection, PollFault::AbandonedGet);
         }
     }
 }
@@ -369,10 +394,7 @@ where
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
     if is_binary {
-        // Engine.IO v4 sends binary as base64 text over polling: a binary body is an invalid
-        // content and, as in Node, ends the session.
-        connection.fail(CloseReason::TransportError);
-        return Err(RequestError::BadRequest);
+        return on_fault(connection, PollFault::BinaryBody);
     }
     let limit = usize::try_from(shared.session_config.max_payload).unwrap_or(usize::MAX);
     let declared = request
@@ -389,14 +411,13 @@ where
             Some(len) if len <= DRAIN_LIMIT => drain(request.into_body(), deadline).await,
             _ => false,
         };
-        return Ok(refuse_too_large(drained));
+        return on_fault(connection, PollFault::BodyTooLarge { drained });
     }
     {
         let mut state = connection.state.lock();
         if state.post_in_flight {
             drop(state);
-            connection.fail(CloseReason::TransportError);
-            return Err(RequestError::BadRequest);
+            return on_fault(connection, PollFault::ConcurrentPost);
         }
         state.post_in_flight = true;
     }
@@ -412,27 +433,20 @@ where
     .await
     {
         Ok(body) => body,
-        Err(BodyError::TooLarge { drained }) => return Ok(refuse_too_large(drained)),
+        Err(BodyError::TooLarge { drained }) => {
+            return on_fault(connection, PollFault::BodyTooLarge { drained })
+        }
         Err(BodyError::Timeout) => {
             tracing::debug!(sid = %connection.sid(), "polling POST body timed out");
-            connection.fail(CloseReason::TransportError);
-            let mut response = error_response(&RequestError::RequestTimeout);
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return Ok(response);
+            return on_fault(connection, PollFault::BodyTimeout);
         }
-        Err(BodyError::Failed) => {
-            connection.fail(CloseReason::TransportError);
-            return Err(RequestError::BadRequest);
-        }
+        Err(BodyError::Failed) => return on_fault(connection, PollFault::BodyFailed),
     };
     let packets = match decode_payload(body) {
         Ok(packets) => packets,
         Err(error) => {
             tracing::debug!(sid = %connection.sid(), %error, "invalid polling payload");
-            connection.fail(CloseReason::ParseError);
-            return Err(RequestError::BadRequest);
+            return on_fault(connection, PollFault::InvalidPayload);
         }
     };
     let mut messages = Vec::new();

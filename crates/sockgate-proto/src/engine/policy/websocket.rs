@@ -19,11 +19,13 @@ pub enum WsRole {
     Transport,
 }
 
-/// What the driver does after [`handle_ws_message`].
+/// What the driver does after [`handle_ws_message`] or [`handle_ws_packet`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsStep {
     /// Read on.
     Continue,
+    /// Route this packet with [`handle_ws_packet`].
+    Packet(Packet),
     /// Hand this text message to the upper layer.
     Message(Bytes),
     /// Hand this binary message to the upper layer.
@@ -84,32 +86,28 @@ pub struct WsEnding {
     pub await_peer_close: bool,
 }
 
-/// Routes one WebSocket message: to the probe while `role` is [`WsRole::Probe`], else to the
-/// session, at `now`. A completed upgrade changes `role`.
-pub fn handle_ws_message(
-    session: &mut Session,
-    role: &mut WsRole,
-    now: Instant,
-    message: ws::Message,
-) -> WsStep {
-    let packet = match message {
+/// Reads one WebSocket message: a packet to route with [`handle_ws_packet`]
+/// ([`WsStep::Packet`]), or what to do at the WebSocket level (answer a ping, stop on a close
+/// frame or on text that is no packet). Needs no session, so the driver takes the session's
+/// lock only for packets.
+pub fn handle_ws_message(message: ws::Message) -> WsStep {
+    match message {
         ws::Message::Text(text) => match Packet::decode_text(text) {
-            Ok(packet) => packet,
-            Err(error) => return WsStep::End(WsEnd::InvalidPacket(error)),
+            Ok(packet) => WsStep::Packet(packet),
+            Err(error) => WsStep::End(WsEnd::InvalidPacket(error)),
         },
-        ws::Message::Binary(data) => Packet::Binary(data),
-        ws::Message::Ping(payload) => return WsStep::Pong(payload),
-        ws::Message::Pong(_) => return WsStep::Continue,
-        ws::Message::Close(frame) => {
-            return WsStep::End(WsEnd::PeerClose {
-                code: frame.map_or(1000, |f| f.code),
-            })
-        }
-    };
-    handle_ws_packet(session, role, now, packet)
+        ws::Message::Binary(data) => WsStep::Packet(Packet::Binary(data)),
+        ws::Message::Ping(payload) => WsStep::Pong(payload),
+        ws::Message::Pong(_) => WsStep::Continue,
+        ws::Message::Close(frame) => WsStep::End(WsEnd::PeerClose {
+            code: frame.map_or(1000, |f| f.code),
+        }),
+    }
 }
 
-/// Routes one Engine.IO packet read from a WebSocket (see [`handle_ws_message`]).
+/// Routes one Engine.IO packet read from a WebSocket at `now`: to the probe while `role` is
+/// [`WsRole::Probe`], else to the session. A completed upgrade changes `role`. Never returns
+/// [`WsStep::Packet`] or [`WsStep::Pong`].
 pub fn handle_ws_packet(
     session: &mut Session,
     role: &mut WsRole,
@@ -182,6 +180,14 @@ mod tests {
         Session::new(Arc::new(SessionConfig::default()), transport, now)
     }
 
+    /// What the driver does with one message: read it, then route its packet.
+    fn handle(session: &mut Session, role: &mut WsRole, now: Instant, m: ws::Message) -> WsStep {
+        match handle_ws_message(m) {
+            WsStep::Packet(packet) => handle_ws_packet(session, role, now, packet),
+            step => step,
+        }
+    }
+
     fn text(s: &'static str) -> ws::Message {
         ws::Message::Text(Bytes::from_static(s.as_bytes()))
     }
@@ -193,26 +199,20 @@ mod tests {
         s.start_probe(t0).unwrap();
         let mut role = WsRole::Probe;
         assert_eq!(poll_probe(&s), None);
-        match handle_ws_message(&mut s, &mut role, t0, text("2probe")) {
+        match handle(&mut s, &mut role, t0, text("2probe")) {
             WsStep::Reply(frame) => assert_eq!(&frame.packet()[..], b"3probe"),
             other => panic!("expected the probe's pong, got {other:?}"),
         }
-        assert_eq!(
-            handle_ws_message(&mut s, &mut role, t0, text("6")),
-            WsStep::Continue
-        );
-        assert_eq!(
-            handle_ws_message(&mut s, &mut role, t0, text("5")),
-            WsStep::Upgraded
-        );
+        assert_eq!(handle(&mut s, &mut role, t0, text("6")), WsStep::Continue);
+        assert_eq!(handle(&mut s, &mut role, t0, text("5")), WsStep::Upgraded);
         assert_eq!(role, WsRole::Transport);
         assert_eq!(s.transport(), TransportKind::WebSocket);
         assert_eq!(
-            handle_ws_message(&mut s, &mut role, t0, text("4hi")),
+            handle(&mut s, &mut role, t0, text("4hi")),
             WsStep::Message(Bytes::from_static(b"hi"))
         );
         assert_eq!(
-            handle_ws_message(
+            handle(
                 &mut s,
                 &mut role,
                 t0,
@@ -228,7 +228,7 @@ mod tests {
         let mut s = session(TransportKind::Polling, t0);
         s.start_probe(t0).unwrap();
         let mut role = WsRole::Probe;
-        let step = handle_ws_message(&mut s, &mut role, t0, text("5"));
+        let step = handle(&mut s, &mut role, t0, text("5"));
         let WsStep::End(end) = step else {
             panic!("expected a refusal, got {step:?}");
         };
@@ -261,7 +261,7 @@ mod tests {
         let mut s = session(TransportKind::WebSocket, t0);
         let mut role = WsRole::Transport;
         assert_eq!(
-            handle_ws_message(
+            handle(
                 &mut s,
                 &mut role,
                 t0,
@@ -270,19 +270,19 @@ mod tests {
             WsStep::Pong(Bytes::from_static(b"p"))
         );
         assert_eq!(
-            handle_ws_message(&mut s, &mut role, t0, ws::Message::Pong(Bytes::new())),
+            handle(&mut s, &mut role, t0, ws::Message::Pong(Bytes::new())),
             WsStep::Continue
         );
         assert!(matches!(
-            handle_ws_message(&mut s, &mut role, t0, text("x")),
+            handle(&mut s, &mut role, t0, text("x")),
             WsStep::End(WsEnd::InvalidPacket(_))
         ));
         assert_eq!(
-            handle_ws_message(&mut s, &mut role, t0, ws::Message::Close(None)),
+            handle(&mut s, &mut role, t0, ws::Message::Close(None)),
             WsStep::End(WsEnd::PeerClose { code: 1000 })
         );
         assert_eq!(
-            handle_ws_message(
+            handle(
                 &mut s,
                 &mut role,
                 t0,
@@ -295,7 +295,7 @@ mod tests {
         );
         // An Engine.IO close packet closes the session.
         assert_eq!(
-            handle_ws_message(&mut s, &mut role, t0, text("1")),
+            handle(&mut s, &mut role, t0, text("1")),
             WsStep::End(WsEnd::SessionClosed)
         );
         assert!(s.is_closed());
