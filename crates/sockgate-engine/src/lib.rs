@@ -9,6 +9,11 @@
 //!
 //! The layer above implements [`EngineHandler`] and sends through [`Connection`].
 //!
+//! The drivers only do I/O. What they decide (hold or flush a WebSocket's queue, where a packet
+//! read from a socket goes, which close reason and code a socket's end means, which answer a
+//! polling request gets) is decided by the pure functions of
+//! [`sockgate_proto::engine::policy`], with the time passed in.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use sockgate_engine::{Connection, Engine, EngineConfig, EngineHandler, Message, CloseReason};
