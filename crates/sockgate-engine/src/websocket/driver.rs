@@ -1,21 +1,19 @@
 //! The driver of one WebSocket: reads frames, routes their packets, flushes the session's queue
 //! and closes the socket. What it decides comes from `sockgate_proto::engine::policy`.
 
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use sockgate_proto::engine::policy::{
-    handle_ws_end, handle_ws_message, handle_ws_packet, poll_probe, WriteCoalescer, WsEnd, WsRole,
-    WsStep,
+    handle_ws_end, handle_ws_message, handle_ws_packet, poll_probe, WsEnd, WsRole, WsStep,
 };
-use sockgate_proto::engine::{CloseReason, Packet};
+use sockgate_proto::engine::{CloseReason, Packet, SharedFrame};
 use sockgate_proto::ws::{self, FrameDecoder, OpCode};
 
 use super::socket::Socket;
+use super::write::Coalescing;
 use super::CLOSE_HANDSHAKE_TIMEOUT;
 use crate::connection::Connection;
 use crate::engine::Shared;
@@ -28,10 +26,7 @@ pub(super) struct Driver<H: EngineHandler> {
     buf: BytesMut,
     decoder: FrameDecoder,
     role: WsRole,
-    pub(super) coalescer: WriteCoalescer,
-    /// Armed while frames wait for the coalescing window to end; boxed so an idle socket
-    /// does not carry a timer in its state.
-    pub(super) flush_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    coalescing: Coalescing,
 }
 
 impl<H: EngineHandler> Driver<H> {
@@ -54,8 +49,7 @@ impl<H: EngineHandler> Driver<H> {
             } else {
                 WsRole::Transport
             },
-            coalescer: WriteCoalescer::new(),
-            flush_timer: None,
+            coalescing: Coalescing::default(),
         }
     }
 
@@ -144,7 +138,7 @@ impl<H: EngineHandler> Driver<H> {
 
             let connection = self.connection.clone();
             let probing = self.role == WsRole::Probe;
-            let holding = self.coalescer.is_holding();
+            let holding = self.coalescing.is_holding();
             tokio::select! {
                 read = self.socket.read(&mut self.buf) => match read {
                     Ok(0) => return WsEnd::PeerEof,
@@ -152,93 +146,135 @@ impl<H: EngineHandler> Driver<H> {
                     Err(_) => return WsEnd::ReadFailed,
                 },
                 _ = poll_fn(|cx| connection.poll_ws_work(cx, probing, holding)) => {}
-                _ = poll_fn(|cx| match self.flush_timer.as_mut() {
-                    Some(timer) => timer.as_mut().poll(cx),
-                    None => Poll::Pending,
-                }), if self.flush_timer.is_some() => self.on_flush_timer(),
+                _ = poll_fn(|cx| self.coalescing.poll_timer(cx)), if holding => {}
             }
         }
+    }
+
+    /// Writes the session's queue unless the coalescing window holds it; ends the driver once
+    /// a closed session's queue is out.
+    async fn flush(&mut self) -> Option<WsEnd> {
+        let batch = self
+            .coalescing
+            .take(&self.connection, self.shared.config.write_coalescing);
+        if !batch.frames.is_empty() {
+            self.coalescing.wrote(batch.now, batch.frames.len());
+            if self.write(&batch.frames).await.is_err() {
+                // Too slow (write deadline), aborted, or the socket failed.
+                return Some(WsEnd::QueueWriteFailed);
+            }
+        }
+        if batch.closed {
+            self.connection.settle();
+            return Some(WsEnd::SessionClosed);
+        }
+        None
     }
 
     /// One message from the client; `Some` when the socket must stop.
     async fn on_message(&mut self, message: ws::Message) -> Option<WsEnd> {
-        match handle_ws_message(message) {
-            WsStep::Packet(packet) => match self.role {
-                WsRole::Probe => self.on_probe_packet(packet).await,
-                WsRole::Transport => self.on_packet(packet),
-            },
-            WsStep::Pong(payload) => {
-                let pong = ws::encode_frame(OpCode::Pong, &payload);
-                match self.write_bytes(&[&pong]).await {
-                    Ok(()) => None,
-                    Err(_) => Some(WsEnd::ReplyWriteFailed),
-                }
-            }
-            WsStep::End(end) => {
-                if let WsEnd::InvalidPacket(error) = &end {
-                    tracing::debug!(sid = %self.connection.sid(), %error, "invalid packet");
-                }
-                Some(end)
-            }
-            // Only packets (routed above) yield the other steps.
-            _ => None,
+        let reply = match route_message(&self.shared, &self.connection, &mut self.role, message) {
+            Routed::Continue => return None,
+            Routed::End(end) => return Some(end),
+            Routed::Pong(payload) => ws::encode_frame(OpCode::Pong, &payload),
+            Routed::Reply(frame) => frame.ws_frame().clone(),
+        };
+        match self.write_bytes(&[&reply]).await {
+            Ok(()) => None,
+            Err(_) => Some(WsEnd::ReplyWriteFailed),
         }
     }
+}
 
-    /// A packet on the session's transport.
-    fn on_packet(&mut self, packet: Packet) -> Option<WsEnd> {
-        let step = {
-            let mut state = self.connection.state.lock();
-            handle_ws_packet(&mut state.session, &mut self.role, Instant::now(), packet)
-        };
-        match step {
-            WsStep::Message(text) => {
-                self.shared
-                    .handler
-                    .on_message(&self.connection, Message::Text(text));
+/// What a driver does after [`route_message`].
+pub(super) enum Routed {
+    /// Read on.
+    Continue,
+    /// Answer a WebSocket ping with this payload.
+    Pong(Bytes),
+    /// Write this frame (the probe's `3probe`).
+    Reply(SharedFrame),
+    /// Stop.
+    End(WsEnd),
+}
+
+/// Routes one message from the client, as the policy says: a packet goes to the probe or to
+/// the session (its messages to the handler), anything else is the WebSocket's business.
+/// Shared by every driver, whatever does its framing.
+pub(super) fn route_message<H: EngineHandler>(
+    shared: &Shared<H>,
+    connection: &Arc<Connection<H::Data>>,
+    role: &mut WsRole,
+    message: ws::Message,
+) -> Routed {
+    match handle_ws_message(message) {
+        WsStep::Packet(packet) => match role {
+            WsRole::Probe => on_probe_packet(connection, role, packet),
+            WsRole::Transport => on_packet(shared, connection, role, packet),
+        },
+        WsStep::Pong(payload) => Routed::Pong(payload),
+        WsStep::End(end) => {
+            if let WsEnd::InvalidPacket(error) = &end {
+                tracing::debug!(sid = %connection.sid(), %error, "invalid packet");
             }
-            WsStep::Binary(data) => {
-                self.shared
-                    .handler
-                    .on_message(&self.connection, Message::Binary(data));
-            }
-            WsStep::End(end) => {
-                self.connection.settle();
-                return Some(end);
-            }
-            _ => {}
+            Routed::End(end)
         }
-        self.connection.reschedule();
-        None
+        // Only packets (routed above) yield the other steps.
+        _ => Routed::Continue,
     }
+}
 
-    /// A packet on the probing socket of an upgrade.
-    async fn on_probe_packet(&mut self, packet: Packet) -> Option<WsEnd> {
-        let step = {
-            let mut state = self.connection.state.lock();
-            let step = handle_ws_packet(&mut state.session, &mut self.role, Instant::now(), packet);
-            // A parked poll re-checks (after the switch it is refused).
-            state.wake();
-            step
-        };
-        // The probe's answer starts the 100 ms noop checks: the timer must know.
-        self.connection.reschedule();
-        match step {
-            WsStep::Reply(frame) => match self.write_bytes(&[frame.ws_frame()]).await {
-                Ok(()) => None,
-                Err(_) => Some(WsEnd::ReplyWriteFailed),
-            },
-            WsStep::Upgraded => {
-                self.connection.set_ws_attached(true);
-                None
-            }
-            WsStep::End(end) => {
-                if let WsEnd::ProbeRefused(error) = &end {
-                    tracing::debug!(sid = %self.connection.sid(), %error, "upgrade refused");
-                }
-                Some(end)
-            }
-            _ => None,
+/// A packet on the session's transport.
+fn on_packet<H: EngineHandler>(
+    shared: &Shared<H>,
+    connection: &Arc<Connection<H::Data>>,
+    role: &mut WsRole,
+    packet: Packet,
+) -> Routed {
+    let step = {
+        let mut state = connection.state.lock();
+        handle_ws_packet(&mut state.session, role, Instant::now(), packet)
+    };
+    match step {
+        WsStep::Message(text) => shared.handler.on_message(connection, Message::Text(text)),
+        WsStep::Binary(data) => shared.handler.on_message(connection, Message::Binary(data)),
+        WsStep::End(end) => {
+            connection.settle();
+            return Routed::End(end);
         }
+        _ => {}
+    }
+    connection.reschedule();
+    Routed::Continue
+}
+
+/// A packet on the probing socket of an upgrade.
+fn on_probe_packet<D: Send + Sync + 'static>(
+    connection: &Arc<Connection<D>>,
+    role: &mut WsRole,
+    packet: Packet,
+) -> Routed {
+    let step = {
+        let mut state = connection.state.lock();
+        let step = handle_ws_packet(&mut state.session, role, Instant::now(), packet);
+        // A parked poll re-checks (after the switch it is refused).
+        state.wake();
+        step
+    };
+    // The probe's answer starts the 100 ms noop checks: the timer must know.
+    connection.reschedule();
+    match step {
+        WsStep::Reply(frame) => Routed::Reply(frame),
+        WsStep::Upgraded => {
+            connection.set_ws_attached(true);
+            Routed::Continue
+        }
+        WsStep::End(end) => {
+            if let WsEnd::ProbeRefused(error) = &end {
+                tracing::debug!(sid = %connection.sid(), %error, "upgrade refused");
+            }
+            Routed::End(end)
+        }
+        _ => Routed::Continue,
     }
 }

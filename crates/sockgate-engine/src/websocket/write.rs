@@ -1,69 +1,132 @@
-//! The driver's writes: flushing the session's queue (with write coalescing) and the deadline
-//! every write races.
+//! The driver's writes: taking the session's queue (with write coalescing) and the deadline
+//! every write races. Shared by every driver: what differs between them is only how bytes reach
+//! the socket.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::task::Poll;
-use std::time::Instant;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sockgate_proto::engine::policy::{WriteDecision, WsEnd};
+use sockgate_proto::engine::policy::{WriteCoalescer, WriteDecision};
 use sockgate_proto::engine::SharedFrame;
 
 use super::driver::Driver;
+use crate::connection::Connection;
 use crate::handler::EngineHandler;
 
-impl<H: EngineHandler> Driver<H> {
-    /// Writes the session's queue unless [`WriteCoalescer`] holds it for the rest of the window
-    /// (then arms the flush timer); ends the driver once a closed session's queue is out.
-    ///
-    /// [`WriteCoalescer`]: sockgate_proto::engine::policy::WriteCoalescer
-    pub(super) async fn flush(&mut self) -> Option<WsEnd> {
+/// What [`Coalescing::take`] took from the session.
+pub(super) struct Batch {
+    /// The frames to write now (empty while the window holds them).
+    pub(super) frames: VecDeque<SharedFrame>,
+    /// The session is closed: once these frames are out, the socket closes.
+    pub(super) closed: bool,
+    /// When the batch was taken (the write's time for the coalescer).
+    pub(super) now: Instant,
+}
+
+/// Write coalescing of one driver: the pure [`WriteCoalescer`] and the timer it asks for.
+#[derive(Default)]
+pub(super) struct Coalescing {
+    coalescer: WriteCoalescer,
+    /// Armed while frames wait for the coalescing window to end; boxed so an idle socket
+    /// does not carry a timer in its state.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Coalescing {
+    /// Takes the session's queue unless [`WriteCoalescer`] holds it for the rest of `window`
+    /// (then arms the timer).
+    pub(super) fn take<D: Send + Sync + 'static>(
+        &mut self,
+        connection: &Connection<D>,
+        window: Duration,
+    ) -> Batch {
         let now = Instant::now();
-        let window = self.shared.config.write_coalescing;
-        let (frames, closed) = {
-            let mut state = self.connection.state.lock();
-            let closed = state.session.is_closed();
-            let queued = state.session.has_queued();
-            match self
-                .coalescer
-                .poll_write(now, window, closed, state.urgent, queued)
-            {
-                WriteDecision::Hold { arm } => {
-                    if let Some(until) = arm {
-                        self.flush_timer = Some(Box::pin(tokio::time::sleep_until(until.into())));
-                    }
-                    (VecDeque::new(), false)
+        let mut state = connection.state.lock();
+        let closed = state.session.is_closed();
+        let queued = state.session.has_queued();
+        match self
+            .coalescer
+            .poll_write(now, window, closed, state.urgent, queued)
+        {
+            WriteDecision::Hold { arm } => {
+                if let Some(until) = arm {
+                    self.timer = Some(Box::pin(tokio::time::sleep_until(until.into())));
                 }
-                WriteDecision::Write => {
-                    state.urgent = false;
-                    (state.session.drain(), closed)
+                Batch {
+                    frames: VecDeque::new(),
+                    closed: false,
+                    now,
                 }
             }
+            WriteDecision::Write => {
+                state.urgent = false;
+                Batch {
+                    frames: state.session.drain(),
+                    closed,
+                    now,
+                }
+            }
+        }
+    }
+
+    /// A batch of `frames` frames (at least one) is being written: any armed flush is
+    /// cancelled.
+    pub(super) fn wrote(&mut self, now: Instant, frames: usize) {
+        self.timer = None;
+        self.coalescer.handle_write(now, frames);
+    }
+
+    /// Whether frames wait for the timer.
+    pub(super) fn is_holding(&self) -> bool {
+        self.coalescer.is_holding()
+    }
+
+    /// Completes when the armed timer fires (never when none is armed); the window is then
+    /// over.
+    pub(super) fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(timer) = self.timer.as_mut() else {
+            return Poll::Pending;
         };
-        if !frames.is_empty() {
-            self.flush_timer = None;
-            self.coalescer.handle_write(now, frames.len());
-            if self.write(&frames).await.is_err() {
-                // Too slow (write deadline), aborted, or the socket failed.
-                return Some(WsEnd::QueueWriteFailed);
-            }
-        }
-        if closed {
-            self.connection.settle();
-            return Some(WsEnd::SessionClosed);
-        }
-        None
-    }
-
-    /// The flush timer fired: the window is over.
-    pub(super) fn on_flush_timer(&mut self) {
-        self.flush_timer = None;
+        std::task::ready!(timer.as_mut().poll(cx));
+        self.timer = None;
         self.coalescer.handle_timer();
+        Poll::Ready(())
     }
+}
 
-    async fn write(&mut self, frames: &VecDeque<SharedFrame>) -> io::Result<()> {
+/// Runs one write of a driver. A write waits for the client to read, so it races the session's
+/// abort (ping timeout, full queue: nobody will read this) and the write `deadline` (a client
+/// that stopped reading); either ends the write with an error. A write that completes on its
+/// first poll (the common case: the kernel has room) builds no timer at all; only a write that
+/// has to wait arms the deadline.
+pub(super) async fn race_write<D: Send + Sync + 'static, F>(
+    connection: &Connection<D>,
+    deadline: Duration,
+    write: F,
+) -> io::Result<()>
+where
+    F: Future<Output = io::Result<()>>,
+{
+    tokio::pin!(write);
+    if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        return result;
+    }
+    tokio::select! {
+        biased;
+        result = &mut write => result,
+        _ = poll_fn(|cx| connection.poll_aborted(cx)) => {
+            Err(io::Error::other("session aborted"))
+        }
+        _ = tokio::time::sleep(deadline) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}
+
+impl<H: EngineHandler> Driver<H> {
+    pub(super) async fn write(&mut self, frames: &VecDeque<SharedFrame>) -> io::Result<()> {
         // One frame per write is the common case when a socket is idle: no list to build.
         if let [frame] = frames.as_slices().0 {
             return self.write_bytes(&[frame.ws_frame()]).await;
@@ -72,26 +135,9 @@ impl<H: EngineHandler> Driver<H> {
         self.write_bytes(&bytes).await
     }
 
-    /// Every write of the driver goes through here. A write waits for the client to read, so
-    /// it races the session's abort (ping timeout, full queue: nobody will read this) and the
-    /// write deadline (a client that stopped reading); either ends the write with an error.
-    /// A write that completes on its first poll (the common case: the kernel has room) builds
-    /// no timer at all; only a write that has to wait arms the deadline.
+    /// Every write of the driver goes through here (see [`race_write`]).
     pub(super) async fn write_bytes(&mut self, frames: &[&Bytes]) -> io::Result<()> {
         let deadline = self.shared.config.websocket_write_timeout;
-        let connection = &self.connection;
-        let write = self.socket.write_frames(frames);
-        tokio::pin!(write);
-        if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-            return result;
-        }
-        tokio::select! {
-            biased;
-            result = &mut write => result,
-            _ = poll_fn(|cx| connection.poll_aborted(cx)) => {
-                Err(io::Error::other("session aborted"))
-            }
-            _ = tokio::time::sleep(deadline) => Err(io::ErrorKind::TimedOut.into()),
-        }
+        race_write(&self.connection, deadline, self.socket.write_frames(frames)).await
     }
 }
