@@ -17,6 +17,8 @@ use http::header::{self, HeaderMap};
 
 mod driver;
 mod socket;
+#[cfg(feature = "tungstenite-framing")]
+mod tungstenite;
 mod upgrade;
 mod write;
 

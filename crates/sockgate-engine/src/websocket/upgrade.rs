@@ -107,6 +107,26 @@ async fn run_upgraded<H: EngineHandler>(
             return;
         }
     };
+    #[cfg(feature = "tungstenite-framing")]
+    if !refused {
+        let probing = existing.is_some();
+        let connection = match existing {
+            Some(connection) => connection,
+            None => {
+                let connection = shared.open(TransportKind::WebSocket, info);
+                connection.set_ws_attached(true);
+                connection
+            }
+        };
+        let handshake = (!probing).then(|| {
+            std::sync::Arc::new(Frame::text_packet(Bytes::from(format!(
+                "0{}",
+                handshake_json(connection.sid(), &[], &shared.session_config)
+            ))))
+        });
+        super::tungstenite::run(shared, connection, upgraded, probing, handshake).await;
+        return;
+    }
     let (mut socket, leftover) = Socket::new(upgraded);
     if refused {
         let close = ws::encode_close(1000, "");
