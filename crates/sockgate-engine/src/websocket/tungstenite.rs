@@ -4,10 +4,13 @@
 //! broadcast CPU). Everything but the framing is shared with the real driver: the upgrade, the
 //! policy, the queue taking and coalescing, the write race and the packet routing.
 //!
+//! It runs only when `SOCKGATE_WS_FRAMING=tungstenite` is set in the environment (read once), so
+//! one binary measures both framings. `SOCKGATE_TUNGSTENITE_READ_BUFFER` (bytes) overrides
+//! tungstenite's read buffer (128 KiB by default, allocated per connection up front).
+//!
 //! Not a supported transport: it has no scratch read buffer (tungstenite owns its buffers),
 //! encodes a frame per recipient (a broadcast cannot share one frame), and replies to pings
-//! itself. `SOCKGATE_TUNGSTENITE_READ_BUFFER` (bytes) overrides tungstenite's read buffer
-//! (128 KiB by default, allocated per connection up front).
+//! itself.
 
 use std::future::poll_fn;
 use std::io;
@@ -28,11 +31,18 @@ use tokio_tungstenite::tungstenite::{Error, Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::driver::{route_message, Routed};
+use super::upgrade::opened;
 use super::write::{race_write, Coalescing};
 use super::CLOSE_HANDSHAKE_TIMEOUT;
 use crate::connection::Connection;
 use crate::engine::Shared;
 use crate::handler::EngineHandler;
+
+/// Whether sockets use this driver (`SOCKGATE_WS_FRAMING=tungstenite`).
+pub(super) fn enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("SOCKGATE_WS_FRAMING").is_ok_and(|v| v == "tungstenite"))
+}
 
 /// Runs the socket's driver over tungstenite (see the module docs). `handshake`: the open
 /// packet to send first (a new session), `None` for a probe.
@@ -66,9 +76,12 @@ pub(super) async fn run<H: EngineHandler>(
             drive(shared, connection, ws, probing, handshake).await;
         }
         Err(upgraded) => {
-            let ws =
-                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                    .await;
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
             drive(shared, connection, ws, probing, handshake).await;
         }
     }
@@ -104,13 +117,10 @@ async fn drive<H, S>(
         coalescing: Coalescing::default(),
     };
     if let Some(handshake) = handshake {
-        if driver.send(std::slice::from_ref(&handshake)).await.is_err() {
-            driver.connection.fail(CloseReason::TransportError);
-            driver.connection.set_ws_attached(false);
-            driver.connection.settle();
+        let sent = driver.send(std::slice::from_ref(&handshake)).await;
+        if !opened(&driver.shared, &driver.connection, sent) {
             return;
         }
-        driver.shared.handler.on_open(&driver.connection);
     }
     driver.run().await;
 }
@@ -233,7 +243,11 @@ impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
             Routed::Continue => None,
             Routed::End(end) => Some(end),
             // tungstenite queued the pong itself: send it.
-            Routed::Pong(_) => self.flush_socket().await.err().map(|_| WsEnd::ReplyWriteFailed),
+            Routed::Pong(_) => self
+                .flush_socket()
+                .await
+                .err()
+                .map(|_| WsEnd::ReplyWriteFailed),
             Routed::Reply(frame) => self
                 .send(std::slice::from_ref(&frame))
                 .await

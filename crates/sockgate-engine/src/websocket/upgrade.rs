@@ -107,28 +107,8 @@ async fn run_upgraded<H: EngineHandler>(
             return;
         }
     };
-    #[cfg(feature = "tungstenite-framing")]
-    if !refused {
-        let probing = existing.is_some();
-        let connection = match existing {
-            Some(connection) => connection,
-            None => {
-                let connection = shared.open(TransportKind::WebSocket, info);
-                connection.set_ws_attached(true);
-                connection
-            }
-        };
-        let handshake = (!probing).then(|| {
-            std::sync::Arc::new(Frame::text_packet(Bytes::from(format!(
-                "0{}",
-                handshake_json(connection.sid(), &[], &shared.session_config)
-            ))))
-        });
-        super::tungstenite::run(shared, connection, upgraded, probing, handshake).await;
-        return;
-    }
-    let (mut socket, leftover) = Socket::new(upgraded);
     if refused {
+        let (mut socket, _) = Socket::new(upgraded);
         let close = ws::encode_close(1000, "");
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
             let _ = socket.write_frames(&[&close]).await;
@@ -146,19 +126,44 @@ async fn run_upgraded<H: EngineHandler>(
             connection
         }
     };
-    let mut driver = Driver::new(shared, connection, socket, leftover, probing);
-    if !probing {
-        let handshake = Frame::text_packet(Bytes::from(format!(
+    // A new session opens with the handshake packet; a probe sends nothing first.
+    let handshake = (!probing).then(|| {
+        Frame::text_packet(Bytes::from(format!(
             "0{}",
-            handshake_json(driver.connection.sid(), &[], &driver.shared.session_config)
-        )));
-        if driver.write_bytes(&[handshake.ws_frame()]).await.is_err() {
-            driver.connection.fail(CloseReason::TransportError);
-            driver.connection.set_ws_attached(false);
-            driver.connection.settle();
+            handshake_json(connection.sid(), &[], &shared.session_config)
+        )))
+    });
+    #[cfg(feature = "tungstenite-framing")]
+    if super::tungstenite::enabled() {
+        let handshake = handshake.map(Arc::new);
+        super::tungstenite::run(shared, connection, upgraded, probing, handshake).await;
+        return;
+    }
+    let (socket, leftover) = Socket::new(upgraded);
+    let mut driver = Driver::new(shared, connection, socket, leftover, probing);
+    if let Some(handshake) = handshake {
+        let sent = driver.write_bytes(&[handshake.ws_frame()]).await;
+        if !opened(&driver.shared, &driver.connection, sent) {
             return;
         }
-        driver.shared.handler.on_open(&driver.connection);
     }
     driver.run().await;
+}
+
+/// After a new session's handshake packet was written: a failed write ends the session (no
+/// driver runs), else the handler learns that the session opened. Returns whether the driver
+/// runs.
+pub(super) fn opened<H: EngineHandler>(
+    shared: &Shared<H>,
+    connection: &Arc<Connection<H::Data>>,
+    sent: std::io::Result<()>,
+) -> bool {
+    if sent.is_err() {
+        connection.fail(CloseReason::TransportError);
+        connection.set_ws_attached(false);
+        connection.settle();
+        return false;
+    }
+    shared.handler.on_open(connection);
+    true
 }
