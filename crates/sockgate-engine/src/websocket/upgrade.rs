@@ -136,7 +136,11 @@ async fn run_upgraded<H: EngineHandler>(
     #[cfg(feature = "tungstenite-framing")]
     if super::tungstenite::enabled() {
         let handshake = handshake.map(Arc::new);
-        super::tungstenite::run(shared, connection, upgraded, probing, handshake).await;
+        // Boxed, so the default driver's task does not carry this one's state.
+        Box::pin(super::tungstenite::run(
+            shared, connection, upgraded, probing, handshake,
+        ))
+        .await;
         return;
     }
     let (socket, leftover) = Socket::new(upgraded);
