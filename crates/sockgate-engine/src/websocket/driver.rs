@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use sockgate_proto::engine::policy::{
-    handle_ws_end, handle_ws_message, handle_ws_packet, poll_probe, WsEnd, WsRole, WsStep,
+    handle_ws_end, handle_ws_message, handle_ws_packet, poll_probe, WsEnd, WsEnding, WsRole, WsStep,
 };
 use sockgate_proto::engine::{CloseReason, Packet, SharedFrame};
 use sockgate_proto::ws::{self, FrameDecoder, OpCode};
@@ -55,10 +55,7 @@ impl<H: EngineHandler> Driver<H> {
 
     pub(super) async fn run(&mut self) {
         let end = self.run_loop().await;
-        let ending = handle_ws_end(&end, self.role);
-        if let Some(reason) = ending.reason {
-            self.connection.fail(reason);
-        }
+        let ending = begin_close(&self.connection, &end, self.role);
         if let Some(code) = ending.close_code {
             // The closing handshake: echo the client's code, or send ours and wait (bounded)
             // for the client's answer, so that the last frames are read before TCP closes.
@@ -68,16 +65,7 @@ impl<H: EngineHandler> Driver<H> {
             }
         }
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, self.socket.shutdown()).await;
-        match self.role {
-            WsRole::Probe => self.connection.state.lock().session.abort_probe(),
-            WsRole::Transport => {
-                self.connection.fail(CloseReason::TransportClose);
-                // Only now does the session leave the engine's table: its queue is written and
-                // its transport closed.
-                self.connection.set_ws_attached(false);
-                self.connection.settle();
-            }
-        }
+        released(&self.connection, self.role);
     }
 
     /// Reads and discards what the client still sends until its close frame, the end of the
@@ -154,21 +142,14 @@ impl<H: EngineHandler> Driver<H> {
     /// Writes the session's queue unless the coalescing window holds it; ends the driver once
     /// a closed session's queue is out.
     async fn flush(&mut self) -> Option<WsEnd> {
-        let batch = self
-            .coalescing
-            .take(&self.connection, self.shared.config.write_coalescing);
-        if !batch.frames.is_empty() {
-            self.coalescing.wrote(batch.now, batch.frames.len());
-            if self.write(&batch.frames).await.is_err() {
-                // Too slow (write deadline), aborted, or the socket failed.
-                return Some(WsEnd::QueueWriteFailed);
-            }
-        }
-        if batch.closed {
-            self.connection.settle();
-            return Some(WsEnd::SessionClosed);
-        }
-        None
+        let window = self.shared.config.write_coalescing;
+        let batch = self.coalescing.take(&self.connection, window);
+        let written = if batch.frames.is_empty() {
+            Ok(())
+        } else {
+            self.write(&batch.frames).await
+        };
+        batch.written(&self.connection, written)
     }
 
     /// One message from the client; `Some` when the socket must stop.
@@ -182,6 +163,34 @@ impl<H: EngineHandler> Driver<H> {
         match self.write_bytes(&[&reply]).await {
             Ok(()) => None,
             Err(_) => Some(WsEnd::ReplyWriteFailed),
+        }
+    }
+}
+
+/// How the socket ends (see [`handle_ws_end`]): the session fails at once with the reason
+/// the policy gives, before the closing handshake.
+pub(super) fn begin_close<D: Send + Sync + 'static>(
+    connection: &Connection<D>,
+    end: &WsEnd,
+    role: WsRole,
+) -> WsEnding {
+    let ending = handle_ws_end(end, role);
+    if let Some(reason) = ending.reason {
+        connection.fail(reason);
+    }
+    ending
+}
+
+/// The socket is shut: a probe leaves the session polling; a transport closes the session
+/// (if nothing did before) and only now lets it leave the engine's table: its queue is written
+/// and its transport closed.
+pub(super) fn released<D: Send + Sync + 'static>(connection: &Connection<D>, role: WsRole) {
+    match role {
+        WsRole::Probe => connection.state.lock().session.abort_probe(),
+        WsRole::Transport => {
+            connection.fail(CloseReason::TransportClose);
+            connection.set_ws_attached(false);
+            connection.settle();
         }
     }
 }

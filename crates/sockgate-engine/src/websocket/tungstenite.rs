@@ -20,8 +20,8 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use sockgate_proto::engine::policy::{handle_ws_end, poll_probe, WsEnd, WsRole};
-use sockgate_proto::engine::{CloseReason, FrameKind, SharedFrame};
+use sockgate_proto::engine::policy::{poll_probe, WsEnd, WsRole};
+use sockgate_proto::engine::{FrameKind, SharedFrame};
 use sockgate_proto::ws;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error, Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::driver::{route_message, Routed};
+use super::driver::{begin_close, released, route_message, Routed};
 use super::upgrade::opened;
 use super::write::{race_write, Coalescing};
 use super::CLOSE_HANDSHAKE_TIMEOUT;
@@ -155,10 +155,7 @@ fn incoming(message: WsMessage) -> Option<ws::Message> {
 impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
     async fn run(&mut self) {
         let end = self.run_loop().await;
-        let ending = handle_ws_end(&end, self.role);
-        if let Some(reason) = ending.reason {
-            self.connection.fail(reason);
-        }
+        let ending = begin_close(&self.connection, &end, self.role);
         if let Some(code) = ending.close_code {
             let close = WsMessage::Close(Some(CloseFrame {
                 code: CloseCode::from(code),
@@ -177,14 +174,7 @@ impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
             }
         }
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, self.ws.get_mut().shutdown()).await;
-        match self.role {
-            WsRole::Probe => self.connection.state.lock().session.abort_probe(),
-            WsRole::Transport => {
-                self.connection.fail(CloseReason::TransportClose);
-                self.connection.set_ws_attached(false);
-                self.connection.settle();
-            }
-        }
+        released(&self.connection, self.role);
     }
 
     async fn run_loop(&mut self) -> WsEnd {
@@ -216,25 +206,17 @@ impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
     }
 
     async fn flush(&mut self) -> Option<WsEnd> {
-        let batch = self
-            .coalescing
-            .take(&self.connection, self.shared.config.write_coalescing);
-        if !batch.frames.is_empty() {
-            self.coalescing.wrote(batch.now, batch.frames.len());
-            let (front, back) = batch.frames.as_slices();
-            let mut sent = self.send(front).await;
-            if sent.is_ok() && !back.is_empty() {
-                sent = self.send(back).await;
-            }
-            if sent.is_err() {
-                return Some(WsEnd::QueueWriteFailed);
+        let window = self.shared.config.write_coalescing;
+        let batch = self.coalescing.take(&self.connection, window);
+        let (front, back) = batch.frames.as_slices();
+        let mut written = Ok(());
+        for frames in [front, back].into_iter().filter(|f| !f.is_empty()) {
+            written = self.send(frames).await;
+            if written.is_err() {
+                break;
             }
         }
-        if batch.closed {
-            self.connection.settle();
-            return Some(WsEnd::SessionClosed);
-        }
-        None
+        batch.written(&self.connection, written)
     }
 
     async fn on_message(&mut self, message: WsMessage) -> Option<WsEnd> {

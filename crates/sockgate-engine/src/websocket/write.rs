@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sockgate_proto::engine::policy::{WriteCoalescer, WriteDecision};
+use sockgate_proto::engine::policy::{WriteCoalescer, WriteDecision, WsEnd};
 use sockgate_proto::engine::SharedFrame;
 
 use super::driver::Driver;
@@ -23,8 +23,26 @@ pub(super) struct Batch {
     pub(super) frames: VecDeque<SharedFrame>,
     /// The session is closed: once these frames are out, the socket closes.
     pub(super) closed: bool,
-    /// When the batch was taken (the write's time for the coalescer).
-    pub(super) now: Instant,
+}
+
+impl Batch {
+    /// Whether the driver stops after writing the batch (`written`: the write's result, `Ok`
+    /// when there was nothing to write).
+    pub(super) fn written<D: Send + Sync + 'static>(
+        &self,
+        connection: &Connection<D>,
+        written: io::Result<()>,
+    ) -> Option<WsEnd> {
+        if written.is_err() {
+            // Too slow (write deadline), aborted, or the socket failed.
+            return Some(WsEnd::QueueWriteFailed);
+        }
+        if self.closed {
+            connection.settle();
+            return Some(WsEnd::SessionClosed);
+        }
+        None
+    }
 }
 
 /// Write coalescing of one driver: the pure [`WriteCoalescer`] and the timer it asks for.
@@ -59,25 +77,19 @@ impl Coalescing {
                 Batch {
                     frames: VecDeque::new(),
                     closed: false,
-                    now,
                 }
             }
             WriteDecision::Write => {
                 state.urgent = false;
-                Batch {
-                    frames: state.session.drain(),
-                    closed,
-                    now,
+                let frames = state.session.drain();
+                if !frames.is_empty() {
+                    // These frames are written now: any armed flush is cancelled.
+                    self.timer = None;
+                    self.coalescer.handle_write(now, frames.len());
                 }
+                Batch { frames, closed }
             }
         }
-    }
-
-    /// A batch of `frames` frames (at least one) is being written: any armed flush is
-    /// cancelled.
-    pub(super) fn wrote(&mut self, now: Instant, frames: usize) {
-        self.timer = None;
-        self.coalescer.handle_write(now, frames);
     }
 
     /// Whether frames wait for the timer.
