@@ -60,7 +60,7 @@ impl<H: EngineHandler> Engine<H> {
 }
 
 /// Serves any HTTP service (an engine, or an axum `Router` with the engine layered on it) on
-/// `listener`, with HTTP/1.1 upgrades enabled and the peer address in [`RemoteAddr`].
+/// `listener`, with HTTP/1.1 upgrades enabled and the peer address in [`RemoteAddr`](crate::RemoteAddr).
 ///
 /// The returned [`Serve`] is a future (await it or spawn it) that serves until it is dropped
 /// (accept errors, such as running out of file descriptors, are logged and retried after a

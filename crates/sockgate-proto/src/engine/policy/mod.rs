@@ -6,7 +6,7 @@
 //!   the coalescing window.
 //! - [`handle_ws_message`], [`handle_ws_packet`] and [`poll_probe`]: where a packet read from a WebSocket goes (the
 //!   probe of an upgrade or the session) and what the driver does next.
-//! - [`handle_ws_end`]: how a WebSocket ending maps to a [`CloseReason`] and to the close code
+//! - [`handle_ws_end`]: how a WebSocket ending maps to a [`CloseReason`](super::CloseReason) and to the close code
 //!   the driver sends.
 //! - [`poll_answer`] and [`handle_poll_fault`]: the answer a polling GET or POST gets in each
 //!   state of its session.
