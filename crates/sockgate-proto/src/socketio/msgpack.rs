@@ -7,6 +7,10 @@
 //! order `type`, `data`, `nsp`, `id`. The decoder accepts everything notepack 2.2 produces (including
 //! `undefined` as `fixext 1` type 0, `ArrayBuffer` as `ext` type 0 and `Date` as `fixext 8` type 0)
 //! and turns inline binary into placeholders plus attachments.
+//!
+//! Over 400 lines on purpose: the writer is short (`rmp`'s encoders), and the decoder, which is
+//! most of the file, is one bounded recursive reader whose limits (depth, binary count, decoded
+//! cost) only make sense read together.
 
 use bytes::Bytes;
 use rmp::encode;
