@@ -1,5 +1,6 @@
 //! One HTTP/1.1 connection: hyper serves it with upgrades, and it closes gracefully when the
-//! server shuts down or when it has had no request in flight for the idle timeout.
+//! server shuts down or when it has had no request in flight for the idle timeout (decided by
+//! the pure [`IdleClock`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,13 +15,14 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tower_service::Service;
 
+use super::idle::{own_idle_timeout, IdleClock, IdlePoll};
 use super::ConnectionContext;
 use crate::request::RemoteAddr;
 use crate::BoxError;
 
-/// Whether a connection has a request in flight, and since when it has none.
+/// The connection's [`IdleClock`], shared with its requests, and a wake-up for its changes.
 struct Activity {
-    state: parking_lot::Mutex<(usize, Instant)>,
+    clock: parking_lot::Mutex<IdleClock>,
     changed: Notify,
 }
 
@@ -28,7 +30,7 @@ struct Busy(Arc<Activity>);
 
 impl Activity {
     fn begin(self: &Arc<Self>) -> Busy {
-        self.state.lock().0 += 1;
+        self.clock.lock().begin();
         self.changed.notify_waiters();
         Busy(self.clone())
     }
@@ -36,11 +38,7 @@ impl Activity {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        {
-            let mut state = self.0.state.lock();
-            state.0 -= 1;
-            state.1 = Instant::now();
-        }
+        self.0.clock.lock().end(Instant::now());
         self.0.changed.notify_waiters();
     }
 }
@@ -51,18 +49,15 @@ async fn idle(activity: &Activity, timeout: Duration) {
         let changed = activity.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let (busy, since) = *activity.state.lock();
-        if busy > 0 {
-            changed.await;
-            continue;
-        }
-        tokio::select! {
-            () = tokio::time::sleep_until((since + timeout).into()) => {
-                if *activity.state.lock() == (0, since) {
-                    return;
-                }
-            }
-            () = changed => {}
+        let poll = activity.clock.lock().poll_idle(Instant::now(), timeout);
+        match poll {
+            IdlePoll::Idle => return,
+            IdlePoll::WaitForChange => changed.await,
+            // Woken by either, the loop looks again.
+            IdlePoll::Until(at) => tokio::select! {
+                () = tokio::time::sleep_until(at.into()) => {}
+                () = changed => {}
+            },
         }
     }
 }
@@ -85,7 +80,7 @@ pub(super) async fn serve_connection<S, ResBody>(
         slot,
     } = ctx;
     let activity = Arc::new(Activity {
-        state: parking_lot::Mutex::new((0, Instant::now())),
+        clock: parking_lot::Mutex::new(IdleClock::new(Instant::now())),
         changed: Notify::new(),
     });
     let requests = activity.clone();
@@ -111,13 +106,7 @@ pub(super) async fn serve_connection<S, ResBody>(
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
-    // hyper's header clock also runs while a keep-alive connection waits for its next request,
-    // so our own idle timer is needed only when it is the shorter one.
-    let idle_timeout = config.idle_timeout.filter(|idle| {
-        config
-            .header_read_timeout
-            .is_none_or(|header| *idle < header)
-    });
+    let idle_timeout = own_idle_timeout(&config);
     let mut idle_armed = idle_timeout.is_some();
     let mut stopping = false;
     let result = loop {

@@ -2,7 +2,8 @@
 //!
 //! - this file: [`serve`], the [`Serve`] future and its options, graceful shutdown;
 //! - `accept`: the accept loop, the connection cap and the shutdown drain;
-//! - `connection`: one HTTP/1.1 connection, its idle timeout and its graceful close.
+//! - `connection`: one HTTP/1.1 connection and its graceful close;
+//! - `idle`: when a connection is idle (pure, time passed in).
 //!
 //! Why the accept loop is our own and not `hyper-util`'s: hyper-util has no accept loop (its
 //! `server::conn::auto` serves one connection, like hyper's `http1::Builder` used here), and its
@@ -17,6 +18,7 @@
 
 mod accept;
 mod connection;
+mod idle;
 
 use std::convert::Infallible;
 use std::future::Future;
