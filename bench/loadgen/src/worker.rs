@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use serde_json::json;
+use sockgate_proto::ws::{self, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -327,23 +328,9 @@ impl Ws {
         }
     }
 
-    async fn send(&mut self, sh: &Shared, op: u8, payload: &[u8]) -> Result<(), String> {
+    async fn send(&mut self, sh: &Shared, op: OpCode, payload: &[u8]) -> Result<(), String> {
         self.wbuf.clear();
-        self.wbuf.push(0x80 | op);
-        let n = payload.len();
-        if n < 126 {
-            self.wbuf.push(0x80 | n as u8);
-        } else if n < 65536 {
-            self.wbuf.push(0x80 | 126);
-            self.wbuf.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            self.wbuf.push(0x80 | 127);
-            self.wbuf.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-        let key = sh.mask();
-        self.wbuf.extend_from_slice(&key);
-        self.wbuf
-            .extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        ws::encode_masked_frame_into(&mut self.wbuf, op, payload, sh.mask());
         self.stream
             .write_all(&self.wbuf)
             .await
@@ -356,10 +343,10 @@ impl Ws {
             while let Some(f) = self.parse()? {
                 match f {
                     Frame::Text(b, h) if b.get(h) == Some(&b'2') && b.len() == h + 1 => {
-                        self.send(sh, 1, b"3").await?;
+                        self.send(sh, OpCode::Text, b"3").await?;
                     }
                     Frame::Text(b, h) => return Ok((b, h)),
-                    Frame::Ping(p) => self.send(sh, 10, &p).await?,
+                    Frame::Ping(p) => self.send(sh, OpCode::Pong, &p).await?,
                     Frame::Close => return Err("closed by server".into()),
                     Frame::Other => {}
                 }
@@ -384,7 +371,8 @@ async fn ws_open(sh: &Shared, g: usize) -> Result<Ws, String> {
     if sh.sc.eio_only {
         return Ok(ws);
     }
-    ws.send(sh, 1, connect_packet(&sh.sc, g).as_bytes()).await?;
+    ws.send(sh, OpCode::Text, connect_packet(&sh.sc, g).as_bytes())
+        .await?;
     loop {
         let (b, h) = ws.next_text(sh).await?;
         match b.get(h..h + 2) {
@@ -464,7 +452,7 @@ async fn ws_run(
                         Frame::Text(b, h) => {
                             let p = &b[h..];
                             match p {
-                                b"2" => ws.send(sh, 1, b"3").await?,
+                                b"2" => ws.send(sh, OpCode::Text, b"3").await?,
                                 [b'1', ..] => return Err("engine.io close".into()),
                                 [b'4', b'2', ..] if !sh.sc.eio_only => sh.arrival(p),
                                 [b'4', b'3', rest @ ..] if !sh.sc.eio_only => {
@@ -482,7 +470,7 @@ async fn ws_run(
                                 _ => {}
                             }
                         }
-                        Frame::Ping(p) => ws.send(sh, 10, &p).await?,
+                        Frame::Ping(p) => ws.send(sh, OpCode::Pong, &p).await?,
                         Frame::Close => return Err("closed by server".into()),
                         Frame::Other => {}
                     }
@@ -496,13 +484,13 @@ async fn ws_run(
                             sh.c.borrow_mut().timeouts += 1;
                         }
                         ack_id += 1;
-                        ws.send(sh, 1, send_packet(&sh.sc, g, ack_id).as_bytes()).await?;
+                        ws.send(sh, OpCode::Text, send_packet(&sh.sc, g, ack_id).as_bytes()).await?;
                         sh.c.borrow_mut().sent += 1;
                         awaiting = Some(ack_id);
                         next = Some(Instant::now() + ACK_TIMEOUT);
                     }
                     _ => {
-                        ws.send(sh, 1, send_packet(&sh.sc, g, 0).as_bytes()).await?;
+                        ws.send(sh, OpCode::Text, send_packet(&sh.sc, g, 0).as_bytes()).await?;
                         sh.c.borrow_mut().sent += 1;
                         let mut n = next.unwrap_or_else(Instant::now) + period;
                         let now = Instant::now();

@@ -1,4 +1,5 @@
-//! The engine: the session table, request routing and the handshake.
+//! The engine: the session table, request dispatch (routing itself is decided in `route`)
+//! and the handshake.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,8 @@ use crate::config::EngineConfig;
 use crate::connection::{Connection, Reporter};
 use crate::error::RequestError;
 use crate::handler::EngineHandler;
-use crate::request::{raw_query_param, RequestInfo};
+use crate::request::RequestInfo;
+use crate::route::{route_request, route_session, RequestLine, SessionRoute, Target};
 use crate::session_state::SessionState;
 use crate::timer::SharedTimer;
 use crate::{polling, websocket, BoxError};
@@ -226,72 +228,56 @@ impl<H: EngineHandler> Shared<H> {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let query = request.uri().query().unwrap_or("");
-        let transport = raw_query_param(query, "transport")
-            .and_then(TransportKind::parse)
-            .filter(|t| match t {
-                TransportKind::Polling => self.config.transports.polling,
-                TransportKind::WebSocket => self.config.transports.websocket,
-            })
-            .ok_or(RequestError::TransportUnknown)?;
-        let is_upgrade = websocket::is_upgrade_request(request.headers());
-
-        if let Some(sid) = raw_query_param(query, "sid") {
-            // A malformed sid is simply unknown: it never opens a session.
-            let connection = Sid::parse(sid)
-                .and_then(|sid| self.sessions.lock().get(&sid).cloned())
-                .ok_or(RequestError::UnknownSid)?;
-            if is_upgrade && transport == TransportKind::WebSocket {
-                // Sessions only ever open with EIO=4; an upgrade claiming another protocol
-                // version is refused, as engine.io 6.6.13 refuses it.
-                if !self.config.allow_upgrades || raw_query_param(query, "EIO") != Some("4") {
-                    return Err(RequestError::BadRequest);
+        let line = RequestLine {
+            method: request.method(),
+            query: request.uri().query().unwrap_or(""),
+            is_upgrade: websocket::is_upgrade_request(request.headers()),
+        };
+        let shutting_down = self.shutting_down.load(Ordering::Acquire);
+        match route_request(&line, &self.config.transports, shutting_down)? {
+            Target::Session { sid, transport } => {
+                let connection = sid
+                    .and_then(|sid| self.sessions.lock().get(&sid).cloned())
+                    .ok_or(RequestError::UnknownSid)?;
+                let route = route_session(
+                    &line,
+                    transport,
+                    connection.transport(),
+                    self.config.allow_upgrades,
+                )?;
+                match route {
+                    SessionRoute::Probe => {
+                        self.check_origin(request.headers())?;
+                        websocket::upgrade(self, request, Some(connection))
+                    }
+                    SessionRoute::PollGet => {
+                        polling::get(&self, &connection, request.headers()).await
+                    }
+                    SessionRoute::PollPost => polling::post(&self, &connection, request).await,
                 }
+            }
+            Target::Handshake(transport) => {
                 self.check_origin(request.headers())?;
-                return websocket::upgrade(self, request, Some(connection));
+                let (parts, body) = request.into_parts();
+                let info = Arc::new(RequestInfo::from_parts(&parts, self.config.trust_proxy));
+                let request = Request::from_parts(parts, body);
+                if let Some(allow) = &self.config.allow_request {
+                    allow(info.clone()).await.map_err(RequestError::Forbidden)?;
+                }
+                match transport {
+                    TransportKind::Polling => {
+                        let connection = self.open(TransportKind::Polling, info);
+                        let body = format!(
+                            "0{}",
+                            handshake_json(connection.sid(), self.upgrades(), &self.session_config)
+                        );
+                        self.handler.on_open(&connection);
+                        Ok(polling::text_response(Bytes::from(body)))
+                    }
+                    // The session itself opens once the 101 is sent (see `websocket::upgrade`).
+                    TransportKind::WebSocket => websocket::upgrade(self, request, None),
+                }
             }
-            if transport != connection.transport() || transport != TransportKind::Polling {
-                return Err(RequestError::BadRequest);
-            }
-            let method = request.method().clone();
-            return match method {
-                Method::GET => polling::get(&self, &connection, request.headers()).await,
-                Method::POST => polling::post(&self, &connection, request).await,
-                _ => Err(RequestError::BadRequest),
-            };
-        }
-
-        if self.shutting_down.load(Ordering::Acquire) {
-            return Err(RequestError::ShuttingDown);
-        }
-        if request.method() != Method::GET {
-            return Err(RequestError::BadHandshakeMethod);
-        }
-        if transport == TransportKind::WebSocket && !is_upgrade {
-            return Err(RequestError::BadRequest);
-        }
-        if raw_query_param(query, "EIO") != Some("4") {
-            return Err(RequestError::UnsupportedProtocolVersion);
-        }
-        self.check_origin(request.headers())?;
-        let (parts, body) = request.into_parts();
-        let info = Arc::new(RequestInfo::from_parts(&parts, self.config.trust_proxy));
-        let request = Request::from_parts(parts, body);
-        if let Some(allow) = &self.config.allow_request {
-            allow(info.clone()).await.map_err(RequestError::Forbidden)?;
-        }
-        match transport {
-            TransportKind::Polling => {
-                let connection = self.open(TransportKind::Polling, info);
-                let body = format!(
-                    "0{}",
-                    handshake_json(connection.sid(), self.upgrades(), &self.session_config)
-                );
-                self.handler.on_open(&connection);
-                Ok(polling::text_response(Bytes::from(body)))
-            }
-            // The session itself opens once the 101 is sent (see `websocket::upgrade`).
-            TransportKind::WebSocket => websocket::upgrade(self, request, None),
         }
     }
 

@@ -9,6 +9,11 @@
 //!
 //! The layer above implements [`EngineHandler`] and sends through [`Connection`].
 //!
+//! The drivers only do I/O. What they decide (hold or flush a WebSocket's queue, where a packet
+//! read from a socket goes, which close reason and code a socket's end means, which answer a
+//! polling request gets) is decided by the pure functions of
+//! [`sockgate_proto::engine::policy`], with the time passed in.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use sockgate_engine::{Connection, Engine, EngineConfig, EngineHandler, Message, CloseReason};
@@ -44,6 +49,8 @@ mod handler;
 mod mount;
 mod polling;
 mod request;
+mod route;
+mod serve;
 mod service;
 mod session_state;
 mod timer;
@@ -60,9 +67,15 @@ pub use engine::{Engine, ResponseBody};
 pub use error::RequestError;
 pub use handler::{EngineHandler, Message};
 pub use mount::{EngineLayer, Mount, MountFuture, Mounted};
-pub use request::{query_pairs, RemoteAddr, RequestInfo, TlsConnection};
-pub use service::{serve, service_fn, EngineService, Serve, ServiceFn, WithGracefulShutdown};
+pub use request::{RemoteAddr, RequestInfo, TlsConnection};
+pub use serve::{serve, Serve, WithGracefulShutdown};
+pub use service::EngineService;
 pub use sockgate_proto::engine::{CloseReason, SessionConfig, Sid, TransportKind};
+/// A tower service from an async function (for fallbacks in front of which an engine is
+/// layered): tower's own, re-exported.
+pub use tower::service_fn;
+/// The service [`service_fn`] returns: tower's own, re-exported.
+pub use tower::util::ServiceFn;
 
 /// Errors from request bodies and inner services.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

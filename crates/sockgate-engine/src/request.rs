@@ -114,9 +114,11 @@ impl RequestInfo {
 
     /// Every value of a query parameter, percent-decoded, in order.
     pub fn query_all(&self, key: &str) -> Vec<String> {
-        query_pairs(self.uri.query().unwrap_or(""))
+        // `application/x-www-form-urlencoded` rules, as Node's `querystring`: `+` is a space,
+        // invalid percent escapes stay as they are, invalid UTF-8 becomes U+FFFD.
+        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
             .filter(|(k, _)| k == key)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
             .collect()
     }
 
@@ -177,14 +179,6 @@ fn compact_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 
-/// Parses `a=1&b=x%20y` into decoded pairs (`+` is a space, as in forms).
-pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
-}
-
 /// Finds one raw query parameter without allocating (for the engine's own `EIO`, `transport`
 /// and `sid`, which never need decoding).
 pub(crate) fn raw_query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
@@ -194,54 +188,29 @@ pub(crate) fn raw_query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> 
     })
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn decodes_query_pairs() {
-        let pairs: Vec<_> = query_pairs("name=al%20ice&x=1&x=2&e&p=a+b&bad=%zz%4").collect();
-        assert_eq!(
-            pairs,
-            vec![
-                ("name".into(), "al ice".into()),
-                ("x".into(), "1".into()),
-                ("x".into(), "2".into()),
-                ("e".into(), "".into()),
-                ("p".into(), "a b".into()),
-                ("bad".into(), "%zz%4".into()),
-            ]
+        let info = RequestInfo::from_parts(
+            &http::Request::builder()
+                .uri("/socket.io/?name=al%20ice&x=1&x=2&e&p=a+b&bad=%zz%4&&u=%C3%A9%FF")
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0,
+            false,
         );
+        assert_eq!(info.query("name").as_deref(), Some("al ice"));
+        assert_eq!(info.query_all("x"), vec!["1", "2"]);
+        assert_eq!(info.query("x").as_deref(), Some("2"));
+        assert_eq!(info.query("e").as_deref(), Some(""));
+        assert_eq!(info.query("p").as_deref(), Some("a b"));
+        assert_eq!(info.query("bad").as_deref(), Some("%zz%4"));
+        assert_eq!(info.query("u").as_deref(), Some("\u{e9}\u{fffd}"));
+        assert_eq!(info.query("missing"), None);
         assert_eq!(
             raw_query_param("EIO=4&transport=polling", "transport"),
             Some("polling")

@@ -306,6 +306,29 @@ async fn idle_keep_alive_connections_are_closed() {
     );
 }
 
+/// `Duration::MAX` is a legal "no idle timeout" setting: it used to overflow `Instant` in the
+/// connection's idle timer (a panic that dropped the connection after its first response).
+#[tokio::test]
+async fn an_idle_timeout_past_the_clock_keeps_the_connection() {
+    let http = HttpConfig::default()
+        .header_read_timeout(None)
+        .idle_timeout(Some(Duration::MAX));
+    let (addr, _engine) = start(EngineConfig::default(), http).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    for _ in 0..3 {
+        stream
+            .write_all(get_req("/hello", "").as_bytes())
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(5), read_reply(&mut stream))
+            .await
+            .expect("no answer within 5 s")
+            .expect("the connection was dropped");
+        assert_eq!(reply.body, b"hello");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_parked_long_poll_is_not_idle() {
     let config = EngineConfig::default().ping_interval(Duration::from_millis(1500));

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 use serde_json::{json, Map, Value};
-use sockgate_engine::{query_pairs, RequestInfo};
+use sockgate_engine::RequestInfo;
 
 /// The query string as a multi-map: `get` returns the last value (engine.io 6 semantics),
 /// `get_all` every value in order.
@@ -19,7 +19,9 @@ impl QueryMap {
     /// Parses a raw query string.
     pub fn parse(query: &str) -> Self {
         QueryMap {
-            pairs: query_pairs(query).collect(),
+            pairs: form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
         }
     }
 

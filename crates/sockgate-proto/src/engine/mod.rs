@@ -6,6 +6,7 @@
 mod frame;
 mod packet;
 mod payload;
+pub mod policy;
 mod session;
 mod sid;
 

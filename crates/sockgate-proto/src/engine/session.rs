@@ -2,6 +2,9 @@
 //!
 //! No I/O and no clock: the driver passes `now` into every call and sleeps until
 //! [`Session::poll_timeout`]. Tests drive it with a simulated clock.
+//!
+//! Over 400 lines on purpose: one state machine, whose transitions (heartbeat, probe, drain,
+//! close) read each other's state; its tests live in `session/tests.rs`.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -7,8 +7,13 @@
 //! order `type`, `data`, `nsp`, `id`. The decoder accepts everything notepack 2.2 produces (including
 //! `undefined` as `fixext 1` type 0, `ArrayBuffer` as `ext` type 0 and `Date` as `fixext 8` type 0)
 //! and turns inline binary into placeholders plus attachments.
+//!
+//! Over 400 lines on purpose: the writer is short (`rmp`'s encoders), and the decoder, which is
+//! most of the file, is one bounded recursive reader whose limits (depth, binary count, decoded
+//! cost) only make sense read together.
 
 use bytes::Bytes;
+use rmp::encode;
 use serde_json::{Map, Number, Value};
 
 use super::error::ParseError;
@@ -51,39 +56,21 @@ pub fn encode_msgpack_into(packet: &Packet, out: &mut Vec<u8>) {
     }
 }
 
+// The writers below use `rmp`'s encoders, which pick the smallest format for each integer and
+// length exactly as notepack does (fixint/fixstr/fixarray/fixmap, then 8-, 16- and 32-bit forms;
+// `str 8` included). Writing into a `Vec` cannot fail, so their `Result`s carry no information
+// and are dropped.
+
 fn write_uint(out: &mut Vec<u8>, n: u64) {
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend_from_slice(&[0xcc, n as u8]);
-    } else if n < 0x1_0000 {
-        out.push(0xcd);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n < 0x1_0000_0000 {
-        out.push(0xce);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
+    let _ = encode::write_uint(out, n);
 }
 
 fn write_int(out: &mut Vec<u8>, n: i64) {
     if n >= 0 {
-        write_uint(out, n as u64);
-    } else if n >= -0x20 {
-        out.push(n as i8 as u8);
-    } else if n >= -0x80 {
-        out.extend_from_slice(&[0xd0, n as i8 as u8]);
-    } else if n >= -0x8000 {
-        out.push(0xd1);
-        out.extend_from_slice(&(n as i16).to_be_bytes());
-    } else if n >= -0x8000_0000 {
-        out.push(0xd2);
-        out.extend_from_slice(&(n as i32).to_be_bytes());
+        // notepack writes every non-negative integer in the unsigned formats.
+        write_uint(out, n.unsigned_abs());
     } else {
-        out.push(0xd3);
-        out.extend_from_slice(&n.to_be_bytes());
+        let _ = encode::write_sint(out, n);
     }
 }
 
@@ -97,43 +84,37 @@ fn write_f64(out: &mut Vec<u8>, f: f64) {
             return write_int(out, f as i64);
         }
     }
-    out.push(0xcb);
-    out.extend_from_slice(&f.to_be_bytes());
+    let _ = encode::write_f64(out, f);
 }
 
-fn write_len(out: &mut Vec<u8>, len: usize, fix: Option<(u8, usize)>, tags: [u8; 3]) {
-    match fix {
-        Some((base, limit)) if len < limit => out.push(base | len as u8),
-        _ if len < 0x100 && tags[0] != 0 => out.extend_from_slice(&[tags[0], len as u8]),
-        _ if len < 0x1_0000 => {
-            out.push(tags[1]);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(tags[2]);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
-    }
+/// A length as msgpack stores it. Lengths past `u32::MAX` cannot be encoded; they are cut as
+/// before (such a message is far past any payload limit and never built).
+fn len32(len: usize) -> u32 {
+    len as u32
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_len(out, s.len(), Some((0xa0, 0x20)), [0xd9, 0xda, 0xdb]);
+    let _ = encode::write_str_len(out, len32(s.len()));
     out.extend_from_slice(s.as_bytes());
 }
 
 fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
-    write_len(out, b.len(), None, [0xc4, 0xc5, 0xc6]);
+    let _ = encode::write_bin_len(out, len32(b.len()));
     out.extend_from_slice(b);
 }
 
 fn write_map_len(out: &mut Vec<u8>, len: usize) {
-    write_len(out, len, Some((0x80, 0x10)), [0, 0xde, 0xdf]);
+    let _ = encode::write_map_len(out, len32(len));
 }
 
 fn write_value(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes]) {
     match v {
-        Value::Null => out.push(0xc0),
-        Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Null => {
+            let _ = encode::write_nil(out);
+        }
+        Value::Bool(b) => {
+            let _ = encode::write_bool(out, *b);
+        }
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
                 write_uint(out, u);
@@ -145,7 +126,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes]) {
         }
         Value::String(s) => write_str(out, s),
         Value::Array(a) => {
-            write_len(out, a.len(), Some((0x90, 0x10)), [0, 0xdc, 0xdd]);
+            let _ = encode::write_array_len(out, len32(a.len()));
             for x in a {
                 write_value(out, x, attachments);
             }

@@ -578,6 +578,50 @@ fn msgpack_number_encodings() {
     }
 }
 
+/// Every format boundary of the writer, byte for byte as notepack 2.2 writes it (the writer uses
+/// `rmp`'s encoders; these pin that they choose the formats notepack chooses).
+#[test]
+fn msgpack_writer_format_boundaries() {
+    fn value_bytes(v: Value, attachments: Vec<Bytes>) -> Vec<u8> {
+        let mut p = Packet::event("/", vec![json!("e"), v]);
+        p.attachments = attachments;
+        let bytes = mp(&p);
+        // 83 a4 type 02 a4 data 92 a1 65 <value> a3 nsp a1 2f
+        bytes[15..bytes.len() - 6].to_vec()
+    }
+    let ints: Vec<(Value, &str)> = vec![
+        (json!(255), "cc ff"),
+        (json!(65535), "cd ff ff"),
+        (json!(4294967295u64), "ce ff ff ff ff"),
+        (json!(u64::MAX), "cf ff ff ff ff ff ff ff ff"),
+        (json!(-128), "d0 80"),
+        (json!(-32768), "d1 80 00"),
+        (json!(-2147483648i64), "d2 80 00 00 00"),
+        (json!(i64::MIN), "d3 80 00 00 00 00 00 00 00"),
+        (json!(-0.5), "cb bf e0 00 00 00 00 00 00"),
+        (json!(4294967296.0), "cf 00 00 00 01 00 00 00 00"),
+    ];
+    for (v, h) in ints {
+        assert_eq!(value_bytes(v.clone(), vec![]), hex(h), "value {v}");
+    }
+    let header = |v: Value, n: usize| value_bytes(v, vec![])[..n].to_vec();
+    assert_eq!(header(json!("a".repeat(255)), 2), hex("d9 ff"));
+    assert_eq!(header(json!("a".repeat(65535)), 3), hex("da ff ff"));
+    assert_eq!(header(json!("a".repeat(65536)), 5), hex("db 00 01 00 00"));
+    assert_eq!(header(json!(vec![0; 15]), 1), hex("9f"));
+    assert_eq!(header(json!(vec![0; 65535]), 3), hex("dc ff ff"));
+    assert_eq!(header(json!(vec![0; 65536]), 5), hex("dd 00 01 00 00"));
+    let map = |n: usize| Value::Object((0..n).map(|i| (i.to_string(), json!(0))).collect());
+    assert_eq!(header(map(15), 1), hex("8f"));
+    assert_eq!(header(map(16), 3), hex("de 00 10"));
+    assert_eq!(header(map(65536), 5), hex("df 00 01 00 00"));
+    let bin = |n: usize| value_bytes(placeholder(0), vec![Bytes::from(vec![1u8; n])]);
+    assert_eq!(bin(0), hex("c4 00"));
+    assert_eq!(bin(255)[..2], hex("c4 ff"));
+    assert_eq!(bin(256)[..3], hex("c5 01 00"));
+    assert_eq!(bin(65536)[..5], hex("c6 00 01 00 00"));
+}
+
 #[test]
 fn msgpack_length_headers() {
     let s31 = "a".repeat(31);

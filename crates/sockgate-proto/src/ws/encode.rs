@@ -49,19 +49,41 @@ pub fn encode_frame_parts(opcode: OpCode, first: &[u8], rest: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// Encodes one masked client frame (FIN set) with the given masking key: what a client sends
-/// (used by in-process test clients and load generators).
+/// Encodes one masked client frame (FIN set) with the given masking key: what a client sends.
+/// The one client framer of the workspace: the in-process test client (`sockgate::testing`),
+/// the integration tests and the load generator all use it (or [`encode_masked_frame_into`]).
 pub fn encode_masked_frame(opcode: OpCode, payload: &[u8], key: [u8; 4]) -> Bytes {
-    let unmasked = encode_frame(opcode, payload);
-    let header_len = unmasked.len() - payload.len();
-    let mut out = BytesMut::with_capacity(unmasked.len() + 4);
-    out.extend_from_slice(&unmasked[..header_len]);
-    out[1] |= 0x80;
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    encode_masked_frame_into(&mut out, opcode, payload, key);
+    Bytes::from(out)
+}
+
+/// Appends one masked client frame (FIN set) to `out`, as [`encode_masked_frame`] encodes it,
+/// so a client sending many frames can reuse one buffer.
+pub fn encode_masked_frame_into(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8], key: [u8; 4]) {
+    let len = payload.len();
+    debug_assert!(
+        !opcode.is_control() || len <= MAX_CONTROL_PAYLOAD,
+        "control frame payload of {len} bytes"
+    );
+    out.reserve(len + 14);
+    out.push(0x80 | opcode.as_u8());
+    // The mask bit is set in the length byte; the arms bound `len`, so the casts are lossless.
+    match len {
+        0..=125 => out.push(0x80 | len as u8),
+        126..=0xFFFF => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
     out.extend_from_slice(&key);
     let start = out.len();
     out.extend_from_slice(payload);
     super::decode::unmask(&mut out[start..], key);
-    out.freeze()
 }
 
 /// Close frame with code and reason.

@@ -20,7 +20,8 @@ use sha1::{Digest, Sha1};
 
 pub use decode::FrameDecoder;
 pub use encode::{
-    encode_close, encode_frame, encode_frame_parts, encode_masked_frame, MAX_CLOSE_REASON_LEN,
+    encode_close, encode_frame, encode_frame_parts, encode_masked_frame, encode_masked_frame_into,
+    MAX_CLOSE_REASON_LEN,
 };
 
 /// GUID appended to the client key before hashing (RFC 6455 section 1.3).

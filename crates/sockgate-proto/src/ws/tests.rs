@@ -648,3 +648,35 @@ fn client_side_round_trip() {
     let mut buf = BytesMut::from(&encode_masked_frame(OpCode::Text, b"x", [9, 9, 9, 9])[..]);
     assert_eq!(client.decode(&mut buf), Err(ProtocolError::MaskedFrame));
 }
+
+#[test]
+fn masked_frames_use_each_length_form_and_append() {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    for (len, header) in [
+        (0usize, vec![0x82, 0x80]),
+        (125, vec![0x82, 0x80 | 125]),
+        (126, vec![0x82, 0x80 | 126, 0, 126]),
+        (65_535, vec![0x82, 0x80 | 126, 0xff, 0xff]),
+        (65_536, vec![0x82, 0x80 | 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+    ] {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let frame = encode_masked_frame(OpCode::Binary, &payload, key);
+        assert_eq!(&frame[..header.len()], &header[..], "length {len}");
+        assert_eq!(&frame[header.len()..header.len() + 4], &key[..]);
+        let masked = &frame[header.len() + 4..];
+        assert!(masked
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == payload[i] ^ key[i % 4]));
+        let mut server = FrameDecoder::new(1 << 20);
+        let mut buf = BytesMut::from(&frame[..]);
+        assert_eq!(
+            server.decode(&mut buf).unwrap(),
+            Some(Message::Binary(Bytes::from(payload)))
+        );
+    }
+    // The buffer form appends, so one buffer can carry several frames.
+    let mut out = b"prefix".to_vec();
+    encode_masked_frame_into(&mut out, OpCode::Text, b"3", key);
+    assert_eq!(&out[6..], &encode_masked_frame(OpCode::Text, b"3", key)[..]);
+}

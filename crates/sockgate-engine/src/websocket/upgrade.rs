@@ -1,0 +1,173 @@
+//! The HTTP side of a WebSocket: checking the upgrade request, answering 101, and the task
+//! that waits for hyper to hand the connection over.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::upgrade::OnUpgrade;
+use sockgate_proto::engine::{handshake_json, CloseReason, Frame, TransportKind};
+use sockgate_proto::ws;
+
+use super::driver::Driver;
+use super::socket::Socket;
+use super::CLOSE_HANDSHAKE_TIMEOUT;
+use crate::connection::Connection;
+use crate::engine::{ResponseBody, Shared};
+use crate::error::RequestError;
+use crate::handler::EngineHandler;
+use crate::request::RequestInfo;
+use crate::serve::ConnectionSlot;
+
+/// Answers the upgrade with a 101 and spawns the driver, for a new session (`existing` is
+/// `None`) or as a probe of a polling session.
+pub(crate) fn upgrade<H: EngineHandler, B>(
+    shared: Arc<Shared<H>>,
+    request: Request<B>,
+    existing: Option<Arc<Connection<H::Data>>>,
+) -> Result<Response<ResponseBody>, RequestError> {
+    let (mut parts, _body) = request.into_parts();
+    let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return Err(RequestError::BadRequest);
+    };
+    if parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        // RFC 6455 4.4: name the version we speak, so the client can retry with it.
+        let mut response = Response::new(Full::new(Bytes::from_static(b"Upgrade Required")));
+        *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return Ok(response);
+    }
+    let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
+        // The server under us cannot hand over the connection (HTTP/2, or upgrades disabled).
+        return Err(RequestError::BadRequest);
+    };
+
+    // A second WebSocket for a session that already upgraded (or is upgrading) is accepted
+    // and closed at once, as Node does, rather than refused with an HTTP error.
+    let (connection, refused) = match existing {
+        Some(connection) => {
+            let started = connection.state.lock().session.start_probe(Instant::now());
+            connection.reschedule();
+            (Some(connection), started.is_err())
+        }
+        None => (None, false),
+    };
+    let info = Arc::new(RequestInfo::from_parts(&parts, shared.config.trust_proxy));
+    // The connection's place under `max_connections` moves to the WebSocket's task. Without a
+    // cap the task is the driver's future alone (an idle socket's memory is mostly that task).
+    match parts.extensions.remove::<ConnectionSlot>() {
+        None => {
+            tokio::spawn(run_upgraded(shared, on_upgrade, connection, refused, info));
+        }
+        Some(slot) => {
+            tokio::spawn(async move {
+                run_upgraded(shared, on_upgrade, connection, refused, info).await;
+                drop(slot);
+            });
+        }
+    }
+
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&ws::accept_key(key.as_bytes())) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    Ok(response)
+}
+
+/// The task of one WebSocket: waits for the upgrade, then runs the driver. The driver is built
+/// in place and borrowed by `run`, so the task's state holds it once.
+async fn run_upgraded<H: EngineHandler>(
+    shared: Arc<Shared<H>>,
+    on_upgrade: OnUpgrade,
+    existing: Option<Arc<Connection<H::Data>>>,
+    refused: bool,
+    info: Arc<RequestInfo>,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            if let (Some(connection), false) = (existing, refused) {
+                connection.state.lock().session.abort_probe();
+            }
+            return;
+        }
+    };
+    if refused {
+        let (mut socket, _) = Socket::new(upgraded);
+        let close = ws::encode_close(1000, "");
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+            let _ = socket.write_frames(&[&close]).await;
+            socket.shutdown().await;
+        })
+        .await;
+        return;
+    }
+    let probing = existing.is_some();
+    let connection = match existing {
+        Some(connection) => connection,
+        None => {
+            let connection = shared.open(TransportKind::WebSocket, info);
+            connection.set_ws_attached(true);
+            connection
+        }
+    };
+    // A new session opens with the handshake packet; a probe sends nothing first.
+    let handshake = (!probing).then(|| {
+        Frame::text_packet(Bytes::from(format!(
+            "0{}",
+            handshake_json(connection.sid(), &[], &shared.session_config)
+        )))
+    });
+    #[cfg(feature = "tungstenite-framing")]
+    if super::tungstenite::enabled() {
+        let handshake = handshake.map(Arc::new);
+        // Boxed, so the default driver's task does not carry this one's state.
+        Box::pin(super::tungstenite::run(
+            shared, connection, upgraded, probing, handshake,
+        ))
+        .await;
+        return;
+    }
+    let (socket, leftover) = Socket::new(upgraded);
+    let mut driver = Driver::new(shared, connection, socket, leftover, probing);
+    if let Some(handshake) = handshake {
+        let sent = driver.write_bytes(&[handshake.ws_frame()]).await;
+        if !opened(&driver.shared, &driver.connection, sent) {
+            return;
+        }
+    }
+    driver.run().await;
+}
+
+/// After a new session's handshake packet was written: a failed write ends the session (no
+/// driver runs), else the handler learns that the session opened. Returns whether the driver
+/// runs.
+pub(super) fn opened<H: EngineHandler>(
+    shared: &Shared<H>,
+    connection: &Arc<Connection<H::Data>>,
+    sent: std::io::Result<()>,
+) -> bool {
+    if sent.is_err() {
+        connection.fail(CloseReason::TransportError);
+        connection.set_ws_attached(false);
+        connection.settle();
+        return false;
+    }
+    shared.handler.on_open(connection);
+    true
+}

@@ -1,0 +1,155 @@
+//! The driver's writes: taking the session's queue (with write coalescing) and the deadline
+//! every write races. Shared by every driver: what differs between them is only how bytes reach
+//! the socket.
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sockgate_proto::engine::policy::{WriteCoalescer, WriteDecision, WsEnd};
+use sockgate_proto::engine::SharedFrame;
+
+use super::driver::Driver;
+use crate::connection::Connection;
+use crate::handler::EngineHandler;
+
+/// What [`Coalescing::take`] took from the session.
+pub(super) struct Batch {
+    /// The frames to write now (empty while the window holds them).
+    pub(super) frames: VecDeque<SharedFrame>,
+    /// The session is closed: once these frames are out, the socket closes.
+    pub(super) closed: bool,
+}
+
+impl Batch {
+    /// Whether the driver stops after writing the batch (`written`: the write's result, `Ok`
+    /// when there was nothing to write).
+    pub(super) fn written<D: Send + Sync + 'static>(
+        &self,
+        connection: &Connection<D>,
+        written: io::Result<()>,
+    ) -> Option<WsEnd> {
+        if written.is_err() {
+            // Too slow (write deadline), aborted, or the socket failed.
+            return Some(WsEnd::QueueWriteFailed);
+        }
+        if self.closed {
+            connection.settle();
+            return Some(WsEnd::SessionClosed);
+        }
+        None
+    }
+}
+
+/// Write coalescing of one driver: the pure [`WriteCoalescer`] and the timer it asks for.
+#[derive(Default)]
+pub(super) struct Coalescing {
+    coalescer: WriteCoalescer,
+    /// Armed while frames wait for the coalescing window to end; boxed so an idle socket
+    /// does not carry a timer in its state.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Coalescing {
+    /// Takes the session's queue unless [`WriteCoalescer`] holds it for the rest of `window`
+    /// (then arms the timer).
+    pub(super) fn take<D: Send + Sync + 'static>(
+        &mut self,
+        connection: &Connection<D>,
+        window: Duration,
+    ) -> Batch {
+        let now = Instant::now();
+        let mut state = connection.state.lock();
+        let closed = state.session.is_closed();
+        let queued = state.session.has_queued();
+        match self
+            .coalescer
+            .poll_write(now, window, closed, state.urgent, queued)
+        {
+            WriteDecision::Hold { arm } => {
+                if let Some(until) = arm {
+                    self.timer = Some(Box::pin(tokio::time::sleep_until(until.into())));
+                }
+                Batch {
+                    frames: VecDeque::new(),
+                    closed: false,
+                }
+            }
+            WriteDecision::Write => {
+                state.urgent = false;
+                let frames = state.session.drain();
+                if !frames.is_empty() {
+                    // These frames are written now: any armed flush is cancelled.
+                    self.timer = None;
+                    self.coalescer.handle_write(now, frames.len());
+                }
+                Batch { frames, closed }
+            }
+        }
+    }
+
+    /// Whether frames wait for the timer.
+    pub(super) fn is_holding(&self) -> bool {
+        self.coalescer.is_holding()
+    }
+
+    /// Completes when the armed timer fires (never when none is armed); the window is then
+    /// over.
+    pub(super) fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(timer) = self.timer.as_mut() else {
+            return Poll::Pending;
+        };
+        std::task::ready!(timer.as_mut().poll(cx));
+        self.timer = None;
+        self.coalescer.handle_timer();
+        Poll::Ready(())
+    }
+}
+
+/// Runs one write of a driver. A write waits for the client to read, so it races the session's
+/// abort (ping timeout, full queue: nobody will read this) and the write `deadline` (a client
+/// that stopped reading); either ends the write with an error. A write that completes on its
+/// first poll (the common case: the kernel has room) builds no timer at all; only a write that
+/// has to wait arms the deadline.
+pub(super) async fn race_write<D: Send + Sync + 'static, F>(
+    connection: &Connection<D>,
+    deadline: Duration,
+    write: F,
+) -> io::Result<()>
+where
+    F: Future<Output = io::Result<()>>,
+{
+    tokio::pin!(write);
+    if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        return result;
+    }
+    tokio::select! {
+        biased;
+        result = &mut write => result,
+        _ = poll_fn(|cx| connection.poll_aborted(cx)) => {
+            Err(io::Error::other("session aborted"))
+        }
+        _ = tokio::time::sleep(deadline) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}
+
+impl<H: EngineHandler> Driver<H> {
+    pub(super) async fn write(&mut self, frames: &VecDeque<SharedFrame>) -> io::Result<()> {
+        // One frame per write is the common case when a socket is idle: no list to build.
+        if let [frame] = frames.as_slices().0 {
+            return self.write_bytes(&[frame.ws_frame()]).await;
+        }
+        let bytes: Vec<&Bytes> = frames.iter().map(|f| f.ws_frame()).collect();
+        self.write_bytes(&bytes).await
+    }
+
+    /// Every write of the driver goes through here (see [`race_write`]).
+    pub(super) async fn write_bytes(&mut self, frames: &[&Bytes]) -> io::Result<()> {
+        let deadline = self.shared.config.websocket_write_timeout;
+        race_write(&self.connection, deadline, self.socket.write_frames(frames)).await
+    }
+}
