@@ -225,7 +225,7 @@ impl<T: FromAck> Future for AckFuture<T> {
         self.inner
             .as_mut()
             .poll(cx)
-            .map(|result| T::from_ack(result?).map_err(|e| AckError::Decode(e)))
+            .map(|result| T::from_ack(result?).map_err(AckError::Decode))
     }
 }
 
