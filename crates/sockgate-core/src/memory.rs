@@ -1,4 +1,6 @@
 //! The single-node adapter, with the packet buffer used by connection state recovery.
+//!
+//! Long for a reason: 370 lines of code, the rest its unit tests.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

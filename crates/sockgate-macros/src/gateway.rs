@@ -1,4 +1,7 @@
 //! `#[gateway]` on an inherent `impl` block: the block, rewritten, plus `impl Gateway`.
+//!
+//! Long for a reason: one transformation (read the `impl` block, check every method, write the
+//! `Gateway` impl and the router); its parts only make sense together.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};

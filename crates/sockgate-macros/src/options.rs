@@ -1,5 +1,7 @@
 //! The arguments of `#[gateway(...)]`: gateway options, `options_from`, class-level guards
 //! and filters.
+//!
+//! Long for a reason: one parser per option key of `#[gateway(...)]`, each a few lines.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};

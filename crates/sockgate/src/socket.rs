@@ -1,4 +1,8 @@
 //! A socket: one client in one namespace.
+//!
+//! Long for a reason: `Socket` is one type with the whole per-socket API of Node's `Socket`
+//! (events, acks, rooms, data, disconnect); only small companions (`SocketRef`,
+//! `TimedSocket`, `IntoRooms`) sit beside it.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -16,6 +16,9 @@
 //! assert_eq!(reply.args[0], "alice : hi");
 //! # Ok(()) }
 //! ```
+//!
+//! Long for a reason: one client and its socket share the connection task and the inbox;
+//! splitting them would expose that plumbing across files.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

@@ -1,4 +1,6 @@
 //! [`Arg`]: one argument as a value in which binary is bytes.
+//!
+//! Long for a reason: 280 lines of code, the rest its unit tests.
 
 use std::fmt;
 

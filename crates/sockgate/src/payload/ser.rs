@@ -1,6 +1,8 @@
 //! Serializing into an [`Arg`]: what `serialize_bytes` writes (`bytes::Bytes`,
 //! `serde_bytes`) becomes [`Arg::Binary`], so that a struct with a binary field goes out as
 //! binary. Everything else is what `serde_json::to_value` writes.
+//!
+//! Long for a reason: a serde `Serializer` has one method per data-model type, all here.
 
 use bytes::Bytes;
 use serde::ser::{self, Impossible, Serialize};
