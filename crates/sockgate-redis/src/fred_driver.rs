@@ -119,8 +119,8 @@ impl FredDriver {
             listeners: Arc::new(Mutex::new(Vec::new())),
         };
         driver.spawn_tasks();
-        let _ = driver.publisher.connect();
-        let _ = driver.subscriber.connect();
+        drop(driver.publisher.connect());
+        drop(driver.subscriber.connect());
         let wait = async {
             let _ = driver.publisher.wait_for_connect().await;
             let _ = driver.subscriber.wait_for_connect().await;
@@ -139,7 +139,7 @@ impl FredDriver {
 
     fn spawn_tasks(&self) {
         // Restores every subscription after a reconnect.
-        let _ = self.subscriber.manage_subscriptions();
+        drop(self.subscriber.manage_subscriptions());
 
         // Forwards pub/sub messages to the adapters' streams.
         let mut messages = self.subscriber.message_rx();
@@ -181,7 +181,7 @@ impl FredDriver {
         // One line when the connection is lost, one when it is back: not one per command.
         let down = Arc::new(AtomicBool::new(false));
         let on_error = down.clone();
-        let _ = self.subscriber.on_error(move |(error, _server)| {
+        drop(self.subscriber.on_error(move |(error, _server)| {
             let on_error = on_error.clone();
             async move {
                 if !on_error.swap(true, Ordering::SeqCst) {
@@ -192,8 +192,8 @@ impl FredDriver {
                 }
                 Ok(())
             }
-        });
-        let _ = self.subscriber.on_reconnect(move |server| {
+        }));
+        drop(self.subscriber.on_reconnect(move |server| {
             let down = down.clone();
             async move {
                 if down.swap(false, Ordering::SeqCst) {
@@ -201,7 +201,7 @@ impl FredDriver {
                 }
                 Ok(())
             }
-        });
+        }));
     }
 
     /// Closes both connections.

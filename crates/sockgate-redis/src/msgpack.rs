@@ -251,12 +251,12 @@ impl<'a> Reader<'a> {
             0xc1 => return Err(DecodeError::InvalidMarker(marker)),
             0xc2 => Value::Bool(false),
             0xc3 => Value::Bool(true),
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let len = self.be(1 << (marker - 0xc4))? as usize;
                 let bytes = Bytes::copy_from_slice(self.take(len)?);
                 self.attach(bytes)
             }
-            0xc7 | 0xc8 | 0xc9 => {
+            0xc7..=0xc9 => {
                 let len = self.be(1 << (marker - 0xc7))? as usize;
                 let kind = self.byte()? as i8;
                 self.ext(kind, len)?
@@ -272,7 +272,7 @@ impl<'a> Reader<'a> {
                 let kind = self.byte()? as i8;
                 self.ext(kind, 1 << (marker - 0xd4))?
             }
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let len = self.be(1 << (marker - 0xd9))? as usize;
                 self.string(len)?
             }
@@ -470,6 +470,6 @@ mod tests {
         );
         assert_eq!(decode(&[1, 2]), Err(DecodeError::TrailingBytes(1)));
         assert_eq!(decode(&[0xa1, 0xff]), Err(DecodeError::InvalidUtf8));
-        assert_eq!(decode(&vec![0x91; 200]), Err(DecodeError::TooDeep));
+        assert_eq!(decode(&[0x91; 200]), Err(DecodeError::TooDeep));
     }
 }
