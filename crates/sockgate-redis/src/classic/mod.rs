@@ -193,7 +193,13 @@ impl Inner {
             while let Some((channel, payload)) = rx.recv().await {
                 match driver.publish(channel, payload).await {
                     Ok(()) => outage.ok(),
-                    Err(error) => outage.failed("publish", &error),
+                    Err(error) => {
+                        outage.failed("publish", &error);
+                        // What queued up behind a failed publish would fail the same way, one
+                        // command timeout each, and arrive late after the outage: drop it now,
+                        // as pub/sub drops what is sent while nobody can receive it.
+                        while rx.try_recv().is_ok() {}
+                    }
                 }
             }
         });
