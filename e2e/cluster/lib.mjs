@@ -74,8 +74,9 @@ function start(command, args, port) {
   );
 }
 
-export async function startRedis() {
-  const port = await freePort();
+/** A redis-server on a free port, or on `port` (to restart one). */
+export async function startRedis(port) {
+  port ??= await freePort();
   const redis = await start(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

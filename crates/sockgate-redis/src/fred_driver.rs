@@ -2,9 +2,10 @@
 //!
 //! Two connections per node: a [`SubscriberClient`] that owns every subscription (so the node
 //! counts once in `PUBSUB NUMSUB`, as Node expects) and resubscribes after each reconnect, and a
-//! plain [`Client`] for `PUBLISH` and the counts. Both reconnect forever with exponential backoff;
-//! commands sent meanwhile fail after [`FredConfig::command_timeout`] instead of queueing without
-//! bound, which is what lets cross-node requests fail with a clear error during an outage.
+//! plain [`Client`] for `PUBLISH` and the counts. Both reconnect forever with exponential backoff.
+//! Publishes and counts sent while the connection is down fail at once (`fail_fast`), and any
+//! command fails after [`FredConfig::command_timeout`], instead of queueing until Redis is
+//! back: that is what lets cross-node requests fail with a clear error during an outage.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use fred::clients::{Client, SubscriberClient};
 use fred::error::{Error as FredError, ErrorKind};
 use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
-use fred::types::config::{Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy};
+use fred::types::config::{Config, ConnectionConfig, Options, PerformanceConfig, ReconnectPolicy};
 use fred::types::Value as FredValue;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc};
@@ -54,6 +55,9 @@ impl FredConfig {
 #[derive(Clone)]
 pub struct FredDriver {
     publisher: Client,
+    /// `fail_fast`: while the connection is down, commands fail at once instead of waiting
+    /// for a reconnection (pub/sub would lose them anyway, and requests must fail clearly).
+    fast: Options,
     subscriber: SubscriberClient,
     listeners: Arc<Mutex<Vec<mpsc::UnboundedSender<DriverMessage>>>>,
 }
@@ -115,6 +119,10 @@ impl FredDriver {
         let subscriber = SubscriberClient::new(redis, Some(perf), Some(connection), Some(policy));
         let driver = FredDriver {
             publisher,
+            fast: Options {
+                fail_fast: true,
+                ..Default::default()
+            },
             subscriber,
             listeners: Arc::new(Mutex::new(Vec::new())),
         };
@@ -232,6 +240,7 @@ impl Driver for FredDriver {
     fn publish(&self, channel: String, payload: Bytes) -> DriverFuture<'_, ()> {
         Box::pin(async move {
             self.publisher
+                .with_options(&self.fast)
                 .publish::<FredValue, _, _>(channel, payload)
                 .await
                 .map(|_| ())
@@ -242,6 +251,7 @@ impl Driver for FredDriver {
     fn spublish(&self, channel: String, payload: Bytes) -> DriverFuture<'_, ()> {
         Box::pin(async move {
             self.publisher
+                .with_options(&self.fast)
                 .spublish::<FredValue, _, _>(channel, payload)
                 .await
                 .map(|_| ())
@@ -306,6 +316,7 @@ impl Driver for FredDriver {
     fn numsub(&self, channel: String) -> DriverFuture<'_, usize> {
         Box::pin(async move {
             self.publisher
+                .with_options(&self.fast)
                 .pubsub_numsub::<FredValue, _>(channel)
                 .await
                 .map(count_of)
@@ -316,6 +327,7 @@ impl Driver for FredDriver {
     fn shard_numsub(&self, channel: String) -> DriverFuture<'_, usize> {
         Box::pin(async move {
             self.publisher
+                .with_options(&self.fast)
                 .pubsub_shardnumsub::<FredValue, _>(channel)
                 .await
                 .map(count_of)
