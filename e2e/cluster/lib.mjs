@@ -147,3 +147,21 @@ export async function until(f, ms = 5000, what = "condition") {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs sockgate's Rust emitter (`target/debug/emit`) with these operations. */
+export function rustEmit(redisUrl, ops) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(binDir, "emit"), ["--redis", redisUrl, JSON.stringify(ops)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`emit exited with ${code}: ${output}`));
+    });
+  });
+}

@@ -21,6 +21,7 @@
 
 pub mod classic;
 mod driver;
+pub mod emitter;
 #[cfg(feature = "fred")]
 mod fred_driver;
 mod memory;
@@ -28,6 +29,7 @@ pub mod msgpack;
 
 pub use classic::{ClassicAdapter, ClassicConfig};
 pub use driver::{Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
+pub use emitter::{Emitter, EmitterError};
 #[cfg(feature = "fred")]
 pub use fred_driver::{FredConfig, FredDriver};
 pub use memory::{MemoryBus, MemoryDriver};

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use sockgate_core::{Adapter, AdapterError, BroadcastFlags, BroadcastOptions, Room};
 use sockgate_proto::socketio::Packet;
-use sockgate_redis::{ClassicConfig, Driver, MemoryBus};
+use sockgate_redis::{ClassicConfig, Driver, Emitter, EmitterError, MemoryBus};
 use support::{eventually, fast_config, sid, Node};
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -455,4 +455,84 @@ async fn node_and_emitter_messages_are_understood() {
     assert_eq!(reply["requestId"], json!("abc123"));
     assert_eq!(reply["sockets"][0]["id"], json!(sid(2).as_str()));
     assert_eq!(reply["sockets"][0]["rooms"], json!([sid(2).as_str()]));
+}
+
+#[tokio::test]
+async fn the_rust_emitter_drives_the_cluster() {
+    let (bus, nodes) = cluster(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.adapter.add_all(sid(1), &[Room::from("room1")]);
+    b.adapter.add_all(sid(2), &[]);
+    let emitter = Emitter::new(bus.driver());
+
+    emitter.emit("news", vec![json!({"n": 1})]).await.unwrap();
+    assert!(
+        eventually(WAIT, || a.ns.events().len() == 1
+            && b.ns.events().len() == 1)
+        .await
+    );
+    emitter.to("room1").emit("room-news", vec![]).await.unwrap();
+    emitter
+        .except("room1")
+        .emit("others", vec![])
+        .await
+        .unwrap();
+    assert!(
+        eventually(WAIT, || a.ns.events().len() == 2
+            && b.ns.events().len() == 2)
+        .await
+    );
+    assert_eq!(a.ns.events()[1].0, "room-news");
+    assert_eq!(b.ns.events()[1].0, "others");
+    assert!(bus
+        .published()
+        .iter()
+        .any(|(c, _)| c == "socket.io#/#room1#"));
+
+    emitter.sockets_join("joined").await.unwrap();
+    assert!(
+        eventually(WAIT, || b
+            .adapter
+            .rooms_of(sid(2))
+            .contains(&Room::from("joined")))
+        .await
+    );
+    emitter
+        .within(sid(2).as_str())
+        .sockets_leave(["joined"])
+        .await
+        .unwrap();
+    assert!(
+        eventually(WAIT, || !b
+            .adapter
+            .rooms_of(sid(2))
+            .contains(&Room::from("joined")))
+        .await
+    );
+    assert!(a.adapter.rooms_of(sid(1)).contains(&Room::from("joined")));
+
+    emitter
+        .server_side_emit("tick", vec![json!(1)])
+        .await
+        .unwrap();
+    assert!(
+        eventually(WAIT, || a.ns.server_side.lock().len() == 1
+            && b.ns.server_side.lock().len() == 1)
+        .await
+    );
+
+    emitter.to("room1").disconnect_sockets(true).await.unwrap();
+    assert!(eventually(WAIT, || !a.ns.disconnected.lock().is_empty()).await);
+    assert_eq!(a.ns.disconnected.lock()[0], (vec![sid(1)], true));
+    assert!(b.ns.disconnected.lock().is_empty());
+
+    // Another namespace: nobody there.
+    emitter.of("/other").emit("x", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(a.ns.events().len(), 2);
+
+    assert_eq!(
+        emitter.emit("disconnect", vec![]).await,
+        Err(EmitterError::ReservedEvent("disconnect".into()))
+    );
 }

@@ -291,3 +291,27 @@ fn emitter_room_operations_decode_without_uid() {
         }
     );
 }
+
+#[test]
+fn rust_emitter_matches_the_node_emitters_vector() {
+    let packet = Packet::event("/", vec![json!("from-emitter"), json!({"x": 1})]);
+    let encoded =
+        sockgate_redis::emitter::encode_emitter_broadcast(&packet, &BroadcastOptions::default());
+    assert_eq!(hex(&encoded), hex(&unhex(EMITTER)));
+    // Its flags are the Node emitter's: volatile and compress only.
+    let opts = BroadcastOptions {
+        rooms: vec!["r".into()],
+        flags: BroadcastFlags {
+            volatile: true,
+            compress: Some(false),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let decoded = codec::decode_broadcast(&sockgate_redis::emitter::encode_emitter_broadcast(
+        &packet, &opts,
+    ))
+    .unwrap();
+    assert_eq!(decoded.uid, "emitter");
+    assert_eq!(decoded.opts, opts);
+}
