@@ -20,12 +20,15 @@
 //! ```
 
 pub mod classic;
+pub mod cluster;
 mod driver;
 pub mod emitter;
 #[cfg(feature = "fred")]
 mod fred_driver;
 mod memory;
 pub mod msgpack;
+mod outage;
+pub mod sharded;
 
 pub use classic::{ClassicAdapter, ClassicConfig};
 pub use driver::{Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
@@ -33,3 +36,4 @@ pub use emitter::{Emitter, EmitterError};
 #[cfg(feature = "fred")]
 pub use fred_driver::{FredConfig, FredDriver};
 pub use memory::{MemoryBus, MemoryDriver};
+pub use sharded::{ShardedAdapter, ShardedConfig, SubscriptionMode};

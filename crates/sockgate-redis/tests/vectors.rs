@@ -315,3 +315,49 @@ fn rust_emitter_matches_the_node_emitters_vector() {
     assert_eq!(decoded.uid, "emitter");
     assert_eq!(decoded.opts, opts);
 }
+
+/// The sharded adapter's captured messages (ClusterAdapter envelopes): msgpack when binary,
+/// JSON otherwise, byte for byte.
+#[test]
+fn sharded_broadcasts_match_the_vectors() {
+    use sockgate_redis::cluster::{self, message_type::BROADCAST};
+    let uid = "18290417c10b12a9";
+
+    let mut packet = Packet::event("/", vec![json!("bin")]);
+    let ph = packet.add_attachment(Bytes::from_static(&[1, 2, 3]));
+    if let Some(Value::Array(args)) = packet.data.as_mut() {
+        args.push(ph);
+    }
+    let opts = BroadcastOptions::default();
+    let data = cluster::broadcast_data(&packet, None, &opts);
+    let encoded = cluster::encode(BROADCAST, Some(data), uid, "/", &packet.attachments);
+    assert_eq!(hex(&encoded), hex(&unhex(SHARDED_BINARY)));
+    let decoded = cluster::decode(&unhex(SHARDED_BINARY)).unwrap();
+    assert_eq!(
+        (decoded.kind, decoded.uid.as_str(), decoded.nsp.as_str()),
+        (BROADCAST, uid, "/")
+    );
+    assert_eq!(cluster::broadcast_packet(&decoded).unwrap(), packet);
+
+    let text = Packet::event("/", vec![json!("hello"), json!({"from": "A", "n": 1})]);
+    let data = cluster::broadcast_data(&text, None, &opts);
+    let encoded = cluster::encode(BROADCAST, Some(data), uid, "/", &[]);
+    assert_eq!(String::from_utf8(encoded).unwrap(), SHARDED_TEXT);
+    let decoded = cluster::decode(SHARDED_TEXT.as_bytes()).unwrap();
+    assert_eq!(cluster::broadcast_packet(&decoded).unwrap(), text);
+    assert_eq!(codec::opts_from(decoded.get("opts")), opts);
+
+    // The streams adapter's broadcast-with-ack envelope (same model): data keys
+    // `packet, requestId, opts`.
+    let ack = Packet::event("/", vec![json!("need-ack"), json!("A")]);
+    let opts = BroadcastOptions {
+        flags: BroadcastFlags {
+            timeout: Some(Duration::from_millis(2000)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let data = cluster::broadcast_data(&ack, Some("d82b57aab6cffab3"), &opts);
+    let value = json!({"type": 3, "data": data, "uid": "f46580ab62b9e75a", "nsp": "/"});
+    assert_eq!(hex(&msgpack::encode(&value, &[])), hex(&unhex(STREAMS_ACK)));
+}

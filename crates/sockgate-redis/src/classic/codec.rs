@@ -57,7 +57,7 @@ impl From<msgpack::DecodeError> for CodecError {
     }
 }
 
-fn err(what: &str) -> CodecError {
+pub(crate) fn err(what: &str) -> CodecError {
     CodecError(what.to_owned())
 }
 
@@ -143,7 +143,7 @@ pub fn decode_any(bytes: &[u8]) -> Result<(Value, Vec<Bytes>), CodecError> {
     }
 }
 
-fn rooms_json(rooms: &[Room]) -> Value {
+pub(crate) fn rooms_json(rooms: &[Room]) -> Value {
     Value::Array(rooms.iter().map(|r| Value::String(r.to_string())).collect())
 }
 
@@ -223,7 +223,10 @@ fn packet_json(packet: &Packet) -> Value {
     })
 }
 
-fn packet_from(value: Option<&Value>, attachments: Vec<Bytes>) -> Result<Packet, CodecError> {
+pub(crate) fn packet_from(
+    value: Option<&Value>,
+    attachments: Vec<Bytes>,
+) -> Result<Packet, CodecError> {
     let map = value
         .and_then(Value::as_object)
         .ok_or_else(|| err("no packet"))?;
@@ -405,7 +408,7 @@ pub fn encode_fetch_response(request_id: &str, sockets: &[SocketDetails]) -> Vec
     json_bytes(json!({ "requestId": request_id, "sockets": sockets }))
 }
 
-fn socket_json(socket: &SocketDetails) -> Value {
+pub(crate) fn socket_json(socket: &SocketDetails) -> Value {
     json!({
         "id": socket.id.as_str(),
         "handshake": socket.handshake,

@@ -15,7 +15,6 @@
 //! connection).
 
 pub mod codec;
-mod outage;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -34,8 +33,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use self::codec::{request_type, RequestBody, Response};
-use self::outage::Outage;
 use crate::driver::{Driver, DriverMessage};
+use crate::outage::Outage;
 
 /// Settings of [`ClassicAdapter`], with Node's defaults.
 #[derive(Debug, Clone)]

@@ -156,3 +156,25 @@ pub fn fast_config() -> ClassicConfig {
         ..ClassicConfig::default()
     }
 }
+
+/// One node on the sharded adapter.
+pub struct ShardedNode {
+    pub ns: Arc<FakeNamespace>,
+    pub adapter: Arc<sockgate_redis::ShardedAdapter>,
+}
+
+impl ShardedNode {
+    pub async fn start(
+        name: &str,
+        driver: impl Driver,
+        config: sockgate_redis::ShardedConfig,
+    ) -> ShardedNode {
+        let ns = FakeNamespace::new(name, "/");
+        let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as _;
+        let adapter = sockgate_redis::ShardedAdapter::new(Arc::new(driver), weak, config);
+        tokio::time::timeout(Duration::from_secs(10), adapter.subscribed())
+            .await
+            .expect("the adapter subscribed");
+        ShardedNode { ns, adapter }
+    }
+}
