@@ -86,20 +86,23 @@ export async function startRedis(port) {
   return redis;
 }
 
-export async function startNodeNode(redisUrl, name) {
+/** A Node node; `adapter` is `classic` (createAdapter) or `sharded` (createShardedAdapter). */
+export async function startNodeNode(redisUrl, name, adapter = "classic") {
   const port = await freePort();
   return start(
     process.execPath,
-    [path.join(here, "node-server.mjs"), "--port", String(port), "--redis", redisUrl, "--name", name],
+    [path.join(here, "node-server.mjs"), "--port", String(port), "--redis", redisUrl,
+      "--name", name, "--adapter", adapter],
     port,
   );
 }
 
-export async function startSockgateNode(redisUrl, name) {
+/** A sockgate node (e2e/cluster-node) on the `classic` or `sharded` adapter. */
+export async function startSockgateNode(redisUrl, name, adapter = "classic") {
   const port = await freePort();
   return start(
     path.join(binDir, "cluster-node"),
-    ["--port", String(port), "--redis", redisUrl, "--name", name],
+    ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter", adapter],
     port,
   );
 }

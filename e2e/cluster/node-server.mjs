@@ -1,9 +1,10 @@
-// A Node socket.io 4.8.4 node on @socket.io/redis-adapter 8.3.0 (createAdapter, defaults but a
-// 2 s requestsTimeout), answering the same control events as e2e/cluster-node (see its
+// A Node socket.io 4.8.4 node on @socket.io/redis-adapter 8.3.0 (`--adapter classic`:
+// createAdapter, defaults but a 2 s requestsTimeout; `--adapter sharded`: createShardedAdapter
+// with defaults), answering the same control events as e2e/cluster-node (see its
 // src/main.rs): `node node-server.mjs --port N --redis redis://127.0.0.1:P --name A`.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 
 const arg = (name, fallback) => {
@@ -13,6 +14,7 @@ const arg = (name, fallback) => {
 const port = Number(arg("--port", "3001"));
 const url = arg("--redis", "redis://127.0.0.1:6379");
 const name = arg("--name", "node");
+const mode = arg("--adapter", "classic");
 
 const pub = createClient({ url });
 const sub = pub.duplicate();
@@ -22,7 +24,10 @@ await Promise.all([pub.connect(), sub.connect()]);
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
-  adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }),
+  adapter:
+    mode === "sharded"
+      ? createShardedAdapter(pub, sub)
+      : createAdapter(pub, sub, { requestsTimeout: 2000 }),
 });
 
 const serverSideLog = [];
@@ -88,7 +93,11 @@ io.on("connection", (socket) => {
       });
   });
   socket.on("server-count", async (ack) => ack(await io.of("/").adapter.serverCount()));
-  socket.on("all-rooms", async (ack) => ack([...(await io.of("/").adapter.allRooms())].sort()));
+  socket.on("all-rooms", async (ack) => {
+    const adapter = io.of("/").adapter;
+    // Only the classic adapter has allRooms(); the Cluster model has no such request.
+    ack(adapter.allRooms ? [...(await adapter.allRooms())].sort() : { error: "unsupported" });
+  });
   socket.on("server-side-emit", (spec, ...rest) => {
     const ack = rest.pop();
     if (spec.ack) {

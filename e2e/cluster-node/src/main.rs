@@ -1,8 +1,9 @@
 //! A sockgate node in a Redis cluster, for the mixed-cluster tests (`e2e/cluster`), which run
 //! it next to Node socket.io nodes on `@socket.io/redis-adapter`.
 //!
-//! `cluster-node --port N --redis redis://127.0.0.1:P [--name B]` serves namespace `/` on
-//! 127.0.0.1 with [`sockgate_redis::ClassicAdapter`] (key `socket.io`, Node's default). The
+//! `cluster-node --port N --redis redis://127.0.0.1:P [--name B] [--adapter classic|sharded]`
+//! serves namespace `/` on 127.0.0.1 with [`sockgate_redis::ClassicAdapter`] (key
+//! `socket.io`, Node's default) or [`sockgate_redis::ShardedAdapter`] (Node's defaults). The
 //! test's clients drive it with events, each answered by an ack; `e2e/cluster/node-server.mjs`
 //! answers the same events the same way:
 //!
@@ -28,7 +29,9 @@ use sockgate_core::{
     AckCallback, Adapter, BroadcastFlags, LocalNamespace, ServerSideAck, Sid, SocketDetails,
 };
 use sockgate_proto::socketio::Packet;
-use sockgate_redis::{ClassicAdapter, ClassicConfig, Driver, FredConfig, FredDriver};
+use sockgate_redis::{
+    ClassicAdapter, ClassicConfig, Driver, FredConfig, FredDriver, ShardedAdapter, ShardedConfig,
+};
 
 /// The adapter of `/`, for the operations the server API does not expose yet (server count,
 /// all rooms, server-side emit).
@@ -305,6 +308,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = flag("--port").and_then(|p| p.parse().ok()).unwrap_or(3002);
     let redis = flag("--redis").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
     let node = flag("--name").unwrap_or_else(|| "sockgate".to_owned());
+    let sharded = match flag("--adapter").as_deref() {
+        None | Some("classic") => false,
+        Some("sharded") => true,
+        Some(other) => return Err(format!("unknown adapter {other}: classic or sharded").into()),
+    };
 
     let driver: Arc<dyn Driver> = Arc::new(FredDriver::connect(FredConfig::new(&redis)).await?);
     let config = ClassicConfig::default();
@@ -320,8 +328,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             });
             let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&wrapper) as _;
             WRAPPERS.lock().push(wrapper);
-            let adapter: Arc<dyn Adapter> =
-                ClassicAdapter::new(driver.clone(), weak, config.clone());
+            let adapter: Arc<dyn Adapter> = if sharded {
+                ShardedAdapter::new(driver.clone(), weak, ShardedConfig::default())
+            } else {
+                ClassicAdapter::new(driver.clone(), weak, config.clone())
+            };
             if nsp == "/" {
                 *MAIN_ADAPTER.lock() = Some(adapter.clone());
             }

@@ -1,4 +1,4 @@
-// Faults in a mixed cluster: Redis killed and restarted under a Node node and two sockgate
+// Faults in a mixed cluster (classic and sharded adapters): Redis killed and restarted under a Node node and two sockgate
 // nodes, then a sockgate node killed.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,16 +8,16 @@ import {
 
 const skip = haveRedis() ? false : "redis-server not installed (apt-get install -y redis-server)";
 
-describe("faults: redis restart, node death", { skip }, () => {
+for (const mode of ["classic", "sharded"]) describe(`${mode}: redis restart, node death`, { skip }, () => {
   let redis, N, S1, S2, cN, cS1, cS2;
   const got = (socket, event) => socket.received.filter(([e]) => e === event);
 
   before(async () => {
     redis = await startRedis();
     [N, S1, S2] = await Promise.all([
-      startNodeNode(redis.url, "N"),
-      startSockgateNode(redis.url, "S1"),
-      startSockgateNode(redis.url, "S2"),
+      startNodeNode(redis.url, "N", mode),
+      startSockgateNode(redis.url, "S1", mode),
+      startSockgateNode(redis.url, "S2", mode),
     ]);
     [cN, cS1, cS2] = await Promise.all([client(N, "cN"), client(S1, "cS1"), client(S2, "cS2")]);
     for (let i = 0; i < 100 && (await call(cS1, "server-count")) !== 3; i++) await sleep(50);
