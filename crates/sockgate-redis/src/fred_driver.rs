@@ -146,8 +146,23 @@ impl FredDriver {
     }
 
     fn spawn_tasks(&self) {
-        // Restores every subscription after a reconnect.
-        drop(self.subscriber.manage_subscriptions());
+        // Restores every subscription after a reconnect. Not fred's `manage_subscriptions`:
+        // its `resubscribe_all` (fred 10.1) sends `SUBSCRIBE` with no channel when only shard
+        // channels are tracked, Redis refuses it, and the shard channels are never renewed.
+        let subscriber = self.subscriber.clone();
+        let mut reconnects = subscriber.reconnect_rx();
+        tokio::spawn(async move {
+            loop {
+                match reconnects.recv().await {
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if let Err(error) = resubscribe(&subscriber).await {
+                            tracing::warn!(%error, "could not renew the redis subscriptions");
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
 
         // Forwards pub/sub messages to the adapters' streams.
         let mut messages = self.subscriber.message_rx();
@@ -217,6 +232,33 @@ impl FredDriver {
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
     }
+}
+
+/// Subscribes again to what `subscriber` tracks, skipping empty sets, shard channels grouped
+/// by hash slot (one `SSUBSCRIBE` may only name channels of one slot in a cluster).
+async fn resubscribe(subscriber: &SubscriberClient) -> Result<(), FredError> {
+    let names = |set: std::collections::BTreeSet<fred::bytes_utils::Str>| -> Vec<String> {
+        set.into_iter().map(|s| s.to_string()).collect()
+    };
+    let channels = names(subscriber.tracked_channels());
+    if !channels.is_empty() {
+        subscriber.subscribe(channels).await?;
+    }
+    let patterns = names(subscriber.tracked_patterns());
+    if !patterns.is_empty() {
+        subscriber.psubscribe(patterns).await?;
+    }
+    let mut by_slot: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
+    for channel in names(subscriber.tracked_shard_channels()) {
+        by_slot
+            .entry(fred::util::redis_keyslot(channel.as_bytes()))
+            .or_default()
+            .push(channel);
+    }
+    for channels in by_slot.into_values() {
+        subscriber.ssubscribe(channels).await?;
+    }
+    Ok(())
 }
 
 fn count_of(reply: FredValue) -> usize {

@@ -198,3 +198,54 @@ fn support_to(room: &str) -> sockgate_core::BroadcastOptions {
         ..Default::default()
     }
 }
+
+/// Regression: fred's own resubscription sends an empty `SUBSCRIBE` when only shard channels
+/// are tracked, and never renews them; the driver's own resubscription must, or a sharded node
+/// is deaf after Redis restarts.
+#[tokio::test]
+async fn sharded_nodes_resubscribe_after_a_redis_restart() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let config = sockgate_redis::ShardedConfig {
+        requests_timeout: Duration::from_millis(800),
+        ..Default::default()
+    };
+    let driver_a = FredDriver::connect(fred_config(&redis.url()))
+        .await
+        .unwrap();
+    let driver_b = FredDriver::connect(fred_config(&redis.url()))
+        .await
+        .unwrap();
+    let a = support::ShardedNode::start("A", driver_a.clone(), config.clone()).await;
+    let b = support::ShardedNode::start("B", driver_b.clone(), config).await;
+    a.adapter.add_all(sid(1), &[]);
+    b.adapter.add_all(sid(2), &[Room::from("room1")]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(a.adapter.server_count().await, 2);
+
+    redis.restart();
+    let resumed = eventually(Duration::from_secs(15), || {
+        a.adapter
+            .broadcast(Packet::event("/", vec![json!("after")]), Default::default());
+        a.adapter.broadcast(
+            Packet::event("/", vec![json!("room-after")]),
+            support_to("room1"),
+        );
+        let events = b.ns.events();
+        events.iter().any(|(e, _)| e == "after") && events.iter().any(|(e, _)| e == "room-after")
+    })
+    .await;
+    assert!(resumed, "main and room channels renewed after the restart");
+    let mut count = 0;
+    for _ in 0..50 {
+        count = b.adapter.server_count().await;
+        if count == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, 2);
+    driver_a.quit().await;
+    driver_b.quit().await;
+}

@@ -52,7 +52,9 @@ for (const mode of ["classic", "sharded"]) describe(`${mode}: redis restart, nod
     const deadline = Date.now() + 20_000;
     let n = 0;
     while (!(got(cN, "after-S1").length && got(cS2, "after-N").length)) {
-      assert.ok(Date.now() < deadline, "delivery did not resume within 20 s");
+      assert.ok(Date.now() < deadline, `delivery did not resume within 20 s: cN got ${
+        got(cN, "after-S1").length} from S1, cS2 got ${got(cS2, "after-N").length} from N\nS1: ${
+        S1.output()}\nS2: ${S2.output()}`);
       await call(cS1, "emit-op", { event: "after-S1" }, n);
       await call(cN, "emit-op", { event: "after-N" }, n++);
       await sleep(200);
