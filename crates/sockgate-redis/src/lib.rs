@@ -6,8 +6,17 @@
 //! Node nodes, because the adapter speaks the same channels and the same notepack-compatible
 //! msgpack ([`msgpack`]) byte for byte.
 //!
-//! The adapter talks to Redis through a small [`Driver`] trait: [`FredDriver`] in production,
+//! [`ShardedAdapter`] speaks `createShardedAdapter` (the ClusterAdapter message model of
+//! [`cluster`] over sharded pub/sub, Redis 7+), and [`Emitter`] publishes into a classic
+//! cluster from a process that is not a server, as `@socket.io/redis-emitter` does.
+//!
+//! The adapters talk to Redis through a small [`Driver`] trait: [`FredDriver`] in production,
 //! [`MemoryBus`] in tests (several nodes in one process).
+//!
+//! Cross-node requests (`fetchSockets`, `serverSideEmitWithAck`, broadcasts with acks) wait
+//! for one answer per node counted by `PUBSUB NUMSUB`, and fail with
+//! [`sockgate_core::AdapterError`] after their timeout or at once when Redis is unreachable;
+//! local delivery never waits on Redis.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -126,7 +126,7 @@ struct Inner {
 }
 
 impl ClassicAdapter {
-    /// A factory for [`sockgate`'s builder `.adapter(..)`]: one adapter per namespace, all on
+    /// A factory for the server builder's `.adapter(..)`: one adapter per namespace, all on
     /// `driver`. Must be called inside a tokio runtime (the adapters spawn their tasks on it).
     pub fn factory(driver: impl Driver, config: ClassicConfig) -> AdapterFactory {
         let driver: Arc<dyn Driver> = Arc::new(driver);
