@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use self::codec::{request_type, RequestBody, Response};
-use crate::driver::{Driver, DriverMessage};
+use crate::driver::{Driver, DriverMessage, MessageKind};
 use crate::outage::Outage;
 
 /// Settings of [`ClassicAdapter`], with Node's defaults.
@@ -278,6 +278,10 @@ impl Inner {
     }
 
     fn on_message(&self, message: DriverMessage) {
+        // The sharded adapter's channels have the same names in the sharded space.
+        if message.kind == MessageKind::Sharded {
+            return;
+        }
         let channel = message.channel.as_str();
         if channel == self.channels.request {
             self.on_request(&message.payload);
