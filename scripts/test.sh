@@ -117,6 +117,17 @@ fuzz_smoke() {
   timeout --kill-after=10 1200 "$ROOT/scripts/fuzz-smoke.sh"
 }
 
+# (i) mixed clusters: Node and sockgate nodes on one redis-server (issue 10); `cluster_deps`
+# installs redis-server before `cargo test`, whose Redis fault test needs it
+cluster_deps() {
+  step "scripts/cluster-e2e.sh deps"
+  "$ROOT/scripts/cluster-e2e.sh" deps
+}
+cluster_e2e() {
+  step "scripts/cluster-e2e.sh"
+  "$ROOT/scripts/cluster-e2e.sh"
+}
+
 # Runs a step, records a failure and carries on, so one run shows every problem.
 # NB: `set -e` does not apply inside a function called from `if`, so every step
 # function must propagate its failures itself (`|| return 1`, or its last command).
@@ -129,6 +140,7 @@ run() {
 
 main() {
   npm_deps || { echo "npm ci failed" >&2; exit 1; }
+  run cluster_deps
   if [ "${SOCKGATE_SKIP_RUST:-0}" != 1 ]; then
     run rust_fmt
     run rust_clippy
@@ -140,6 +152,7 @@ main() {
   else
     FAILED_STEPS+=(build_servers)
   fi
+  run cluster_e2e
   run bench_smoke
   run fuzz_smoke
 

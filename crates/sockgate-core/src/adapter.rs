@@ -68,6 +68,66 @@ pub struct PersistedSession {
     pub data: Value,
 }
 
+/// A cross-node operation that did not complete.
+///
+/// Single-node adapters never return it; cluster adapters do when other nodes cannot be
+/// reached or do not answer in time, instead of waiting forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdapterError {
+    /// Fewer nodes answered than were counted before `timeout` passed (a node died or is
+    /// overloaded). Retry, or use the local part of the answer.
+    Timeout {
+        /// The operation (`"fetchSockets"`, `"allRooms"`, `"serverSideEmitWithAck"`).
+        operation: &'static str,
+        /// How long it waited.
+        timeout: Duration,
+        /// Nodes that answered.
+        answered: usize,
+        /// Nodes that were expected to.
+        expected: usize,
+    },
+    /// The cluster's transport (Redis) cannot be reached. The adapter reconnects by itself;
+    /// retry later. Local operations keep working meanwhile.
+    Unavailable {
+        /// The operation.
+        operation: &'static str,
+        /// What the transport said.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdapterError::Timeout {
+                operation,
+                timeout,
+                answered,
+                expected,
+            } => write!(
+                f,
+                "timeout reached while waiting for {operation} response: {answered} of \
+                 {expected} other nodes answered within {timeout:?}; retry, or check that every \
+                 node is alive"
+            ),
+            AdapterError::Unavailable { operation, reason } => write!(
+                f,
+                "{operation} could not reach the other nodes ({reason}); the adapter \
+                 reconnects by itself, retry later"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AdapterError {}
+
+/// Answers a server-side emit that wants an ack, with the answer's first argument.
+pub type ServerSideAck = Box<dyn FnOnce(Value) + Send>;
+
+/// Receives each ack of a broadcast, with the ack's arguments.
+pub type AckCallback = Arc<dyn Fn(Vec<Value>) + Send + Sync>;
+
 /// What the adapter may ask of the namespace it serves on this node.
 pub trait LocalNamespace: Send + Sync {
     /// The namespace name.
@@ -78,6 +138,31 @@ pub trait LocalNamespace: Send + Sync {
     fn details(&self, sid: Sid) -> Option<SocketDetails>;
     /// Disconnects these local sockets (`close`: also close their Engine.IO connection).
     fn disconnect(&self, sids: &[Sid], close: bool);
+
+    /// Sends `packet` (an event from another node) to these local sockets expecting an ack
+    /// from each within `timeout`, calls `on_ack` with each answer's arguments, and returns
+    /// how many acks to expect. The namespace assigns the ack id.
+    ///
+    /// The default delivers without an ack id and expects none, so a namespace that cannot
+    /// track acks still delivers the event.
+    fn deliver_with_ack(
+        &self,
+        sids: &[Sid],
+        packet: &Packet,
+        flags: &BroadcastFlags,
+        _timeout: Duration,
+        _on_ack: AckCallback,
+    ) -> usize {
+        let mut packet = packet.clone();
+        packet.id = None;
+        self.deliver(sids, &packet, flags);
+        0
+    }
+
+    /// An event another server sent with `serverSideEmit` (`data` is `[event, ...args]`);
+    /// `ack`, when set, answers the sender. The default ignores it, as a Node server with no
+    /// listener for the event does.
+    fn on_server_side_emit(&self, _data: Vec<Value>, _ack: Option<ServerSideAck>) {}
 }
 
 /// Room bookkeeping and broadcasting for one namespace.
@@ -124,6 +209,36 @@ pub trait Adapter: Send + Sync + 'static {
     /// How many nodes serve this namespace.
     fn server_count(&self) -> BoxFuture<'_, usize> {
         Box::pin(async { 1 })
+    }
+
+    /// [`Adapter::fetch_sockets`] that reports a cluster failure instead of returning only
+    /// what answered.
+    fn try_fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<Vec<SocketDetails>, AdapterError>> {
+        Box::pin(async move { Ok(self.fetch_sockets(opts).await) })
+    }
+
+    /// Every room with a member on any node (Node's `adapter.allRooms()`).
+    fn all_rooms(&self) -> BoxFuture<'_, Result<Vec<Room>, AdapterError>> {
+        let rooms = self.rooms();
+        Box::pin(async move { Ok(rooms) })
+    }
+
+    /// Sends an event to the other servers (`data` is `[event, ...args]`); this node's own
+    /// listeners are not called. Nothing to do on a single node.
+    fn server_side_emit(&self, _data: Vec<Value>) -> BoxFuture<'_, Result<(), AdapterError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// [`Adapter::server_side_emit`] collecting one answer per other server within `timeout`.
+    fn server_side_emit_with_ack(
+        &self,
+        _data: Vec<Value>,
+        _timeout: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Value>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     /// Whether connection state recovery is on (broadcasts then carry offsets).

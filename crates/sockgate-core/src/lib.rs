@@ -12,8 +12,8 @@ mod room;
 mod socket_id;
 
 pub use adapter::{
-    packet_offset, Adapter, AdapterFactory, BoxFuture, BroadcastFlags, BroadcastOptions,
-    LocalNamespace, PersistedSession, Room, SocketDetails,
+    packet_offset, AckCallback, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastFlags,
+    BroadcastOptions, LocalNamespace, PersistedSession, Room, ServerSideAck, SocketDetails,
 };
 pub use memory::{InMemoryAdapter, RecoveryConfig};
 pub use room::RoomIndex;

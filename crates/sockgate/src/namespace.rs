@@ -258,6 +258,52 @@ impl LocalNamespace for Namespace {
             }
         }
     }
+
+    /// Another node's broadcast with acks: the local recipients answer under an id of this
+    /// namespace, and each answer goes back through `on_ack` until `timeout`.
+    fn deliver_with_ack(
+        &self,
+        sids: &[Sid],
+        packet: &Packet,
+        flags: &BroadcastFlags,
+        timeout: std::time::Duration,
+        on_ack: sockgate_core::AckCallback,
+    ) -> usize {
+        let id = self.next_ack_id();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiting = Vec::with_capacity(sids.len());
+        let mut recipients = Vec::with_capacity(sids.len());
+        for sid in sids {
+            if let Some(socket) = self.socket(*sid) {
+                socket.acks.lock().insert_shared(id, *sid, tx.clone());
+                waiting.push(*sid);
+                recipients.push(Arc::downgrade(&socket));
+            }
+        }
+        drop(tx);
+        self.deliver(&waiting, &packet.clone().with_id(id), flags);
+        let expected = waiting.len();
+        if expected > 0 {
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + timeout;
+                let mut answered = 0;
+                while answered < expected {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some((_, payload))) => {
+                            answered += 1;
+                            on_ack(payload.args);
+                        }
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                // Late answers to this id are then ignored, as for a local broadcast.
+                for socket in recipients.iter().filter_map(std::sync::Weak::upgrade) {
+                    socket.acks.lock().forget(id);
+                }
+            });
+        }
+        expected
+    }
 }
 
 /// A handle on a namespace: broadcast to it, add middlewares, list its sockets.

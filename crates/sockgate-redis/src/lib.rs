@@ -1,0 +1,48 @@
+//! Redis cluster adapters for sockgate, wire-compatible with Node's socket.io cluster.
+//!
+//! A sockgate node using [`ClassicAdapter`] is a full member of a cluster of Node socket.io
+//! servers running `@socket.io/redis-adapter` 8.3 (`createAdapter`): broadcasts, remote room
+//! operations, `fetchSockets`, broadcasts with acks and the server count cross between Rust and
+//! Node nodes, because the adapter speaks the same channels and the same notepack-compatible
+//! msgpack ([`msgpack`]) byte for byte.
+//!
+//! [`ShardedAdapter`] speaks `createShardedAdapter` (the ClusterAdapter message model of
+//! [`cluster`] over sharded pub/sub, Redis 7+), and [`Emitter`] publishes into a classic
+//! cluster from a process that is not a server, as `@socket.io/redis-emitter` does.
+//!
+//! The adapters talk to Redis through a small [`Driver`] trait: [`FredDriver`] in production,
+//! [`MemoryBus`] in tests (several nodes in one process).
+//!
+//! Cross-node requests (`fetchSockets`, `serverSideEmitWithAck`, broadcasts with acks) wait
+//! for one answer per node counted by `PUBSUB NUMSUB`, and fail with
+//! [`sockgate_core::AdapterError`] after their timeout or at once when Redis is unreachable;
+//! local delivery never waits on Redis.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use sockgate_redis::{ClassicAdapter, ClassicConfig, FredConfig, FredDriver};
+//!
+//! let driver = FredDriver::connect(FredConfig::new("redis://127.0.0.1:6379")).await?;
+//! let factory = ClassicAdapter::factory(driver, ClassicConfig::default());
+//! // `SocketIo::builder().adapter(move |ns| factory(ns))` ...
+//! # let _ = factory; Ok(()) }
+//! ```
+
+pub mod classic;
+pub mod cluster;
+mod driver;
+pub mod emitter;
+#[cfg(feature = "fred")]
+mod fred_driver;
+mod memory;
+pub mod msgpack;
+mod outage;
+pub mod sharded;
+
+pub use classic::{ClassicAdapter, ClassicConfig};
+pub use driver::{Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
+pub use emitter::{Emitter, EmitterError};
+#[cfg(feature = "fred")]
+pub use fred_driver::{FredConfig, FredDriver};
+pub use memory::{MemoryBus, MemoryDriver};
+pub use sharded::{ShardedAdapter, ShardedConfig, SubscriptionMode};

@@ -1,0 +1,293 @@
+//! An in-process stand-in for Redis pub/sub: several nodes in one test share a [`MemoryBus`].
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::driver::{glob_match, Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
+
+/// A fake Redis: what one [`MemoryDriver`] publishes reaches the others' subscriptions, with
+/// Redis's delivery rules (one copy per matching subscription, patterns do not count in
+/// `NUMSUB`, sharded and classic pub/sub are separate spaces).
+///
+/// [`MemoryBus::set_down`] simulates an outage: every command fails with
+/// [`DriverError::Unavailable`] and nothing is delivered; subscriptions survive it, as a driver
+/// that resubscribes after a reconnect would make them.
+#[derive(Clone, Default)]
+pub struct MemoryBus {
+    inner: Arc<BusInner>,
+}
+
+#[derive(Default)]
+struct BusInner {
+    nodes: Mutex<Vec<Weak<NodeState>>>,
+    down: AtomicBool,
+    published: Mutex<Vec<(String, Bytes)>>,
+}
+
+#[derive(Default)]
+struct Subscriptions {
+    channels: BTreeSet<String>,
+    patterns: BTreeSet<String>,
+    shard_channels: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct NodeState {
+    subs: Mutex<Subscriptions>,
+    listeners: Mutex<Vec<mpsc::UnboundedSender<DriverMessage>>>,
+}
+
+impl NodeState {
+    fn send(&self, message: DriverMessage) {
+        self.listeners
+            .lock()
+            .retain(|tx| tx.send(message.clone()).is_ok());
+    }
+}
+
+impl std::fmt::Debug for MemoryBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBus")
+            .field("down", &self.inner.down.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryBus {
+    /// An empty bus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new connection to the bus (one per node).
+    pub fn driver(&self) -> MemoryDriver {
+        let node = Arc::new(NodeState::default());
+        self.inner.nodes.lock().push(Arc::downgrade(&node));
+        MemoryDriver {
+            bus: self.clone(),
+            node,
+        }
+    }
+
+    /// Starts (`true`) or ends (`false`) a simulated outage.
+    pub fn set_down(&self, down: bool) {
+        self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Every `(channel, payload)` published so far (classic and sharded), oldest first.
+    pub fn published(&self) -> Vec<(String, Bytes)> {
+        self.inner.published.lock().clone()
+    }
+
+    fn nodes(&self) -> Vec<Arc<NodeState>> {
+        let mut nodes = self.inner.nodes.lock();
+        nodes.retain(|n| n.strong_count() > 0);
+        nodes.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    fn check(&self) -> Result<(), DriverError> {
+        if self.inner.down.load(Ordering::SeqCst) {
+            Err(DriverError::Unavailable("the memory bus is down".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn deliver(&self, channel: &str, payload: &Bytes, sharded: bool) {
+        self.inner
+            .published
+            .lock()
+            .push((channel.to_owned(), payload.clone()));
+        for node in self.nodes() {
+            let mut copies = Vec::new();
+            {
+                let subs = node.subs.lock();
+                if sharded {
+                    if subs.shard_channels.contains(channel) {
+                        copies.push(MessageKind::Sharded);
+                    }
+                } else {
+                    if subs.channels.contains(channel) {
+                        copies.push(MessageKind::Channel);
+                    }
+                    for pattern in &subs.patterns {
+                        if glob_match(pattern.as_bytes(), channel.as_bytes()) {
+                            copies.push(MessageKind::Pattern);
+                        }
+                    }
+                }
+            }
+            for kind in copies {
+                node.send(DriverMessage {
+                    channel: channel.to_owned(),
+                    payload: payload.clone(),
+                    kind,
+                });
+            }
+        }
+    }
+
+    fn count(&self, channel: &str, sharded: bool) -> usize {
+        self.nodes()
+            .iter()
+            .filter(|n| {
+                let subs = n.subs.lock();
+                if sharded {
+                    subs.shard_channels.contains(channel)
+                } else {
+                    subs.channels.contains(channel)
+                }
+            })
+            .count()
+    }
+}
+
+/// One node's connection to a [`MemoryBus`]. Dropping it removes its subscriptions.
+pub struct MemoryDriver {
+    bus: MemoryBus,
+    node: Arc<NodeState>,
+}
+
+impl std::fmt::Debug for MemoryDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryDriver").finish_non_exhaustive()
+    }
+}
+
+impl MemoryDriver {
+    fn edit(&self, f: impl FnOnce(&mut Subscriptions) + Send + 'static) -> DriverFuture<'_, ()> {
+        let result = self.bus.check().map(|()| f(&mut self.node.subs.lock()));
+        Box::pin(async move { result })
+    }
+}
+
+impl Driver for MemoryDriver {
+    fn publish(&self, channel: String, payload: Bytes) -> DriverFuture<'_, ()> {
+        let result = self
+            .bus
+            .check()
+            .map(|()| self.bus.deliver(&channel, &payload, false));
+        Box::pin(async move { result })
+    }
+
+    fn spublish(&self, channel: String, payload: Bytes) -> DriverFuture<'_, ()> {
+        let result = self
+            .bus
+            .check()
+            .map(|()| self.bus.deliver(&channel, &payload, true));
+        Box::pin(async move { result })
+    }
+
+    fn subscribe(&self, channels: Vec<String>) -> DriverFuture<'_, ()> {
+        self.edit(move |s| s.channels.extend(channels))
+    }
+
+    fn unsubscribe(&self, channels: Vec<String>) -> DriverFuture<'_, ()> {
+        self.edit(move |s| {
+            for c in &channels {
+                s.channels.remove(c);
+            }
+        })
+    }
+
+    fn psubscribe(&self, patterns: Vec<String>) -> DriverFuture<'_, ()> {
+        self.edit(move |s| s.patterns.extend(patterns))
+    }
+
+    fn punsubscribe(&self, patterns: Vec<String>) -> DriverFuture<'_, ()> {
+        self.edit(move |s| {
+            for p in &patterns {
+                s.patterns.remove(p);
+            }
+        })
+    }
+
+    fn ssubscribe(&self, channels: Vec<String>) -> DriverFuture<'_, ()> {
+        self.edit(move |s| s.shard_channels.extend(channels))
+    }
+
+    fn sunsubscribe(&self, channels: Vec<String>) -> DriverFuture<'_, ()> {
+        self.edit(move |s| {
+            for c in &channels {
+                s.shard_channels.remove(c);
+            }
+        })
+    }
+
+    fn numsub(&self, channel: String) -> DriverFuture<'_, usize> {
+        let result = self.bus.check().map(|()| self.bus.count(&channel, false));
+        Box::pin(async move { result })
+    }
+
+    fn shard_numsub(&self, channel: String) -> DriverFuture<'_, usize> {
+        let result = self.bus.check().map(|()| self.bus.count(&channel, true));
+        Box::pin(async move { result })
+    }
+
+    fn messages(&self) -> mpsc::UnboundedReceiver<DriverMessage> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.node.listeners.lock().push(tx);
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn delivery_follows_redis_rules() {
+        let bus = MemoryBus::new();
+        let a = bus.driver();
+        let b = bus.driver();
+        let mut rx = b.messages();
+        b.subscribe(vec!["req".into()]).await.unwrap();
+        b.psubscribe(vec!["bc#*".into()]).await.unwrap();
+        a.publish("req".into(), Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        a.publish("bc#room#".into(), Bytes::from_static(b"2"))
+            .await
+            .unwrap();
+        a.publish("other".into(), Bytes::from_static(b"3"))
+            .await
+            .unwrap();
+        // Sharded messages do not reach classic subscriptions.
+        a.spublish("req".into(), Bytes::from_static(b"4"))
+            .await
+            .unwrap();
+        let first = rx.recv().await.unwrap();
+        assert_eq!(
+            (first.channel.as_str(), first.kind),
+            ("req", MessageKind::Channel)
+        );
+        let second = rx.recv().await.unwrap();
+        assert_eq!(second.kind, MessageKind::Pattern);
+        assert!(rx.try_recv().is_err());
+        assert_eq!(a.numsub("req".into()).await.unwrap(), 1);
+        assert_eq!(
+            a.numsub("bc#room#".into()).await.unwrap(),
+            0,
+            "patterns do not count"
+        );
+        assert_eq!(a.shard_numsub("req".into()).await.unwrap(), 0);
+
+        bus.set_down(true);
+        assert!(matches!(
+            a.publish("req".into(), Bytes::new()).await,
+            Err(DriverError::Unavailable(_))
+        ));
+        bus.set_down(false);
+        drop(b);
+        assert_eq!(
+            a.numsub("req".into()).await.unwrap(),
+            0,
+            "a dropped node is gone"
+        );
+    }
+}

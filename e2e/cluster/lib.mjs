@@ -1,0 +1,170 @@
+// Processes of a mixed cluster on 127.0.0.1: a redis-server on a free port, Node nodes and
+// sockgate nodes; each is stopped by its PID when the test ends.
+import { spawn, spawnSync } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io as connect } from "socket.io-client";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const binDir = process.env.SOCKGATE_BIN_DIR ?? path.join(root, "target/debug");
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once("error", () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on ${port} after ${ms} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/** Whether redis-server can be run (the test command installs Debian's when missing). */
+export function haveRedis() {
+  return spawnSync("redis-server", ["--version"]).status === 0;
+}
+
+const children = new Set();
+
+function start(command, args, port) {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  const handle = {
+    child,
+    port,
+    output: () => output,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", resolve);
+        process.kill(child.pid, "SIGKILL");
+      }),
+  };
+  return waitForPort(port).then(
+    () => handle,
+    (error) => {
+      child.kill("SIGKILL");
+      throw new Error(`${command} did not start: ${error.message}\n${output}`);
+    },
+  );
+}
+
+/** A redis-server on a free port, or on `port` (to restart one). */
+export async function startRedis(port) {
+  port ??= await freePort();
+  const redis = await start(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    port,
+  );
+  redis.url = `redis://127.0.0.1:${port}`;
+  return redis;
+}
+
+/** A Node node; `adapter` is `classic` (createAdapter) or `sharded` (createShardedAdapter). */
+export async function startNodeNode(redisUrl, name, adapter = "classic") {
+  const port = await freePort();
+  return start(
+    process.execPath,
+    [path.join(here, "node-server.mjs"), "--port", String(port), "--redis", redisUrl,
+      "--name", name, "--adapter", adapter],
+    port,
+  );
+}
+
+/** A sockgate node (e2e/cluster-node) on the `classic` or `sharded` adapter. */
+export async function startSockgateNode(redisUrl, name, adapter = "classic") {
+  const port = await freePort();
+  return start(
+    path.join(binDir, "cluster-node"),
+    ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter", adapter],
+    port,
+  );
+}
+
+export async function stopAll() {
+  await Promise.all([...children].map((child) =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", resolve);
+      process.kill(child.pid, "SIGKILL");
+    })));
+}
+
+/** A connected client of `node`, which answers `ask` acks with `ack from <name>`. */
+export function client(node, name) {
+  const socket = connect(`http://127.0.0.1:${node.port}`, {
+    transports: ["websocket"],
+    reconnection: false,
+  });
+  socket.label = name;
+  socket.received = [];
+  socket.onAny((event, ...args) => socket.received.push([event, ...args]));
+  socket.on("ask", (...args) => {
+    const cb = args.pop();
+    cb(`ack from ${name}`);
+  });
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", reject);
+  });
+}
+
+/** Sends a control event and waits for its ack. */
+export function call(socket, event, ...args) {
+  return socket.timeout(8000).emitWithAck(event, ...args);
+}
+
+/** Waits until `f()` is true, at most `ms`. */
+export async function until(f, ms = 5000, what = "condition") {
+  const deadline = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs sockgate's Rust emitter (`target/debug/emit`) with these operations. */
+export function rustEmit(redisUrl, ops) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(binDir, "emit"), ["--redis", redisUrl, JSON.stringify(ops)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`emit exited with ${code}: ${output}`));
+    });
+  });
+}
