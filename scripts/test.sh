@@ -53,6 +53,12 @@ rust_clippy() {
   cargo clippy --workspace --all-targets --quiet -- -D warnings
 }
 
+# (c2) docs: every intra-doc link resolves, no rustdoc warning (issue 9)
+rust_doc() {
+  step "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+}
+
 # (d) unit and integration tests of the crates
 rust_test() {
   step "cargo test --workspace"
@@ -144,6 +150,7 @@ main() {
   if [ "${SOCKGATE_SKIP_RUST:-0}" != 1 ]; then
     run rust_fmt
     run rust_clippy
+    run rust_doc
     run rust_test
   fi
   run browser_deps
