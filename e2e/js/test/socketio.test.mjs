@@ -850,7 +850,11 @@ describe("every disconnect reason the client can trigger", () => {
     const id = socket.id;
     const d = disconnectEvent(socket, 4000);
     socket.io.engine.transport.ws._socket.pause();
-    assert.equal(await d, "ping timeout");
+    // Both sides time out at the same nominal instant (handshake + pingInterval + pingTimeout),
+    // the server a transit time earlier. Usually the client's own timer fires first; when the
+    // server's close reaches it first (seen once in CI) the client says "transport close".
+    // Either way it is the heartbeat that ended the session, which the server reports.
+    assert.ok(["ping timeout", "transport close"].includes(await d));
     assert.equal((await reasonOf(id)).reason, "ping timeout");
   });
 
