@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Why the gateways could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GatewayError {
     /// Two gateways share a server (same port and path) with different server-level options
     /// (one server has one parser, one CORS policy, one heartbeat...). Give them the same

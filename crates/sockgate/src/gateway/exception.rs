@@ -12,6 +12,7 @@ use crate::socket::SocketRef;
 /// Returned as the `Err` of a handler, it goes through the exception filters; the default
 /// filter emits an `exception` event to the caller and never answers its ack.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum WsException {
     /// A message for the client: `{"status":"error","message":..,"cause":{..}}`.
     Message(String),
