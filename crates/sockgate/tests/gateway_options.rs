@@ -280,5 +280,9 @@ fn the_application_adapter_serves_every_gateway_namespace() {
     assert_eq!(gateways.own_port_servers().len(), 1);
     let mut names = built.lock().clone();
     names.sort();
-    assert_eq!(names, ["/", "/", "/a", "/b"], "one adapter per namespace of both servers");
+    assert_eq!(
+        names,
+        ["/", "/", "/a", "/b"],
+        "one adapter per namespace of both servers"
+    );
 }

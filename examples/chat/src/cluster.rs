@@ -142,7 +142,9 @@ mod tests {
     #[test]
     fn redis_url_selects_the_classic_adapter_unless_told_otherwise() {
         let url = "redis://127.0.0.1:6379";
-        let classic = ClusterSettings::from_vars(Some(url), None).unwrap().unwrap();
+        let classic = ClusterSettings::from_vars(Some(url), None)
+            .unwrap()
+            .unwrap();
         assert_eq!(classic.adapter, AdapterKind::Classic);
         assert_eq!(classic.url, url);
         let sharded = ClusterSettings::from_vars(Some(url), Some("Sharded"))
@@ -156,7 +158,9 @@ mod tests {
         let url = Some("redis://127.0.0.1:6379");
         let unknown = ClusterSettings::from_vars(url, Some("streams")).unwrap_err();
         assert_eq!(unknown, ClusterError::UnknownAdapter("streams".into()));
-        assert!(unknown.to_string().contains("`classic` (default) or `sharded`"));
+        assert!(unknown
+            .to_string()
+            .contains("`classic` (default) or `sharded`"));
         let alone = ClusterSettings::from_vars(None, Some("sharded")).unwrap_err();
         assert_eq!(alone, ClusterError::AdapterWithoutRedis);
         assert!(alone.to_string().contains("set REDIS_URL"));
