@@ -2,7 +2,8 @@
 # The mixed-cluster tests (issue 10): Debian's redis-server (installed when missing), the npm
 # packages of e2e/cluster (socket.io 4.8.4, @socket.io/redis-adapter 8.3.0,
 # @socket.io/redis-emitter 5.1.0, from its committed lockfile), the cluster-node and emit
-# binaries, then `node --test e2e/cluster/test/*.test.mjs`. Each test starts its own
+# binaries and the chat example (chat.test.mjs: its cluster mode), then
+# `node --test e2e/cluster/test/*.test.mjs`. Each test starts its own
 # redis-server on a free port of 127.0.0.1 and stops it by PID.
 #
 #   scripts/cluster-e2e.sh deps   # only install redis-server (used before `cargo test`)
@@ -43,6 +44,6 @@ if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; }; then
   echo "$want" > "$stamp"
 fi
 
-cargo build -p cluster-node --quiet
+cargo build -p cluster-node -p chat --quiet
 cd "$CLUSTER"
 timeout --kill-after=10 600 node --test --test-concurrency=1 test/*.test.mjs

@@ -47,8 +47,8 @@ export function haveRedis() {
 
 const children = new Set();
 
-function start(command, args, port) {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+function start(command, args, port, env = process.env) {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
@@ -105,6 +105,20 @@ export async function startSockgateNode(redisUrl, name, adapter = "classic") {
     ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter", adapter],
     port,
   );
+}
+
+/**
+ * A node of the chat example (examples/chat) in cluster mode: `REDIS_URL=redisUrl`,
+ * `SOCKGATE_ADAPTER=adapter` (unset when `undefined`), on a free port.
+ */
+export async function startChatNode(redisUrl, adapter) {
+  const port = await freePort();
+  const env = { ...process.env, REDIS_URL: redisUrl, HOST: "127.0.0.1", PORT: String(port) };
+  delete env.SOCKGATE_ADAPTER;
+  if (adapter) env.SOCKGATE_ADAPTER = adapter;
+  const node = await start(path.join(binDir, "chat"), [], port, env);
+  node.url = `http://127.0.0.1:${port}`;
+  return node;
 }
 
 export async function stopAll() {

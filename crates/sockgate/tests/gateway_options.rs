@@ -252,3 +252,37 @@ fn gateways_on_their_own_identical_port_are_compared_too() {
         Ok(2)
     );
 }
+
+/// `GatewayApp::adapter` builds the adapter of every namespace of every gateway server (a
+/// cluster adapter for the whole application), instead of the in-memory one.
+#[test]
+fn the_application_adapter_serves_every_gateway_namespace() {
+    use std::sync::Weak;
+
+    use parking_lot::Mutex;
+    use sockgate::core::{Adapter, InMemoryAdapter, LocalNamespace};
+
+    let built: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = built.clone();
+    let gateways = GatewayApp::new()
+        .adapter(move |namespace: Weak<dyn LocalNamespace>| {
+            let name = namespace
+                .upgrade()
+                .map_or_else(|| "?".to_owned(), |ns| ns.name().to_owned());
+            seen.lock().push(name);
+            Arc::new(InMemoryAdapter::new(namespace, None)) as Arc<dyn Adapter>
+        })
+        .gateway_with_options(First, GatewayOptions::new().namespace("/a"))
+        .gateway_with_options(Second, GatewayOptions::new().namespace("/b").port(0))
+        .build()
+        .expect("the gateways build");
+    assert_eq!(gateways.shared_servers().len(), 1);
+    assert_eq!(gateways.own_port_servers().len(), 1);
+    let mut names = built.lock().clone();
+    names.sort();
+    assert_eq!(
+        names,
+        ["/", "/", "/a", "/b"],
+        "one adapter per namespace of both servers"
+    );
+}

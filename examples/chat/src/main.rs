@@ -5,6 +5,11 @@
 //! chat page at `/`, on `HOST:PORT` (default `127.0.0.1:3000`). The browser client is served at
 //! `/socket.io/socket.io.js` from the npm package `socket.io-client`, as Node's `serveClient`
 //! does.
+//!
+//! `REDIS_URL=redis://host:port` joins a cluster of chat nodes (and Node socket.io servers) on
+//! that Redis; `SOCKGATE_ADAPTER=classic|sharded` picks the adapter (see [`chat::cluster`]).
+//! A wrong setting exits with status 2 and a message saying what to fix; an unreachable Redis
+//! does not stop the node (it serves its own clients and joins when Redis answers).
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,11 +25,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("PORT is not a port number: {port}"))?,
         Err(_) => 3000,
     };
-    let gateways = chat::gateways()?;
+    let cluster = match chat::cluster::ClusterSettings::from_env() {
+        Ok(cluster) => cluster,
+        Err(error) => exit_with(&error),
+    };
+    let adapter = match &cluster {
+        None => None,
+        Some(settings) => match settings.connect().await {
+            Ok(factory) => Some(factory),
+            Err(error) => exit_with(&error),
+        },
+    };
+    let gateways = chat::gateways_on(adapter)?;
     let app = chat::router(&gateways);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     println!("chat listening on http://{addr}/");
+    match &cluster {
+        Some(settings) => println!(
+            "cluster mode: {} adapter on {} (key socket.io)",
+            settings.adapter, settings.url
+        ),
+        None => println!("single node (in-memory adapter; set REDIS_URL to join a cluster)"),
+    }
     // On SIGTERM or Ctrl-C: stop accepting, let every socket leave with `server shutting
     // down` and every queue reach its client, then exit (clients reconnect elsewhere).
     let shutdown = async move {
@@ -36,6 +59,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// A configuration error: the message and status 2, before anything is served.
+fn exit_with(error: &dyn std::error::Error) -> ! {
+    eprintln!("chat: {error}");
+    std::process::exit(2)
 }
 
 async fn shutdown_signal() {

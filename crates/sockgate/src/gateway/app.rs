@@ -1,7 +1,9 @@
 //! [`GatewayApp`]: collects gateways, groups them into servers, and serves them.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use sockgate_core::{Adapter, AdapterFactory, LocalNamespace};
 
 use super::definition::Gateway;
 use super::dispatch::install;
@@ -28,6 +30,7 @@ pub struct GatewayApp {
     gateways: Vec<Pending>,
     filters: Vec<Arc<dyn ExceptionFilter>>,
     state: Arc<Extensions>,
+    adapter: Option<AdapterFactory>,
 }
 
 impl fmt::Debug for GatewayApp {
@@ -71,6 +74,17 @@ impl GatewayApp {
         self
     }
 
+    /// Uses another adapter (a cluster adapter, e.g. `sockgate_redis::ClassicAdapter`) for
+    /// every namespace of every gateway, as [`SocketIoBuilder::adapter`](crate::SocketIoBuilder::adapter)
+    /// does for one server. Without it each namespace gets the in-memory adapter.
+    pub fn adapter(
+        mut self,
+        factory: impl Fn(Weak<dyn LocalNamespace>) -> Arc<dyn Adapter> + Send + Sync + 'static,
+    ) -> Self {
+        self.adapter = Some(Arc::new(factory));
+        self
+    }
+
     /// Application state for the `State<T>` extractor.
     pub fn with_state<T: Clone + Send + Sync + 'static>(self, state: T) -> Self {
         self.state.insert(state);
@@ -82,10 +96,13 @@ impl GatewayApp {
         let mut shared = Vec::new();
         let mut own = Vec::new();
         for group in group(self.gateways)? {
-            let io = SocketIo::builder()
+            let mut builder = SocketIo::builder()
                 .config(group.options.server.clone())
-                .shared_state(self.state.clone())
-                .build();
+                .shared_state(self.state.clone());
+            if let Some(factory) = self.adapter.clone() {
+                builder = builder.adapter(move |namespace| factory(namespace));
+            }
+            let io = builder.build();
             for pending in group.members {
                 (pending.install)(&io, &self.filters);
             }
