@@ -611,7 +611,7 @@ impl Inner {
         self: Arc<Self>,
         packet: Packet,
         mut opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> usize {
         let remote = match self.count_servers("broadcastWithAck").await {
             Ok(n) => n - 1,
@@ -650,7 +650,7 @@ impl Inner {
                 }
                 BROADCAST_ACK => {
                     let arg = message.get("packet").cloned().unwrap_or(Value::Null);
-                    on_ack(Value::Array(vec![arg]));
+                    on_ack(vec![arg]);
                 }
                 _ => {}
             };
@@ -748,7 +748,7 @@ impl Adapter for ShardedAdapter {
         &self,
         packet: Packet,
         opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> BoxFuture<'_, usize> {
         Box::pin(
             self.inner

@@ -134,6 +134,7 @@ mod operators;
 mod payload;
 mod reason;
 mod server;
+pub mod server_side;
 mod socket;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -152,6 +153,7 @@ pub use server::{
     ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
     SocketIoService, DEFAULT_CLOSE_TIMEOUT,
 };
+pub use server_side::ClusterError;
 pub use socket::{IntoRooms, Socket, SocketRef, TimedSocket};
 
 pub use sockgate_core::{self as core, RecoveryConfig, Room, Sid, SocketId};

@@ -573,7 +573,7 @@ impl Inner {
         self: Arc<Self>,
         packet: Packet,
         mut opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> usize {
         let remote = match self.count_servers("broadcastWithAck").await {
             Ok(n) => n - 1,
@@ -612,8 +612,8 @@ impl Inner {
                 }
                 Some(request_type::BROADCAST_ACK) => {
                     let arg = response.body.get("packet").cloned().unwrap_or(Value::Null);
-                    // One argument: wrapped so an array argument is not taken for the list.
-                    on_ack(Value::Array(vec![arg]));
+                    // Node forwards the first argument only: one argument, even when it is an array.
+                    on_ack(vec![arg]);
                 }
                 _ => {}
             }
@@ -696,7 +696,7 @@ impl Adapter for ClassicAdapter {
         &self,
         packet: Packet,
         opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> BoxFuture<'_, usize> {
         Box::pin(
             self.inner
