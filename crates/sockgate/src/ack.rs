@@ -269,16 +269,18 @@ pub struct AckSender {
 
 enum AckTarget {
     Socket(SocketRef),
-    ServerSide(Option<sockgate_core::ServerSideAck>),
+    // A mutex only to make the sender `Sync` as extractors are; never contended.
+    ServerSide(parking_lot::Mutex<Option<sockgate_core::ServerSideAck>>),
 }
 
 impl fmt::Debug for AckTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AckTarget::Socket(socket) => f.debug_tuple("Socket").field(&socket.id()).finish(),
-            AckTarget::ServerSide(ack) => {
-                f.debug_tuple("ServerSide").field(&ack.is_some()).finish()
-            }
+            AckTarget::ServerSide(ack) => f
+                .debug_tuple("ServerSide")
+                .field(&ack.lock().is_some())
+                .finish(),
         }
     }
 }
@@ -295,7 +297,7 @@ impl AckSender {
     pub(crate) fn server_side(ack: Option<sockgate_core::ServerSideAck>) -> Self {
         AckSender {
             id: ack.is_some().then_some(0),
-            target: AckTarget::ServerSide(ack),
+            target: AckTarget::ServerSide(parking_lot::Mutex::new(ack)),
         }
     }
 
@@ -314,7 +316,7 @@ impl AckSender {
         match self.target {
             AckTarget::Socket(socket) => socket.send_packet(payload.into_ack(socket.ns_name(), id)),
             AckTarget::ServerSide(ack) => {
-                if let Some(ack) = ack {
+                if let Some(ack) = ack.into_inner() {
                     ack(payload
                         .args
                         .into_iter()
