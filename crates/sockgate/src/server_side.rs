@@ -26,6 +26,10 @@
 //! # }
 //! ```
 //!
+//! A gateway registers them with
+//! [`GatewayRouter::on_server_side`](crate::gateway::GatewayRouter::on_server_side), where the
+//! extractors may also take the gateway as `Arc<G>`.
+//!
 //! Handler errors and extractor rejections are logged at `warn` (target
 //! `sockgate::server_side`) and nothing is answered, so the sender's
 //! `server_side_emit_with_ack` ends with a timeout; take [`TryData`] to answer it yourself.
@@ -54,6 +58,8 @@ pub struct ServerSideParts {
     pub payload: Payload,
     ack: Option<ServerSideAck>,
     ns: NamespaceRef,
+    /// The gateway whose router registered the handler, for the `Arc<G>` extractor.
+    gateway: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl fmt::Debug for ServerSideParts {
@@ -124,7 +130,20 @@ impl FromServerSideParts for AckSender {
     }
 }
 
-/// The state's absence, for [`State<T>`].
+/// The gateway, in a handler registered with
+/// [`GatewayRouter::on_server_side`](crate::gateway::GatewayRouter::on_server_side).
+impl<G: Send + Sync + 'static> FromServerSideParts for Arc<G> {
+    type Rejection = MissingState;
+    fn from_server_side_parts(parts: &mut ServerSideParts) -> Result<Self, MissingState> {
+        parts
+            .gateway
+            .clone()
+            .and_then(|gateway| gateway.downcast::<G>().ok())
+            .ok_or(MissingState(std::any::type_name::<G>()))
+    }
+}
+
+/// The state's absence, for [`State<T>`] (or the gateway's, for `Arc<G>` outside its router).
 #[derive(Debug)]
 pub struct MissingState(&'static str);
 
@@ -261,6 +280,26 @@ impl<H: ServerSideHandler<M>, M: Send + Sync + 'static> ErasedServerSide for Era
 /// The server-side handlers of one namespace, by event.
 pub(crate) type ServerSideHandlers = HashMap<Box<str>, Arc<dyn ErasedServerSide>>;
 
+/// A handler of a gateway's router: its extractors may take the gateway as `Arc<G>`.
+struct WithGateway {
+    gateway: Arc<dyn std::any::Any + Send + Sync>,
+    handler: Arc<dyn ErasedServerSide>,
+}
+
+impl ErasedServerSide for WithGateway {
+    fn call(&self, mut parts: ServerSideParts) {
+        parts.gateway = Some(self.gateway.clone());
+        self.handler.call(parts);
+    }
+}
+
+pub(crate) fn with_gateway(
+    gateway: Arc<dyn std::any::Any + Send + Sync>,
+    handler: Arc<dyn ErasedServerSide>,
+) -> Arc<dyn ErasedServerSide> {
+    Arc::new(WithGateway { gateway, handler })
+}
+
 pub(crate) fn erase<H: ServerSideHandler<M>, M: Send + Sync + 'static>(
     handler: H,
 ) -> Arc<dyn ErasedServerSide> {
@@ -294,6 +333,7 @@ pub(crate) fn dispatch(ns: NamespaceRef, mut data: Vec<Value>, ack: Option<Serve
         },
         ack,
         ns,
+        gateway: None,
     });
 }
 

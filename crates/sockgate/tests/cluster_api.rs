@@ -146,3 +146,49 @@ async fn fetched_remote_sockets_are_driven_through_the_adapter() {
     .await;
     assert!(!socket_a.was_disconnected());
 }
+
+/// A gateway that answers the server-side event `whoami` with its name.
+struct Named(&'static str);
+
+impl sockgate::gateway::Gateway for Named {
+    fn options(&self) -> sockgate::gateway::GatewayOptions {
+        sockgate::gateway::GatewayOptions::new().namespace("/g")
+    }
+
+    fn register(router: &mut sockgate::gateway::GatewayRouter<Self>) {
+        router.on_server_side(
+            "whoami",
+            |gateway: Arc<Named>, Data(prefix): Data<String>, ack: AckSender| {
+                ack.send(&format!("{prefix} {}", gateway.0))
+            },
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_handles_server_side_events() {
+    let bus = MemoryBus::new();
+    let gateway_bus = bus.clone();
+    let gateways = sockgate::gateway::GatewayApp::new()
+        .gateway(Named("gateway-b"))
+        .adapter(move |ns| {
+            ClassicAdapter::new(Arc::new(gateway_bus.driver()), ns, ClassicConfig::default())
+                as Arc<dyn Adapter>
+        })
+        .build()
+        .unwrap();
+    let b = gateways.shared_servers()[0].clone();
+    let a = node(&bus);
+    let a_ns = a.ns("/g", || {});
+    until("both servers counted on /g", async || {
+        a_ns.server_count().await == 2
+    })
+    .await;
+    assert_eq!(b.of("/g").unwrap().server_count().await, 2);
+    let answers = a_ns
+        .server_side_emit_with_ack("whoami", &"I am")
+        .await
+        .unwrap();
+    let values: Vec<String> = answers.values().into_iter().map(Result::unwrap).collect();
+    assert_eq!(values, vec!["I am gateway-b".to_owned()]);
+}

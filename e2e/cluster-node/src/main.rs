@@ -217,35 +217,39 @@ fn on_connect(io: SocketIo, socket: SocketRef) {
     });
     {
         let io = io.clone();
-        socket.on("server-side-emit", move |payload: Payload, ack: AckSender| {
-            let io = io.clone();
-            async move {
-                let (spec, args) = split_spec(payload);
-                let event = spec["event"].as_str().unwrap_or("sse-ping").to_owned();
-                if spec["ack"].as_bool().unwrap_or(false) {
-                    let timeout = Duration::from_millis(spec["timeout"].as_u64().unwrap_or(2000));
-                    let result = io
-                        .broadcast()
-                        .timeout(timeout)
-                        .server_side_emit_with_ack(&event, args)
-                        .await;
-                    match result {
-                        Ok(responses) => {
-                            let mut values: Vec<Value> =
-                                responses.values::<Value>().into_iter().flatten().collect();
-                            sort_values(&mut values);
-                            ack.send(json!({ "error": null, "responses": values }))
+        socket.on(
+            "server-side-emit",
+            move |payload: Payload, ack: AckSender| {
+                let io = io.clone();
+                async move {
+                    let (spec, args) = split_spec(payload);
+                    let event = spec["event"].as_str().unwrap_or("sse-ping").to_owned();
+                    if spec["ack"].as_bool().unwrap_or(false) {
+                        let timeout =
+                            Duration::from_millis(spec["timeout"].as_u64().unwrap_or(2000));
+                        let result = io
+                            .broadcast()
+                            .timeout(timeout)
+                            .server_side_emit_with_ack(&event, args)
+                            .await;
+                        match result {
+                            Ok(responses) => {
+                                let mut values: Vec<Value> =
+                                    responses.values::<Value>().into_iter().flatten().collect();
+                                sort_values(&mut values);
+                                ack.send(json!({ "error": null, "responses": values }))
+                            }
+                            Err(error) => {
+                                ack.send(json!({ "error": error.to_string(), "responses": [] }))
+                            }
                         }
-                        Err(error) => {
-                            ack.send(json!({ "error": error.to_string(), "responses": [] }))
-                        }
+                    } else {
+                        let result = io.server_side_emit(&event, args).await;
+                        ack.send(json!({ "error": result.err().map(|e| e.to_string()) }))
                     }
-                } else {
-                    let result = io.server_side_emit(&event, args).await;
-                    ack.send(json!({ "error": result.err().map(|e| e.to_string()) }))
                 }
-            }
-        });
+            },
+        );
     }
     {
         // Every operation of a fetched socket, wherever it is connected:

@@ -28,6 +28,7 @@ pub struct GatewayApp {
     gateways: Vec<Pending>,
     filters: Vec<Arc<dyn ExceptionFilter>>,
     state: Arc<Extensions>,
+    adapter: Option<sockgate_core::AdapterFactory>,
 }
 
 impl fmt::Debug for GatewayApp {
@@ -77,15 +78,33 @@ impl GatewayApp {
         self
     }
 
+    /// The adapter of every server's namespaces (a cluster adapter such as
+    /// `sockgate_redis::ClassicAdapter`), as [`crate::SocketIoBuilder::adapter`].
+    pub fn adapter(
+        mut self,
+        factory: impl Fn(
+                std::sync::Weak<dyn sockgate_core::LocalNamespace>,
+            ) -> Arc<dyn sockgate_core::Adapter>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.adapter = Some(Arc::new(factory));
+        self
+    }
+
     /// Creates the servers and installs every gateway; fails on conflicting options.
     pub fn build(self) -> Result<Gateways, GatewayError> {
         let mut shared = Vec::new();
         let mut own = Vec::new();
         for group in group(self.gateways)? {
-            let io = SocketIo::builder()
+            let mut builder = SocketIo::builder()
                 .config(group.options.server.clone())
-                .shared_state(self.state.clone())
-                .build();
+                .shared_state(self.state.clone());
+            if let Some(factory) = self.adapter.clone() {
+                builder = builder.adapter(move |ns| factory(ns));
+            }
+            let io = builder.build();
             for pending in group.members {
                 (pending.install)(&io, &self.filters);
             }
