@@ -124,7 +124,7 @@ async fn fetched_remote_sockets_are_driven_through_the_adapter() {
     let all = a.broadcast().fetch_sockets().await;
     assert_eq!(all.len(), 2);
 
-    remote.emit("direct", &"to b").unwrap();
+    remote.emit("direct", "to b").unwrap();
     let payload = socket_b.wait_for("direct", WAIT).await.unwrap();
     assert_eq!(payload.args, vec![json!("to b")]);
 
@@ -159,7 +159,7 @@ impl sockgate::gateway::Gateway for Named {
         router.on_server_side(
             "whoami",
             |gateway: Arc<Named>, Data(prefix): Data<String>, ack: AckSender| {
-                ack.send(&format!("{prefix} {}", gateway.0))
+                ack.send(format!("{prefix} {}", gateway.0))
             },
         );
     }

@@ -328,7 +328,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut entry = vec![json!(event)];
             entry.extend(args);
             SERVER_SIDE_LOG.lock().push(Value::Array(entry));
-            ack.send(&format!("{node} got {event}"))
+            ack.send(format!("{node} got {event}"))
         },
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
