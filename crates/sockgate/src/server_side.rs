@@ -14,7 +14,7 @@
 //!
 //! # async fn run(io: SocketIo) -> Result<(), Box<dyn std::error::Error>> {
 //! // Every other node's `io.serverSideEmit("ping", n, cb)` lands here.
-//! io.on_server_side("ping", |Data(n): Data<u32>, ack: AckSender| ack.send(n + 1));
+//! io.on_server_side("ping", |Data(n): Data<u32>, ack: AckSender| ack.send(&(n + 1)));
 //!
 //! // Sent to every other node (this node's own handlers are not called).
 //! io.server_side_emit("hello", &"from node A").await?;
