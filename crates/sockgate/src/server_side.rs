@@ -47,7 +47,7 @@ use serde_json::Value;
 use sockgate_core::{AdapterError, ServerSideAck};
 
 use crate::extract::{Args, Data, Event, State, TryData};
-use crate::handler::{panic_message, HandlerError};
+use crate::handler::{marker, panic_message, HandlerError};
 use crate::{AckSender, NamespaceRef, Payload, SendError};
 
 /// A server-side event as it arrived: what its extractors read.
@@ -101,34 +101,27 @@ impl<T: DeserializeOwned> FromServerSideParts for Args<T> {
     }
 }
 
-impl FromServerSideParts for Payload {
-    type Rejection = Infallible;
-    fn from_server_side_parts(parts: &mut ServerSideParts) -> Result<Self, Infallible> {
-        Ok(parts.payload.clone())
-    }
+/// Extractors that cannot fail: `$parts` is the event, `$value` what the handler gets.
+macro_rules! infallible_extractor {
+    ($(#[$doc:meta])* $ty:ty, |$parts:ident| $value:expr) => {
+        $(#[$doc])*
+        impl FromServerSideParts for $ty {
+            type Rejection = Infallible;
+            fn from_server_side_parts($parts: &mut ServerSideParts) -> Result<Self, Infallible> {
+                Ok($value)
+            }
+        }
+    };
 }
 
-impl FromServerSideParts for Event {
-    type Rejection = Infallible;
-    fn from_server_side_parts(parts: &mut ServerSideParts) -> Result<Self, Infallible> {
-        Ok(Event(parts.event.clone()))
-    }
-}
-
-impl FromServerSideParts for NamespaceRef {
-    type Rejection = Infallible;
-    fn from_server_side_parts(parts: &mut ServerSideParts) -> Result<Self, Infallible> {
-        Ok(parts.ns.clone())
-    }
-}
-
-/// Answers the sender; [`AckSender::is_requested`] says whether it waits for an answer.
-impl FromServerSideParts for AckSender {
-    type Rejection = Infallible;
-    fn from_server_side_parts(parts: &mut ServerSideParts) -> Result<Self, Infallible> {
-        Ok(AckSender::server_side(parts.ack.take()))
-    }
-}
+infallible_extractor!(Payload, |parts| parts.payload.clone());
+infallible_extractor!(Event, |parts| Event(parts.event.clone()));
+infallible_extractor!(NamespaceRef, |parts| parts.ns.clone());
+infallible_extractor!(
+    /// Answers the sender; [`AckSender::is_requested`] says whether it waits for an answer.
+    AckSender,
+    |parts| AckSender::server_side(parts.ack.take())
+);
 
 /// The gateway, in a handler registered with
 /// [`GatewayRouter::on_server_side`](crate::gateway::GatewayRouter::on_server_side).
@@ -194,16 +187,6 @@ pub trait ServerSideHandler<M>: Send + Sync + 'static {
     fn call(&self, parts: ServerSideParts);
 }
 
-#[doc(hidden)]
-pub mod marker {
-    /// Handlers returning their output.
-    #[derive(Debug)]
-    pub struct Sync;
-    /// Handlers returning a future.
-    #[derive(Debug)]
-    pub struct Async;
-}
-
 fn rejected(event: &str, rejection: &dyn fmt::Display) {
     tracing::warn!(target: "sockgate::server_side", event, %rejection, "extractor rejected the server-side event; the handler was not called");
 }
@@ -212,8 +195,26 @@ fn panicked(event: &str, panic: Box<dyn std::any::Any + Send>) {
     tracing::error!(target: "sockgate::server_side", event, panic = %panic_message(&panic), "server-side handler panicked");
 }
 
+/// Every argument of a handler, extracted in order; the first rejection is logged and stops.
+trait ExtractAll: Sized {
+    fn extract_all(parts: &mut ServerSideParts) -> Option<Self>;
+}
+
 macro_rules! impl_server_side_handler {
     ($($ty:ident),*) => {
+        #[allow(non_snake_case, unused_variables)]
+        impl<$($ty: FromServerSideParts,)*> ExtractAll for ($($ty,)*) {
+            fn extract_all(parts: &mut ServerSideParts) -> Option<Self> {
+                Some(($(match $ty::from_server_side_parts(parts) {
+                    Ok(value) => value,
+                    Err(rejection) => {
+                        rejected(&parts.event, &rejection);
+                        return None;
+                    }
+                },)*))
+            }
+        }
+
         #[allow(non_snake_case, unused_variables, unused_mut)]
         impl<F, R, $($ty,)*> ServerSideHandler<(marker::Sync, $($ty,)*)> for F
         where
@@ -222,10 +223,9 @@ macro_rules! impl_server_side_handler {
             $($ty: FromServerSideParts + Send + 'static,)*
         {
             fn call(&self, mut parts: ServerSideParts) {
-                $(let $ty = match $ty::from_server_side_parts(&mut parts) {
-                    Ok(value) => value,
-                    Err(rejection) => return rejected(&parts.event, &rejection),
-                };)*
+                let Some(($($ty,)*)) = <($($ty,)*)>::extract_all(&mut parts) else {
+                    return;
+                };
                 match std::panic::catch_unwind(AssertUnwindSafe(|| (self)($($ty,)*))) {
                     Ok(output) => output.finish(&parts.event),
                     Err(panic) => panicked(&parts.event, panic),
@@ -242,10 +242,9 @@ macro_rules! impl_server_side_handler {
             $($ty: FromServerSideParts + Send + 'static,)*
         {
             fn call(&self, mut parts: ServerSideParts) {
-                $(let $ty = match $ty::from_server_side_parts(&mut parts) {
-                    Ok(value) => value,
-                    Err(rejection) => return rejected(&parts.event, &rejection),
-                };)*
+                let Some(($($ty,)*)) = <($($ty,)*)>::extract_all(&mut parts) else {
+                    return;
+                };
                 let future = match std::panic::catch_unwind(AssertUnwindSafe(|| (self)($($ty,)*))) {
                     Ok(future) => future,
                     Err(panic) => return panicked(&parts.event, panic),
