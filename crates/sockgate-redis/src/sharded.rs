@@ -462,36 +462,19 @@ impl Inner {
     }
 
     fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.mutate(rooms, |index| {
-            for sid in index.select(opts) {
-                index.add_all(sid, rooms);
-            }
-        });
+        self.mutate(rooms, |index| crate::local::join(index, opts, rooms));
     }
 
     fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.mutate(rooms, |index| {
-            for sid in index.select(opts) {
-                for room in rooms {
-                    index.del(sid, room);
-                }
-            }
-        });
+        self.mutate(rooms, |index| crate::local::leave(index, opts, rooms));
     }
 
     fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {
-        let sids = self.index.read().select(opts);
-        if let Some(ns) = self.namespace() {
-            ns.disconnect(&sids, close);
-        }
+        crate::local::disconnect(&self.index, self.namespace(), opts, close);
     }
 
     fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        let sids = self.index.read().select(opts);
-        match self.namespace() {
-            Some(ns) => sids.into_iter().filter_map(|s| ns.details(s)).collect(),
-            None => Vec::new(),
-        }
+        crate::local::details(&self.index, self.namespace(), opts)
     }
 
     async fn count_servers(&self, operation: &'static str) -> Result<usize, AdapterError> {
@@ -759,13 +742,8 @@ impl Adapter for ShardedAdapter {
 
     fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
         Box::pin(async move {
-            match self.inner.fetch(opts.clone()).await {
-                Ok(sockets) => sockets,
-                Err(error) => {
-                    tracing::warn!(%error, "fetchSockets answered with this node's sockets only");
-                    self.inner.local_details(&opts)
-                }
-            }
+            let fetched = self.inner.fetch(opts.clone()).await;
+            crate::local::fetched_or_local(fetched, || self.inner.local_details(&opts))
         })
     }
 

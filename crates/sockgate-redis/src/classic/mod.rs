@@ -417,34 +417,19 @@ impl Inner {
     }
 
     fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let mut index = self.index.write();
-        for sid in index.select(opts) {
-            index.add_all(sid, rooms);
-        }
+        crate::local::join(&mut self.index.write(), opts, rooms);
     }
 
     fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let mut index = self.index.write();
-        for sid in index.select(opts) {
-            for room in rooms {
-                index.del(sid, room);
-            }
-        }
+        crate::local::leave(&mut self.index.write(), opts, rooms);
     }
 
     fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {
-        let sids = self.index.read().select(opts);
-        if let Some(ns) = self.namespace() {
-            ns.disconnect(&sids, close);
-        }
+        crate::local::disconnect(&self.index, self.namespace(), opts, close);
     }
 
     fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        let sids = self.index.read().select(opts);
-        match self.namespace() {
-            Some(ns) => sids.into_iter().filter_map(|s| ns.details(s)).collect(),
-            None => Vec::new(),
-        }
+        crate::local::details(&self.index, self.namespace(), opts)
     }
 
     /// `PUBSUB NUMSUB` of the request channel: every node, this one included.
@@ -707,13 +692,8 @@ impl Adapter for ClassicAdapter {
 
     fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
         Box::pin(async move {
-            match self.inner.fetch(opts.clone()).await {
-                Ok(sockets) => sockets,
-                Err(error) => {
-                    tracing::warn!(%error, "fetchSockets answered with this node's sockets only");
-                    self.inner.local_details(&opts)
-                }
-            }
+            let fetched = self.inner.fetch(opts.clone()).await;
+            crate::local::fetched_or_local(fetched, || self.inner.local_details(&opts))
         })
     }
 
