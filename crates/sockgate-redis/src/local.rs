@@ -1,6 +1,6 @@
-//! The node-local half of a cluster adapter, the same for the classic and the sharded one:
-//! applying a room operation or a disconnect to this node's matching sockets, and answering
-//! `fetchSockets` with them.
+//! What the classic and the sharded adapter do alike, whatever their transport: applying a
+//! room operation or a disconnect to this node's matching sockets, answering `fetchSockets`
+//! with them, and collecting the answers of a broadcast with acks.
 
 use std::sync::Arc;
 
@@ -65,4 +65,58 @@ pub(crate) fn fetched_or_local(
             local()
         }
     }
+}
+
+/// One answer to a broadcast with acks, whatever the transport's message type.
+pub(crate) enum AckReply {
+    /// A node's `BROADCAST_CLIENT_COUNT`: how many of its clients were sent the event.
+    Count(usize),
+    /// One client's `BROADCAST_ACK`: its answer's first argument (Node forwards that only).
+    Ack(serde_json::Value),
+    /// Anything else on the request's channel.
+    Other,
+}
+
+/// Waits for every other node's client count (until `deadline`), forwarding the acks that
+/// arrive meanwhile to `on_ack`, and returns the number of remote clients to expect. The acks
+/// keep coming after the counts: a task forwards them until the deadline, then drops `guard`,
+/// which forgets the request (Node deletes its `ackRequests` entry after `flags.timeout`).
+pub(crate) async fn collect_broadcast_acks<M, G>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<M>,
+    guard: G,
+    remote: usize,
+    deadline: tokio::time::Instant,
+    classify: impl Fn(&M) -> AckReply + Send + 'static,
+    on_ack: sockgate_core::AckCallback,
+) -> usize
+where
+    M: Send + 'static,
+    G: Send + 'static,
+{
+    let forward = move |message: &M, counts: &mut usize, clients: &mut usize| {
+        match classify(message) {
+            AckReply::Count(n) => {
+                *counts += 1;
+                *clients += n;
+            }
+            // One argument, even when it is an array.
+            AckReply::Ack(arg) => on_ack(vec![arg]),
+            AckReply::Other => {}
+        }
+    };
+    let (mut counts, mut clients) = (0, 0);
+    while counts < remote {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(message)) => forward(&message, &mut counts, &mut clients),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    tokio::spawn(async move {
+        let _guard = guard;
+        let mut ignored = (0, 0);
+        while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            forward(&message, &mut ignored.0, &mut ignored.1);
+        }
+    });
+    clients
 }

@@ -607,7 +607,7 @@ impl Inner {
             .flags
             .timeout
             .get_or_insert(self.config.requests_timeout);
-        let (pending, mut rx) = self.register();
+        let (pending, rx) = self.register();
         let data = cluster::broadcast_data(&packet, Some(&pending.id), &opts);
         let payload = cluster::encode(
             BROADCAST,
@@ -620,38 +620,19 @@ impl Inner {
             return 0;
         }
         let deadline = Instant::now() + timeout;
-        let forward =
-            move |message: &ClusterMessage, counts: &mut usize, clients: &mut usize| match message
-                .kind
-            {
-                BROADCAST_CLIENT_COUNT => {
-                    *counts += 1;
-                    *clients += message
-                        .get("clientCount")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0) as usize;
-                }
-                BROADCAST_ACK => {
-                    let arg = message.get("packet").cloned().unwrap_or(Value::Null);
-                    on_ack(vec![arg]);
-                }
-                _ => {}
-            };
-        let (mut counts, mut clients) = (0, 0);
-        while counts < remote {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(message)) => forward(&message, &mut counts, &mut clients),
-                Ok(None) | Err(_) => break,
+        let classify = |message: &ClusterMessage| match message.kind {
+            BROADCAST_CLIENT_COUNT => crate::local::AckReply::Count(
+                message
+                    .get("clientCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as usize,
+            ),
+            BROADCAST_ACK => {
+                crate::local::AckReply::Ack(message.get("packet").cloned().unwrap_or(Value::Null))
             }
-        }
-        tokio::spawn(async move {
-            let _pending = pending;
-            let mut ignored = (0, 0);
-            while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                forward(&message, &mut ignored.0, &mut ignored.1);
-            }
-        });
-        clients
+            _ => crate::local::AckReply::Other,
+        };
+        crate::local::collect_broadcast_acks(rx, pending, remote, deadline, classify, on_ack).await
     }
 }
 

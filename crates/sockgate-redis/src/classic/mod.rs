@@ -571,7 +571,7 @@ impl Inner {
             .flags
             .timeout
             .get_or_insert(self.config.requests_timeout);
-        let (guard, mut rx) = self.register();
+        let (guard, rx) = self.register();
         let payload = codec::encode_request(
             &self.uid,
             Some(&guard.id),
@@ -585,41 +585,20 @@ impl Inner {
             return 0;
         }
         let deadline = Instant::now() + timeout;
-        let forward = move |response: &Response, counts: &mut usize, clients: &mut usize| {
-            match response.kind {
-                Some(request_type::BROADCAST_CLIENT_COUNT) => {
-                    *counts += 1;
-                    *clients += response
-                        .body
-                        .get("clientCount")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0) as usize;
-                }
-                Some(request_type::BROADCAST_ACK) => {
-                    let arg = response.body.get("packet").cloned().unwrap_or(Value::Null);
-                    // Node forwards the first argument only: one argument, even when it is an array.
-                    on_ack(vec![arg]);
-                }
-                _ => {}
-            }
+        let classify = |response: &Response| match response.kind {
+            Some(request_type::BROADCAST_CLIENT_COUNT) => crate::local::AckReply::Count(
+                response
+                    .body
+                    .get("clientCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as usize,
+            ),
+            Some(request_type::BROADCAST_ACK) => crate::local::AckReply::Ack(
+                response.body.get("packet").cloned().unwrap_or(Value::Null),
+            ),
+            _ => crate::local::AckReply::Other,
         };
-        let (mut counts, mut clients) = (0, 0);
-        while counts < remote {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(response)) => forward(&response, &mut counts, &mut clients),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        // The acks keep coming after the counts: forward them until the timeout, then forget
-        // the request (Node deletes its `ackRequests` entry after `flags.timeout`).
-        tokio::spawn(async move {
-            let _guard = guard;
-            let mut ignored = (0, 0);
-            while let Ok(Some(response)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                forward(&response, &mut ignored.0, &mut ignored.1);
-            }
-        });
-        clients
+        crate::local::collect_broadcast_acks(rx, guard, remote, deadline, classify, on_ack).await
     }
 }
 
