@@ -130,7 +130,10 @@ export async function stopAll() {
     })));
 }
 
-/** A connected client of `node`, which answers `ask` acks with `ack from <name>`. */
+/**
+ * A connected client of `node`, which answers `ask` acks with `ack from <name>` and `ask-list`
+ * acks with one array argument, `["list", <name>]`.
+ */
 export function client(node, name) {
   const socket = connect(`http://127.0.0.1:${node.port}`, {
     transports: ["websocket"],
@@ -142,6 +145,10 @@ export function client(node, name) {
   socket.on("ask", (...args) => {
     const cb = args.pop();
     cb(`ack from ${name}`);
+  });
+  socket.on("ask-list", (...args) => {
+    const cb = args.pop();
+    cb(["list", name]);
   });
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
@@ -157,7 +164,7 @@ export function call(socket, event, ...args) {
 /** Waits until `f()` is true, at most `ms`. */
 export async function until(f, ms = 5000, what = "condition") {
   const deadline = Date.now() + ms;
-  while (!f()) {
+  while (!(await f())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

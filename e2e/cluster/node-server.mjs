@@ -110,6 +110,18 @@ io.on("connection", (socket) => {
     }
   });
   socket.on("server-side-log", (ack) => ack(serverSideLog));
+  socket.on("remote-socket", async (spec, ...rest) => {
+    const ack = rest.pop();
+    const sockets = await operators(spec).fetchSockets();
+    const remote = sockets.find((s) => s.id === spec.id);
+    if (!remote) return ack({ error: "not found" });
+    if (spec.op === "emit") remote.emit(spec.event ?? "direct", ...rest);
+    else if (spec.op === "join") remote.join(spec.rooms);
+    else if (spec.op === "leave") remote.leave(spec.rooms);
+    else if (spec.op === "disconnect") remote.disconnect(Boolean(spec.close));
+    else return ack({ error: `unknown op ${spec.op}` });
+    ack({ error: null });
+  });
 });
 
 httpServer.listen(port, "127.0.0.1", () => {

@@ -187,13 +187,14 @@ pub trait Adapter: Send + Sync + 'static {
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions);
 
     /// Forwards an event expecting acks to the other nodes; calls `on_ack` with each remote
-    /// answer and resolves to the number of remote answers to expect. Local sockets are
-    /// handled by the caller.
+    /// answer's arguments (Node's nodes forward the first argument only: `vec![arg]`, so an
+    /// answer that is one array stays one argument) and resolves to the number of remote
+    /// answers to expect. Local sockets are handled by the caller.
     fn broadcast_with_ack_remote(
         &self,
         _packet: Packet,
         _opts: BroadcastOptions,
-        _on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        _on_ack: AckCallback,
     ) -> BoxFuture<'_, usize> {
         Box::pin(async { 0 })
     }

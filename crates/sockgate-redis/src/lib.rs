@@ -34,6 +34,7 @@ mod driver;
 pub mod emitter;
 #[cfg(feature = "fred")]
 mod fred_driver;
+mod local;
 mod memory;
 pub mod msgpack;
 mod outage;

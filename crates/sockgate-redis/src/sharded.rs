@@ -462,36 +462,19 @@ impl Inner {
     }
 
     fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.mutate(rooms, |index| {
-            for sid in index.select(opts) {
-                index.add_all(sid, rooms);
-            }
-        });
+        self.mutate(rooms, |index| crate::local::join(index, opts, rooms));
     }
 
     fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.mutate(rooms, |index| {
-            for sid in index.select(opts) {
-                for room in rooms {
-                    index.del(sid, room);
-                }
-            }
-        });
+        self.mutate(rooms, |index| crate::local::leave(index, opts, rooms));
     }
 
     fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {
-        let sids = self.index.read().select(opts);
-        if let Some(ns) = self.namespace() {
-            ns.disconnect(&sids, close);
-        }
+        crate::local::disconnect(&self.index, self.namespace(), opts, close);
     }
 
     fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        let sids = self.index.read().select(opts);
-        match self.namespace() {
-            Some(ns) => sids.into_iter().filter_map(|s| ns.details(s)).collect(),
-            None => Vec::new(),
-        }
+        crate::local::details(&self.index, self.namespace(), opts)
     }
 
     async fn count_servers(&self, operation: &'static str) -> Result<usize, AdapterError> {
@@ -611,7 +594,7 @@ impl Inner {
         self: Arc<Self>,
         packet: Packet,
         mut opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> usize {
         let remote = match self.count_servers("broadcastWithAck").await {
             Ok(n) => n - 1,
@@ -624,7 +607,7 @@ impl Inner {
             .flags
             .timeout
             .get_or_insert(self.config.requests_timeout);
-        let (pending, mut rx) = self.register();
+        let (pending, rx) = self.register();
         let data = cluster::broadcast_data(&packet, Some(&pending.id), &opts);
         let payload = cluster::encode(
             BROADCAST,
@@ -637,38 +620,19 @@ impl Inner {
             return 0;
         }
         let deadline = Instant::now() + timeout;
-        let forward =
-            move |message: &ClusterMessage, counts: &mut usize, clients: &mut usize| match message
-                .kind
-            {
-                BROADCAST_CLIENT_COUNT => {
-                    *counts += 1;
-                    *clients += message
-                        .get("clientCount")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0) as usize;
-                }
-                BROADCAST_ACK => {
-                    let arg = message.get("packet").cloned().unwrap_or(Value::Null);
-                    on_ack(Value::Array(vec![arg]));
-                }
-                _ => {}
-            };
-        let (mut counts, mut clients) = (0, 0);
-        while counts < remote {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(message)) => forward(&message, &mut counts, &mut clients),
-                Ok(None) | Err(_) => break,
+        let classify = |message: &ClusterMessage| match message.kind {
+            BROADCAST_CLIENT_COUNT => crate::local::AckReply::Count(
+                message
+                    .get("clientCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as usize,
+            ),
+            BROADCAST_ACK => {
+                crate::local::AckReply::Ack(message.get("packet").cloned().unwrap_or(Value::Null))
             }
-        }
-        tokio::spawn(async move {
-            let _pending = pending;
-            let mut ignored = (0, 0);
-            while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                forward(&message, &mut ignored.0, &mut ignored.1);
-            }
-        });
-        clients
+            _ => crate::local::AckReply::Other,
+        };
+        crate::local::collect_broadcast_acks(rx, pending, remote, deadline, classify, on_ack).await
     }
 }
 
@@ -748,7 +712,7 @@ impl Adapter for ShardedAdapter {
         &self,
         packet: Packet,
         opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> BoxFuture<'_, usize> {
         Box::pin(
             self.inner
@@ -759,13 +723,8 @@ impl Adapter for ShardedAdapter {
 
     fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
         Box::pin(async move {
-            match self.inner.fetch(opts.clone()).await {
-                Ok(sockets) => sockets,
-                Err(error) => {
-                    tracing::warn!(%error, "fetchSockets answered with this node's sockets only");
-                    self.inner.local_details(&opts)
-                }
-            }
+            let fetched = self.inner.fetch(opts.clone()).await;
+            crate::local::fetched_or_local(fetched, || self.inner.local_details(&opts))
         })
     }
 

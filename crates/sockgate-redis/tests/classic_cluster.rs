@@ -211,7 +211,11 @@ async fn broadcast_with_acks_collects_every_nodes_answers() {
     };
     let expected = a
         .adapter
-        .broadcast_with_ack_remote(packet, opts, Arc::new(move |v| sink.lock().push(v)))
+        .broadcast_with_ack_remote(
+            packet,
+            opts,
+            Arc::new(move |v: Vec<Value>| sink.lock().push(Value::Array(v))),
+        )
         .await;
     assert_eq!(expected, 3, "2 clients on B, 1 on C");
     assert!(eventually(WAIT, || acks.lock().len() == 3).await);

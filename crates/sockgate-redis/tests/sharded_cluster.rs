@@ -222,7 +222,7 @@ async fn every_operation_crosses_nodes() {
                 },
                 ..Default::default()
             },
-            Arc::new(move |v| sink.lock().push(v)),
+            Arc::new(move |v: Vec<Value>| sink.lock().push(Value::Array(v))),
         )
         .await;
     assert_eq!(expected, 3);

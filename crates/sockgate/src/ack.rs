@@ -257,15 +257,48 @@ impl AckResponses {
 }
 
 /// Answers the client's ack once. Dropping it without sending sends nothing (as in Node).
+///
+/// In a server-side event handler ([`crate::NamespaceRef::on_server_side`]) it answers the
+/// server that called `serverSideEmit` with an ack; that answer carries one argument (the
+/// first), as Node's does.
 #[derive(Debug)]
 pub struct AckSender {
-    socket: SocketRef,
+    target: AckTarget,
     id: Option<u64>,
+}
+
+enum AckTarget {
+    Socket(SocketRef),
+    // A mutex only to make the sender `Sync` as extractors are; never contended.
+    ServerSide(parking_lot::Mutex<Option<sockgate_core::ServerSideAck>>),
+}
+
+impl fmt::Debug for AckTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AckTarget::Socket(socket) => f.debug_tuple("Socket").field(&socket.id()).finish(),
+            AckTarget::ServerSide(ack) => f
+                .debug_tuple("ServerSide")
+                .field(&ack.lock().is_some())
+                .finish(),
+        }
+    }
 }
 
 impl AckSender {
     pub(crate) fn new(socket: SocketRef, id: Option<u64>) -> Self {
-        AckSender { socket, id }
+        AckSender {
+            target: AckTarget::Socket(socket),
+            id,
+        }
+    }
+
+    /// Answers a server-side emit (the id only says whether an answer is expected).
+    pub(crate) fn server_side(ack: Option<sockgate_core::ServerSideAck>) -> Self {
+        AckSender {
+            id: ack.is_some().then_some(0),
+            target: AckTarget::ServerSide(parking_lot::Mutex::new(ack)),
+        }
     }
 
     /// Whether the client asked for an ack.
@@ -280,8 +313,19 @@ impl AckSender {
             return Ok(());
         };
         let payload = data.into_payload().map_err(crate::SendError::Serialize)?;
-        self.socket
-            .send_packet(payload.into_ack(self.socket.ns_name(), id))
+        match self.target {
+            AckTarget::Socket(socket) => socket.send_packet(payload.into_ack(socket.ns_name(), id)),
+            AckTarget::ServerSide(ack) => {
+                if let Some(ack) = ack.into_inner() {
+                    ack(payload
+                        .args
+                        .into_iter()
+                        .next()
+                        .unwrap_or(serde_json::Value::Null));
+                }
+                Ok(())
+            }
+        }
     }
 }
 

@@ -60,6 +60,12 @@
 //! middlewares, disconnect reasons, the adapter contract, and connection state recovery. Every
 //! official socket.io client talks to it unchanged.
 //!
+//! With a cluster adapter (`sockgate-redis`), the same API spans every node, Node socket.io
+//! servers included: broadcasts, [`BroadcastOperators::fetch_sockets`] (remote sockets you can
+//! emit to, make join, leave, disconnect), [`SocketIo::server_count`], and server-side events
+//! between servers: [`SocketIo::server_side_emit`] and [`SocketIo::on_server_side`] (see
+//! [`server_side`]).
+//!
 //! Handlers are plain functions or closures whose arguments are [extractors](extract), as in
 //! axum:
 //!
@@ -134,6 +140,7 @@ mod operators;
 mod payload;
 mod reason;
 mod server;
+pub mod server_side;
 mod socket;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -152,6 +159,7 @@ pub use server::{
     ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
     SocketIoService, DEFAULT_CLOSE_TIMEOUT,
 };
+pub use server_side::ClusterError;
 pub use socket::{IntoRooms, Socket, SocketRef, TimedSocket};
 
 pub use sockgate_core::{self as core, RecoveryConfig, Room, Sid, SocketId};

@@ -70,6 +70,10 @@ pub(crate) struct Namespace {
     /// handler of its own for the event): one table, not one per socket.
     pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
     pub(crate) disconnect_handlers: RwLock<Vec<NsDisconnectCallback>>,
+    /// Handlers of the events other servers send with `serverSideEmit`.
+    pub(crate) server_side_handlers: RwLock<crate::server_side::ServerSideHandlers>,
+    /// This namespace, for the adapter's calls that hand a [`NamespaceRef`] to handlers.
+    this: OnceLock<Weak<Namespace>>,
     ack_ids: AtomicU64,
     /// Set for a child of a dynamic namespace: the registry frees it once it has no socket
     /// and no CONNECT in progress (Node's `cleanupEmptyChildNamespaces`).
@@ -107,10 +111,13 @@ impl Namespace {
             middlewares: RwLock::new(middlewares),
             handlers: RwLock::new(HashMap::new()),
             disconnect_handlers: RwLock::new(Vec::new()),
+            server_side_handlers: RwLock::new(Default::default()),
+            this: OnceLock::new(),
             ack_ids: AtomicU64::new(0),
             cleanup: OnceLock::new(),
             connecting: std::sync::atomic::AtomicUsize::new(0),
         });
+        let _ = ns.this.set(Arc::downgrade(&ns));
         let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as Weak<dyn LocalNamespace>;
         let _ = ns.adapter.set((server.adapter_factory)(weak));
         ns
@@ -304,6 +311,13 @@ impl LocalNamespace for Namespace {
         }
         expected
     }
+
+    /// Runs this namespace's handler of the event (see [`NamespaceRef::on_server_side`]).
+    fn on_server_side_emit(&self, data: Vec<Value>, ack: Option<sockgate_core::ServerSideAck>) {
+        if let Some(ns) = self.this.get().and_then(Weak::upgrade) {
+            crate::server_side::dispatch(NamespaceRef(ns), data, ack);
+        }
+    }
 }
 
 /// A handle on a namespace: broadcast to it, add middlewares, list its sockets.
@@ -340,6 +354,53 @@ impl NamespaceRef {
             crate::handler::boxed_message_handler(handler),
         );
         self
+    }
+
+    /// Registers the handler of a server-side event: what another server of the cluster sends
+    /// with `serverSideEmit` on this namespace (Node's `io.of(name).on(event, handler)`). Its
+    /// arguments are extractors ([`crate::server_side`]: `Data`, `Args`, `Payload`,
+    /// `AckSender`...); a later handler for the same event replaces the earlier one.
+    pub fn on_server_side<H, M>(&self, event: impl Into<String>, handler: H) -> &Self
+    where
+        H: crate::server_side::ServerSideHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.0.server_side_handlers.write().insert(
+            event.into().into_boxed_str(),
+            crate::server_side::erase(handler),
+        );
+        self
+    }
+
+    /// Sends an event to the other servers of the cluster (Node's `serverSideEmit`); this
+    /// server's own handlers are not called. Resolves once the adapter published it; a single
+    /// node has nobody to send to and resolves at once.
+    pub async fn server_side_emit<P: crate::payload::IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> Result<(), crate::ClusterError> {
+        let data = server_side_data(event, data)?;
+        Ok(self.0.adapter().server_side_emit(data).await?)
+    }
+
+    /// [`NamespaceRef::server_side_emit`] collecting one answer per other server within the
+    /// server's ack timeout (see [`BroadcastOperators::server_side_emit_with_ack`] to set
+    /// another). Decode them with [`crate::AckResponses::values`], as broadcast acks.
+    pub async fn server_side_emit_with_ack<P: crate::payload::IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> Result<crate::AckResponses, crate::ClusterError> {
+        self.broadcast()
+            .server_side_emit_with_ack(event, data)
+            .await
+    }
+
+    /// How many servers serve this namespace, this one included (Node's
+    /// `adapter.serverCount()`); 1 without a cluster adapter.
+    pub async fn server_count(&self) -> usize {
+        self.0.adapter().server_count().await
     }
 
     /// Called for every socket of this namespace that disconnects.
@@ -395,4 +456,24 @@ impl NamespaceRef {
             socket.close(reason);
         }
     }
+}
+
+/// `[event, ...args]` for the adapter's server-side emits. Binary arguments are refused
+/// (a [`crate::SendError::Serialize`]) rather than sent as placeholders whose bytes are lost:
+/// the adapter's server-side emit carries JSON values only.
+pub(crate) fn server_side_data<P: crate::payload::IntoPayload>(
+    event: &str,
+    data: P,
+) -> Result<Vec<Value>, crate::SendError> {
+    crate::check_event_name(event)?;
+    let payload = data.into_payload().map_err(crate::SendError::Serialize)?;
+    if payload.has_binary() {
+        return Err(crate::SendError::Serialize(serde::ser::Error::custom(
+            "server-side emits carry no binary: send the bytes as base64 or an array of numbers",
+        )));
+    }
+    let mut values = Vec::with_capacity(payload.args.len() + 1);
+    values.push(Value::String(event.to_owned()));
+    values.extend(payload.args);
+    Ok(values)
 }

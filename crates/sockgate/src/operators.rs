@@ -131,11 +131,9 @@ impl BroadcastOperators {
         let mut expected = waiting.len();
         if !self.opts.flags.local {
             let remote_tx = tx.clone();
-            let on_ack = Arc::new(move |value: Value| {
-                let args = match value {
-                    Value::Array(args) => args,
-                    other => vec![other],
-                };
+            // The adapter hands each remote answer's arguments as a list: an answer whose
+            // one argument is an array stays one argument.
+            let on_ack: sockgate_core::AckCallback = Arc::new(move |args: Vec<Value>| {
                 let _ = remote_tx.send((
                     None,
                     Payload {
@@ -177,9 +175,27 @@ impl BroadcastOperators {
         Ok(responses)
     }
 
-    /// Every matching socket, local and remote.
+    /// Every matching socket, local and remote. When other nodes cannot be reached or do not
+    /// all answer in time, the adapter logs it and this returns what it has (at least this
+    /// node's sockets); use [`BroadcastOperators::try_fetch_sockets`] to get the error.
     pub async fn fetch_sockets(self) -> Vec<RemoteSocket> {
-        let details = self.ns.adapter().fetch_sockets(self.opts).await;
+        let details = self.ns.adapter().fetch_sockets(self.opts.clone()).await;
+        self.remote_sockets(details)
+    }
+
+    /// [`BroadcastOperators::fetch_sockets`] that fails when the other nodes cannot be reached
+    /// or do not all answer within the adapter's request timeout (see
+    /// [`sockgate_core::AdapterError`] for what to do).
+    pub async fn try_fetch_sockets(self) -> Result<Vec<RemoteSocket>, sockgate_core::AdapterError> {
+        let details = self
+            .ns
+            .adapter()
+            .try_fetch_sockets(self.opts.clone())
+            .await?;
+        Ok(self.remote_sockets(details))
+    }
+
+    fn remote_sockets(&self, details: Vec<SocketDetails>) -> Vec<RemoteSocket> {
         details
             .into_iter()
             .map(|details| RemoteSocket {
@@ -187,6 +203,46 @@ impl BroadcastOperators {
                 ns: self.ns.clone(),
             })
             .collect()
+    }
+
+    /// Sends an event to the other servers of the cluster (Node's
+    /// `io.timeout(t).serverSideEmitWithAck`) and collects one answer per other server within
+    /// the timeout set with [`BroadcastOperators::timeout`] (else the server's ack timeout).
+    /// The rooms and flags are not used: a server-side event goes to every other server.
+    /// Decode the answers with [`AckResponses::values`]. Fails with
+    /// [`crate::ClusterError::Adapter`] when a server did not answer in time.
+    pub async fn server_side_emit_with_ack<P: IntoPayload>(
+        self,
+        event: &str,
+        data: P,
+    ) -> Result<AckResponses, crate::ClusterError> {
+        let data = crate::namespace::server_side_data(event, data)?;
+        let timeout = self
+            .opts
+            .flags
+            .timeout
+            .unwrap_or(self.ns.server().config.ack_timeout);
+        let answers = self
+            .ns
+            .adapter()
+            .server_side_emit_with_ack(data, timeout)
+            .await?;
+        Ok(AckResponses {
+            expected: answers.len(),
+            missing: Vec::new(),
+            answers: answers
+                .into_iter()
+                .map(|answer| {
+                    (
+                        None,
+                        Payload {
+                            args: vec![answer],
+                            attachments: Vec::new(),
+                        },
+                    )
+                })
+                .collect(),
+        })
     }
 
     /// Makes every matching socket join `rooms`.
@@ -205,7 +261,12 @@ impl BroadcastOperators {
     }
 }
 
-/// A socket returned by `fetch_sockets`, possibly on another node.
+/// A socket returned by `fetch_sockets`, possibly on another node (Node's `RemoteSocket`).
+///
+/// Its operations go through the adapter as a broadcast to the socket's own room, so they
+/// reach it wherever it is connected: [`RemoteSocket::emit`] is a broadcast to its id,
+/// [`RemoteSocket::join`] / [`RemoteSocket::leave`] / [`RemoteSocket::disconnect`] are
+/// `sockets_join` / `sockets_leave` / `disconnect_sockets` on its id.
 #[derive(Debug, Clone)]
 pub struct RemoteSocket {
     details: SocketDetails,

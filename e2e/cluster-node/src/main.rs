@@ -16,81 +16,27 @@
 //! - `server-count`; `all-rooms` (sorted);
 //! - `server-side-emit` `{event, ack, timeout}` + args → `{error, responses}`;
 //! - `server-side-log` → every server-side event received, `[event, ...args]`; an event
-//!   received with an ack is answered `"<name> got <event>"`.
+//!   received with an ack is answered `"<name> got <event>"` (a handler registered with
+//!   `io.on_server_side`, as Node's `io.on("sse-ping", ...)`);
+//! - `remote-socket` `{ops, id, op, event, rooms, close}` + args → fetches the sockets and
+//!   runs `op` (`emit`, `join`, `leave`, `disconnect`) on the one with that id → `{error}`.
 
 use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use sockgate::extract::Data;
+use sockgate::extract::{Args, Data, Event};
 use sockgate::{AckSender, BroadcastOperators, Payload, SocketIo, SocketRef};
-use sockgate_core::{
-    AckCallback, Adapter, BroadcastFlags, LocalNamespace, ServerSideAck, Sid, SocketDetails,
-};
-use sockgate_proto::socketio::Packet;
+use sockgate_core::{Adapter, LocalNamespace};
 use sockgate_redis::{
     ClassicAdapter, ClassicConfig, Driver, FredConfig, FredDriver, ShardedAdapter, ShardedConfig,
 };
 
-/// The adapter of `/`, for the operations the server API does not expose yet (server count,
-/// all rooms, server-side emit).
+/// The adapter of `/`, for `all-rooms` (the server API has no `all_rooms` yet).
 static MAIN_ADAPTER: LazyLock<Mutex<Option<Arc<dyn Adapter>>>> = LazyLock::new(Default::default);
-/// The namespace wrappers the adapters point to (kept alive here).
-static WRAPPERS: LazyLock<Mutex<Vec<Arc<Wrapper>>>> = LazyLock::new(Default::default);
 /// Server-side events received from the other nodes.
 static SERVER_SIDE_LOG: LazyLock<Mutex<Vec<Value>>> = LazyLock::new(Default::default);
-
-/// Stands between the adapter and the namespace to receive server-side events (the server
-/// has no listener API for them yet); everything else goes to the namespace.
-struct Wrapper {
-    node: String,
-    nsp: String,
-    inner: Weak<dyn LocalNamespace>,
-}
-
-impl LocalNamespace for Wrapper {
-    fn name(&self) -> &str {
-        &self.nsp
-    }
-    fn deliver(&self, sids: &[Sid], packet: &Packet, flags: &BroadcastFlags) {
-        if let Some(ns) = self.inner.upgrade() {
-            ns.deliver(sids, packet, flags);
-        }
-    }
-    fn details(&self, sid: Sid) -> Option<SocketDetails> {
-        self.inner.upgrade()?.details(sid)
-    }
-    fn disconnect(&self, sids: &[Sid], close: bool) {
-        if let Some(ns) = self.inner.upgrade() {
-            ns.disconnect(sids, close);
-        }
-    }
-    fn deliver_with_ack(
-        &self,
-        sids: &[Sid],
-        packet: &Packet,
-        flags: &BroadcastFlags,
-        timeout: Duration,
-        on_ack: AckCallback,
-    ) -> usize {
-        match self.inner.upgrade() {
-            Some(ns) => ns.deliver_with_ack(sids, packet, flags, timeout, on_ack),
-            None => 0,
-        }
-    }
-    fn on_server_side_emit(&self, data: Vec<Value>, ack: Option<ServerSideAck>) {
-        let event = data
-            .first()
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        SERVER_SIDE_LOG.lock().push(Value::Array(data));
-        if let Some(ack) = ack {
-            ack(json!(format!("{} got {event}", self.node)));
-        }
-    }
-}
 
 fn flag(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -252,13 +198,13 @@ fn on_connect(io: SocketIo, socket: SocketRef) {
             }
         });
     }
-    socket.on("server-count", |ack: AckSender| async move {
-        let count = match main_adapter() {
-            Some(adapter) => adapter.server_count().await,
-            None => 1,
-        };
-        ack.send(json!(count))
-    });
+    {
+        let io = io.clone();
+        socket.on("server-count", move |ack: AckSender| {
+            let io = io.clone();
+            async move { ack.send(json!(io.server_count().await)) }
+        });
+    }
     socket.on("all-rooms", |ack: AckSender| async move {
         let rooms = match main_adapter() {
             Some(adapter) => match adapter.all_rooms().await {
@@ -269,30 +215,69 @@ fn on_connect(io: SocketIo, socket: SocketRef) {
         };
         ack.send(rooms)
     });
-    socket.on(
-        "server-side-emit",
-        |payload: Payload, ack: AckSender| async move {
-            let (spec, args) = split_spec(payload);
-            let Some(adapter) = main_adapter() else {
-                return ack.send(json!({ "error": "no adapter" }));
-            };
-            let mut data = vec![spec["event"].clone()];
-            data.extend(args.args);
-            if spec["ack"].as_bool().unwrap_or(false) {
-                let timeout = Duration::from_millis(spec["timeout"].as_u64().unwrap_or(2000));
-                match adapter.server_side_emit_with_ack(data, timeout).await {
-                    Ok(mut responses) => {
-                        sort_values(&mut responses);
-                        ack.send(json!({ "error": null, "responses": responses }))
+    {
+        let io = io.clone();
+        socket.on(
+            "server-side-emit",
+            move |payload: Payload, ack: AckSender| {
+                let io = io.clone();
+                async move {
+                    let (spec, args) = split_spec(payload);
+                    let event = spec["event"].as_str().unwrap_or("sse-ping").to_owned();
+                    if spec["ack"].as_bool().unwrap_or(false) {
+                        let timeout =
+                            Duration::from_millis(spec["timeout"].as_u64().unwrap_or(2000));
+                        let result = io
+                            .broadcast()
+                            .timeout(timeout)
+                            .server_side_emit_with_ack(&event, args)
+                            .await;
+                        match result {
+                            Ok(responses) => {
+                                let mut values: Vec<Value> =
+                                    responses.values::<Value>().into_iter().flatten().collect();
+                                sort_values(&mut values);
+                                ack.send(json!({ "error": null, "responses": values }))
+                            }
+                            Err(error) => {
+                                ack.send(json!({ "error": error.to_string(), "responses": [] }))
+                            }
+                        }
+                    } else {
+                        let result = io.server_side_emit(&event, args).await;
+                        ack.send(json!({ "error": result.err().map(|e| e.to_string()) }))
                     }
-                    Err(error) => ack.send(json!({ "error": error.to_string(), "responses": [] })),
                 }
-            } else {
-                let result = adapter.server_side_emit(data).await;
-                ack.send(json!({ "error": result.err().map(|e| e.to_string()) }))
+            },
+        );
+    }
+    {
+        // Every operation of a fetched socket, wherever it is connected:
+        // `{ops, id, op: "emit"|"join"|"leave"|"disconnect", event, rooms}` + args.
+        let io = io.clone();
+        socket.on("remote-socket", move |payload: Payload, ack: AckSender| {
+            let io = io.clone();
+            async move {
+                let (spec, args) = split_spec(payload);
+                let sockets = match operators(&io, &spec).try_fetch_sockets().await {
+                    Ok(sockets) => sockets,
+                    Err(error) => return ack.send(json!({ "error": error.to_string() })),
+                };
+                let id = spec["id"].as_str().unwrap_or_default();
+                let Some(remote) = sockets.iter().find(|s| s.id().as_str() == id) else {
+                    return ack.send(json!({ "error": "not found" }));
+                };
+                match spec["op"].as_str().unwrap_or_default() {
+                    "emit" => remote.emit(spec["event"].as_str().unwrap_or("direct"), args)?,
+                    "join" => remote.join(rooms_arg(&spec["rooms"])),
+                    "leave" => remote.leave(rooms_arg(&spec["rooms"])),
+                    "disconnect" => remote.disconnect(spec["close"].as_bool().unwrap_or(false)),
+                    other => return ack.send(json!({ "error": format!("unknown op {other}") })),
+                }
+                ack.send(json!({ "error": null }))
             }
-        },
-    );
+        });
+    }
     socket.on("server-side-log", |ack: AckSender| {
         ack.send(Value::Array(SERVER_SIDE_LOG.lock().clone()))
     });
@@ -318,22 +303,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = ClassicConfig::default();
     let io = SocketIo::builder()
         .adapter(move |namespace: Weak<dyn LocalNamespace>| {
-            let nsp = namespace
-                .upgrade()
-                .map_or_else(|| "/".to_owned(), |ns| ns.name().to_owned());
-            let wrapper = Arc::new(Wrapper {
-                node: node.clone(),
-                nsp: nsp.clone(),
-                inner: namespace,
-            });
-            let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&wrapper) as _;
-            WRAPPERS.lock().push(wrapper);
+            let is_main = namespace.upgrade().is_some_and(|ns| ns.name() == "/");
             let adapter: Arc<dyn Adapter> = if sharded {
-                ShardedAdapter::new(driver.clone(), weak, ShardedConfig::default())
+                ShardedAdapter::new(driver.clone(), namespace, ShardedConfig::default())
             } else {
-                ClassicAdapter::new(driver.clone(), weak, config.clone())
+                ClassicAdapter::new(driver.clone(), namespace, config.clone())
             };
-            if nsp == "/" {
+            if is_main {
                 *MAIN_ADAPTER.lock() = Some(adapter.clone());
             }
             adapter
@@ -345,6 +321,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             on_connect(io2.clone(), socket)
         });
     }
+    // Node's `io.on("sse-ping", (...args, cb) => ...)`, through the public API.
+    io.on_server_side(
+        "sse-ping",
+        move |Event(event): Event, Args(args): Args<Vec<Value>>, ack: AckSender| {
+            let mut entry = vec![json!(event)];
+            entry.extend(args);
+            SERVER_SIDE_LOG.lock().push(Value::Array(entry));
+            ack.send(format!("{node} got {event}"))
+        },
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("cluster-node listening on http://127.0.0.1:{port} (redis {redis})");
     io.serve(listener).await?;

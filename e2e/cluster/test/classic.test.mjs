@@ -132,6 +132,38 @@ for (const mode of ["classic", "sharded"]) describe(`${mode} adapter, Node + soc
     assert.deepEqual(room, { error: null, responses: ["ack from cN", "ack from cS2"] });
   });
 
+  test("an ack whose one argument is an array stays one argument, started on either kind", async () => {
+    // Regression: a remote answer `cb(["list", name])` reached a sockgate node spread into
+    // two arguments, so the first argument read "list".
+    const all = [["list", "cN"], ["list", "cS1"], ["list", "cS2"]];
+    for (const c of [cS1, cN]) {
+      const result = await call(c, "broadcast-ack", { event: "ask-list", timeout: 2000 });
+      assert.deepEqual(result, { error: null, responses: all }, c.label);
+    }
+  });
+
+  test("RemoteSocket emit/join/leave/disconnect reach the other kind's sockets", async () => {
+    const fromTo = [[cS1, cN], [cN, cS2], [cS1, cS2]];
+    for (const [from, to] of fromTo) {
+      clear();
+      const where = `${from.label} -> ${to.label}`;
+      let r = await call(from, "remote-socket", { id: to.id, op: "emit", event: "direct" }, "hi", 2);
+      assert.deepEqual(r, { error: null }, where);
+      await until(() => got(to, "direct").length === 1, 5000, `emit ${where}`);
+      assert.deepEqual(got(to, "direct")[0], ["direct", "hi", 2]);
+      const room = `rs-${from.label}-${to.label}`;
+      r = await call(from, "remote-socket", { id: to.id, op: "join", rooms: [room] });
+      assert.deepEqual(r, { error: null }, where);
+      await until(async () => (await call(cS2, "fetch-sockets", { ops: [["to", room]] })).length === 1, 5000, `join ${where}`);
+      const members = await call(cN, "fetch-sockets", { ops: [["to", room]] });
+      assert.deepEqual(members.map((s) => s.id), [to.id], where);
+      await call(from, "remote-socket", { id: to.id, op: "leave", rooms: [room] });
+      await until(async () => (await call(cN, "fetch-sockets", { ops: [["to", room]] })).length === 0, 5000, `leave ${where}`);
+    }
+    // Others receive nothing from a RemoteSocket's emit.
+    assert.equal(got(cN, "direct").length + got(cS1, "direct").length, 0);
+  });
+
   test("serverSideEmit with and without acks, started on either kind", async () => {
     let result = await call(cS1, "server-side-emit", { event: "sse-ping" }, "from S1");
     assert.deepEqual(result, { error: null });
@@ -146,6 +178,18 @@ for (const mode of ["classic", "sharded"]) describe(`${mode} adapter, Node + soc
     assert.deepEqual(result, { error: null, responses: ["N got sse-ping", "S2 got sse-ping"] });
     result = await call(cN, "server-side-emit", { event: "sse-ping", ack: true }, "ack?");
     assert.deepEqual(result, { error: null, responses: ["S1 got sse-ping", "S2 got sse-ping"] });
+  });
+
+  test("RemoteSocket.disconnect crosses both ways", async () => {
+    const extraN = await client(N, "xN");
+    const extraS = await client(S2, "xS2");
+    const nGone = new Promise((resolve) => extraN.once("disconnect", resolve));
+    assert.deepEqual(await call(cS1, "remote-socket", { id: extraN.id, op: "disconnect" }), { error: null });
+    assert.equal(await nGone, "io server disconnect");
+    const sGone = new Promise((resolve) => extraS.once("disconnect", resolve));
+    assert.deepEqual(await call(cN, "remote-socket", { id: extraS.id, op: "disconnect" }), { error: null });
+    assert.equal(await sGone, "io server disconnect");
+    assert.ok(cN.connected && cS1.connected && cS2.connected);
   });
 
   test("disconnectSockets crosses both ways", async () => {

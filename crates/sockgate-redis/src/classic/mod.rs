@@ -417,34 +417,19 @@ impl Inner {
     }
 
     fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let mut index = self.index.write();
-        for sid in index.select(opts) {
-            index.add_all(sid, rooms);
-        }
+        crate::local::join(&mut self.index.write(), opts, rooms);
     }
 
     fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let mut index = self.index.write();
-        for sid in index.select(opts) {
-            for room in rooms {
-                index.del(sid, room);
-            }
-        }
+        crate::local::leave(&mut self.index.write(), opts, rooms);
     }
 
     fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {
-        let sids = self.index.read().select(opts);
-        if let Some(ns) = self.namespace() {
-            ns.disconnect(&sids, close);
-        }
+        crate::local::disconnect(&self.index, self.namespace(), opts, close);
     }
 
     fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        let sids = self.index.read().select(opts);
-        match self.namespace() {
-            Some(ns) => sids.into_iter().filter_map(|s| ns.details(s)).collect(),
-            None => Vec::new(),
-        }
+        crate::local::details(&self.index, self.namespace(), opts)
     }
 
     /// `PUBSUB NUMSUB` of the request channel: every node, this one included.
@@ -573,7 +558,7 @@ impl Inner {
         self: Arc<Self>,
         packet: Packet,
         mut opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> usize {
         let remote = match self.count_servers("broadcastWithAck").await {
             Ok(n) => n - 1,
@@ -586,7 +571,7 @@ impl Inner {
             .flags
             .timeout
             .get_or_insert(self.config.requests_timeout);
-        let (guard, mut rx) = self.register();
+        let (guard, rx) = self.register();
         let payload = codec::encode_request(
             &self.uid,
             Some(&guard.id),
@@ -600,41 +585,20 @@ impl Inner {
             return 0;
         }
         let deadline = Instant::now() + timeout;
-        let forward = move |response: &Response, counts: &mut usize, clients: &mut usize| {
-            match response.kind {
-                Some(request_type::BROADCAST_CLIENT_COUNT) => {
-                    *counts += 1;
-                    *clients += response
-                        .body
-                        .get("clientCount")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0) as usize;
-                }
-                Some(request_type::BROADCAST_ACK) => {
-                    let arg = response.body.get("packet").cloned().unwrap_or(Value::Null);
-                    // One argument: wrapped so an array argument is not taken for the list.
-                    on_ack(Value::Array(vec![arg]));
-                }
-                _ => {}
-            }
+        let classify = |response: &Response| match response.kind {
+            Some(request_type::BROADCAST_CLIENT_COUNT) => crate::local::AckReply::Count(
+                response
+                    .body
+                    .get("clientCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as usize,
+            ),
+            Some(request_type::BROADCAST_ACK) => crate::local::AckReply::Ack(
+                response.body.get("packet").cloned().unwrap_or(Value::Null),
+            ),
+            _ => crate::local::AckReply::Other,
         };
-        let (mut counts, mut clients) = (0, 0);
-        while counts < remote {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(response)) => forward(&response, &mut counts, &mut clients),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        // The acks keep coming after the counts: forward them until the timeout, then forget
-        // the request (Node deletes its `ackRequests` entry after `flags.timeout`).
-        tokio::spawn(async move {
-            let _guard = guard;
-            let mut ignored = (0, 0);
-            while let Ok(Some(response)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                forward(&response, &mut ignored.0, &mut ignored.1);
-            }
-        });
-        clients
+        crate::local::collect_broadcast_acks(rx, guard, remote, deadline, classify, on_ack).await
     }
 }
 
@@ -696,7 +660,7 @@ impl Adapter for ClassicAdapter {
         &self,
         packet: Packet,
         opts: BroadcastOptions,
-        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+        on_ack: sockgate_core::AckCallback,
     ) -> BoxFuture<'_, usize> {
         Box::pin(
             self.inner
@@ -707,13 +671,8 @@ impl Adapter for ClassicAdapter {
 
     fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
         Box::pin(async move {
-            match self.inner.fetch(opts.clone()).await {
-                Ok(sockets) => sockets,
-                Err(error) => {
-                    tracing::warn!(%error, "fetchSockets answered with this node's sockets only");
-                    self.inner.local_details(&opts)
-                }
-            }
+            let fetched = self.inner.fetch(opts.clone()).await;
+            crate::local::fetched_or_local(fetched, || self.inner.local_details(&opts))
         })
     }
 

@@ -137,6 +137,14 @@ fn bind_routes<G: Gateway>(
         crate::socket::guarded(move || gateway.handle_disconnect(socket, reason));
     });
 
+    for (event, handler) in &router.server_side {
+        let gateway: Arc<dyn std::any::Any + Send + Sync> = gateway.clone();
+        ns.0.server_side_handlers.write().insert(
+            event.clone().into_boxed_str(),
+            crate::server_side::with_gateway(gateway, handler.clone()),
+        );
+    }
+
     for index in 0..router.routes.len() {
         let route = &router.routes[index];
         let mut filters = route.filters.clone();

@@ -35,6 +35,7 @@ pub struct GatewayRouter<G> {
     pub(super) guards: Vec<MessageGuard>,
     pub(super) connection_guards: Vec<ConnectionGuard>,
     pub(super) filters: Vec<Arc<dyn ExceptionFilter>>,
+    pub(super) server_side: Vec<(String, Arc<dyn crate::server_side::ErasedServerSide>)>,
 }
 
 impl<G> fmt::Debug for GatewayRouter<G> {
@@ -82,7 +83,23 @@ impl<G: Send + Sync + 'static> GatewayRouter<G> {
             guards: Vec::new(),
             connection_guards: Vec::new(),
             filters: Vec::new(),
+            server_side: Vec::new(),
         }
+    }
+
+    /// Handles a server-side event on the gateway's namespace: what another server of the
+    /// cluster sends with `serverSideEmit` (Node's `io.on(event, ...)`; NestJS has no
+    /// decorator for it). `handler` takes [`crate::server_side`] extractors (`Data`, `Args`,
+    /// `AckSender`...) and the gateway itself as `Arc<G>`. Guards and exception filters do not
+    /// apply (no client is involved); errors are logged.
+    pub fn on_server_side<H, M>(&mut self, event: &str, handler: H) -> &mut Self
+    where
+        H: crate::server_side::ServerSideHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        self.server_side
+            .push((event.to_owned(), crate::server_side::erase(handler)));
+        self
     }
 
     /// `@SubscribeMessage(event)`: `handler` is `fn(&G, extractors...) -> R`,

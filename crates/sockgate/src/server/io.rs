@@ -182,6 +182,46 @@ impl SocketIo {
         self.main().to(rooms)
     }
 
+    /// Registers the handler of a server-side event on the main namespace (Node's
+    /// `io.on(event, handler)`); see [`NamespaceRef::on_server_side`] and
+    /// [`crate::server_side`].
+    pub fn on_server_side<H, M>(&self, event: impl Into<String>, handler: H) -> NamespaceRef
+    where
+        H: crate::server_side::ServerSideHandler<M>,
+        M: Send + Sync + 'static,
+    {
+        let main = self.main();
+        main.on_server_side(event, handler);
+        main
+    }
+
+    /// Sends an event to the other servers of the cluster on the main namespace (Node's
+    /// `io.serverSideEmit(event, ...args)`); see [`NamespaceRef::server_side_emit`].
+    pub async fn server_side_emit<P: IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> Result<(), crate::ClusterError> {
+        self.main().server_side_emit(event, data).await
+    }
+
+    /// [`SocketIo::server_side_emit`] collecting one answer per other server within the ack
+    /// timeout (Node's `io.serverSideEmitWithAck`); see
+    /// [`NamespaceRef::server_side_emit_with_ack`].
+    pub async fn server_side_emit_with_ack<P: IntoPayload>(
+        &self,
+        event: &str,
+        data: P,
+    ) -> Result<crate::AckResponses, crate::ClusterError> {
+        self.main().server_side_emit_with_ack(event, data).await
+    }
+
+    /// How many servers serve the main namespace, this one included; 1 without a cluster
+    /// adapter.
+    pub async fn server_count(&self) -> usize {
+        self.main().server_count().await
+    }
+
     /// Number of namespaces on this server, children of dynamic namespaces included.
     pub fn namespace_count(&self) -> usize {
         self.registry.len()
