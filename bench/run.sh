@@ -9,7 +9,7 @@ root="$(cd "$bench/.." && pwd)"
 target="${CARGO_TARGET_DIR:-/work/target-bench}"
 (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -p sockgate-bench -p sockgate-bench-server -p conformance)
 CARGO_TARGET_DIR="$target/bench-socketioxide" cargo build --release --locked --manifest-path "$bench/socketioxide-server/Cargo.toml"
-[ -f "$bench/node-server/node_modules/socket.io/package.json" ] || (cd "$bench/node-server" && npm ci --no-audit --no-fund)
+[ -f "$bench/node-server/node_modules/@socket.io/redis-adapter/package.json" ] || (cd "$bench/node-server" && npm ci --no-audit --no-fund)
 SOCKGATE_BENCH_DIR="$bench" "$target/release/loadgen" bench --out "$bench/results" \
   --sockgate-bin "$target/release/bench-server" \
   --conformance-bin "$target/release/conformance" \

@@ -29,7 +29,7 @@ fi
 echo "== Node socket.io comparison server"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "smoke: SKIPPING node: node/npm are not installed"
-elif [ -f "$bench/node-server/node_modules/socket.io/package.json" ] \
+elif [ -f "$bench/node-server/node_modules/@socket.io/redis-adapter/package.json" ] \
     || (cd "$bench/node-server" && npm ci --no-audit --no-fund --loglevel=error); then
   servers="$servers,node"
 else

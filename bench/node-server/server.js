@@ -3,15 +3,21 @@
 // `broadcast` with the same data to every socket of "/". For the `rooms` scenario only: a client whose
 // handshake auth carries `room` joins that room, and `room` re-emits `room` to `data.room`.
 // Default settings; binds 127.0.0.1 on --port N (or PORT, default 3001).
+// With --redis URL (the cluster scenarios) the server is one node of a cluster on
+// @socket.io/redis-adapter (its defaults, key "socket.io") over the `redis` client: a broadcast
+// issued on one node reaches the clients of every node.
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
 
 let port = Number(process.env.PORT || 3001);
+let redisUrl = null;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--port") port = Number(args[++i]);
   else if (args[i].startsWith("--port=")) port = Number(args[i].slice(7));
+  else if (args[i] === "--redis") redisUrl = args[++i];
+  else if (args[i].startsWith("--redis=")) redisUrl = args[i].slice(8);
 }
 
 const httpServer = http.createServer();
@@ -32,7 +38,24 @@ io.on("connection", (socket) => {
   });
 });
 
-httpServer.listen(port, "127.0.0.1", () => {
-  console.log(`node socket.io listening on http://127.0.0.1:${port}`);
+async function main() {
+  if (redisUrl) {
+    const { createClient } = require("redis");
+    const { createAdapter } = require("@socket.io/redis-adapter");
+    const pubClient = createClient({ url: redisUrl });
+    const subClient = pubClient.duplicate();
+    pubClient.on("error", (e) => console.error("redis pub:", e.message));
+    subClient.on("error", (e) => console.error("redis sub:", e.message));
+    await Promise.all([pubClient.connect(), subClient.connect()]);
+    io.adapter(createAdapter(pubClient, subClient));
+  }
+  // Listen only once the adapter is in place, so that the runner's "listening" means "in the cluster".
+  httpServer.listen(port, "127.0.0.1", () => {
+    console.log(`node socket.io listening on http://127.0.0.1:${port}${redisUrl ? ` (redis ${redisUrl})` : ""}`);
+  });
+}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
 });
 process.on("SIGTERM", () => process.exit(0));

@@ -66,6 +66,17 @@ fn collect(
     Ok(got.into_iter().flatten().collect())
 }
 
+/// utime + stime of all of `pids` summed (a cluster: its nodes and redis-server); None when one
+/// of them is gone.
+fn cpu_all(pids: &[u32]) -> Option<f64> {
+    pids.iter().map(|&p| cpu_s(p)).sum()
+}
+
+/// VmRSS of the server processes (all of `pids`) summed.
+fn rss_all(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|&p| rss_kb(p)).sum()
+}
+
 fn sum(vs: &[Value], k: &str) -> f64 {
     vs.iter().map(|v| v[k].as_f64().unwrap_or(0.0)).sum()
 }
@@ -75,18 +86,26 @@ fn first_error(vs: &[Value]) -> Option<String> {
         .find_map(|v| v["error"].as_str().map(str::to_string))
 }
 
-/// Runs `sc` against the server process `server_pid` listening on 127.0.0.1:`port`.
+/// Runs `sc` against the server processes `pids`, listening on 127.0.0.1:`ports` (one port per
+/// node, in node order). `pids` are the nodes' processes in node order, then any process the
+/// servers need (a cluster's redis-server): the server CPU and RSS are the sums over all of them.
 pub(crate) fn run(
     sc: &Scenario,
-    server_pid: u32,
-    port: u16,
+    pids: &[u32],
+    ports: &[u16],
     max_gen_share: f64,
 ) -> Result<(Metrics, Option<String>, Option<String>), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let cores = ncpus();
     let config = serde_json::to_string(sc).map_err(|e| e.to_string())?;
-    let cpu0 = cpu_s(server_pid).ok_or("server process not found")?;
-    let rss0 = rss_kb(server_pid).unwrap_or(0);
+    let port = *ports.first().ok_or("no server port")?;
+    let port_list = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let cpu0 = cpu_all(pids).ok_or("server process not found")?;
+    let rss0 = rss_all(pids).unwrap_or(0);
     let t0 = Instant::now();
     let (tx, rx) = mpsc::channel();
     let mut workers = Vec::new();
@@ -100,6 +119,8 @@ pub(crate) fn run(
                 &i.to_string(),
                 "--port",
                 &port.to_string(),
+                "--ports",
+                &port_list,
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -122,7 +143,7 @@ pub(crate) fn run(
     }
     let result = measure(
         sc,
-        server_pid,
+        pids,
         &mut workers,
         &rx,
         cores,
@@ -147,7 +168,7 @@ pub(crate) fn run(
 #[allow(clippy::too_many_arguments)]
 fn measure(
     sc: &Scenario,
-    pid: u32,
+    pids: &[u32],
     workers: &mut [Worker],
     rx: &mpsc::Receiver<(usize, Value)>,
     cores: f64,
@@ -158,7 +179,7 @@ fn measure(
     let limit = Duration::from_secs_f64(sc.clients as f64 / sc.connect_rate + 90.0);
     let conn = collect(rx, workers.len(), "connected", limit)?;
     let connect_wall = t0.elapsed().as_secs_f64();
-    let cpu1 = cpu_s(pid).ok_or("server died while clients connected")?;
+    let cpu1 = cpu_all(pids).ok_or("server died while clients connected")?;
     let gen1 = gen_cpu(workers);
     let mut m = Metrics::new();
     let ok = sum(&conn, "ok");
@@ -182,14 +203,17 @@ fn measure(
     m.insert("gen_share_connect".into(), gen_share_connect);
     m.insert("rss_base_kb".into(), rss0 as f64);
     std::thread::sleep(Duration::from_secs_f64(sc.settle_s));
-    let rss1 = rss_kb(pid).ok_or("server died after connecting")?;
+    let rss1 = rss_all(pids).ok_or("server died after connecting")?;
     m.insert("rss_kb".into(), rss1 as f64);
     m.insert(
         "rss_per_conn_kb".into(),
         (rss1 as f64 - rss0 as f64) / ok.max(1.0),
     );
 
-    let cpu2 = cpu_s(pid).ok_or("server died")?;
+    let cpu2 = cpu_all(pids).ok_or("server died")?;
+    // A cluster's extra processes (redis-server), after its nodes: their share is reported too.
+    let extra = &pids[sc.nodes.min(pids.len())..];
+    let extra2 = cpu_all(extra).unwrap_or(0.0);
     let gen2 = gen_cpu(workers);
     let busy2 = machine_busy_s();
     let t2 = Instant::now();
@@ -203,10 +227,11 @@ fn measure(
         Duration::from_secs_f64(sc.duration_s + sc.drain_s + 60.0),
     )?;
     let wall = t2.elapsed().as_secs_f64();
-    let cpu3 = cpu_s(pid).ok_or("server died during the run")?;
+    let cpu3 = cpu_all(pids).ok_or("server died during the run")?;
+    let extra3 = cpu_all(extra).unwrap_or(0.0);
     let gen3 = gen_cpu(workers);
     let busy3 = machine_busy_s();
-    let rss3 = rss_kb(pid).unwrap_or(0);
+    let rss3 = rss_all(pids).unwrap_or(0);
     let run_s = done
         .iter()
         .map(|v| v["run_s"].as_f64().unwrap_or(sc.duration_s))
@@ -278,6 +303,12 @@ fn measure(
                 "cpu_per_delivery_us".into(),
                 server_cpu * 1e6 / received.max(1.0),
             );
+            if !extra.is_empty() {
+                m.insert(
+                    "redis_cpu_per_delivery_us".into(),
+                    (extra3 - extra2) * 1e6 / received.max(1.0),
+                );
+            }
             m.insert("lat_p50_ms".into(), pct_ms(&lh, 0.5));
             m.insert("lat_p99_ms".into(), pct_ms(&lh, 0.99));
             m.insert("lat_p999_ms".into(), pct_ms(&lh, 0.999));

@@ -29,6 +29,7 @@ const USAGE: &str = "usage:
   loadgen bench [--smoke] [--rounds 2] [--servers sockgate,socketioxide,node,conformance]
                 [--only NAME,...] [--out bench/results] [--max-gen-share 0.5] [--quiet-share 0.15] [--quiet-wait 10]
                 [--sockgate-bin P] [--socketioxide-bin P] [--conformance-bin P] [--node-dir D]
+                [--redis-bin redis-server]
   loadgen report --from bench/results/results.json [--out DIR]";
 
 fn main() {
@@ -97,7 +98,7 @@ fn run_one(args: &Args) {
     sc.drain_s = args.num("drain", sc.drain_s);
     let port = args.num("port", 3000u16);
     let max_share = args.num("max-gen-share", coord::DEFAULT_MAX_GEN_SHARE);
-    match coord::run(&sc, pid, port, max_share) {
+    match coord::run(&sc, &[pid], &[port], max_share) {
         Ok((m, refused, error)) => {
             let out = serde_json::json!({"scenario": sc, "metrics": m, "refused": refused, "error": error});
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());

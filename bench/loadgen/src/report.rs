@@ -215,7 +215,12 @@ pub(crate) fn write_all(
             rule.push_str("---:|");
         }
         let _ = writeln!(md, "{head}\n{rule}");
-        for (key, label) in shown(sc.kind) {
+        let cluster_rows: &[(&str, &str)] = if sc.nodes > 1 {
+            &[("redis_cpu_per_delivery_us", "of which redis-server (us)")]
+        } else {
+            &[]
+        };
+        for (key, label) in shown(sc.kind).iter().chain(cluster_rows) {
             let mut line = format!("| {label} |");
             for s in &on {
                 let cell = med(runs, &sc.name, s, key).map_or_else(|| "refused".to_string(), fmt);
@@ -267,7 +272,18 @@ fn describe(sc: &Scenario) -> String {
         Kind::Broadcast => format!("{} clients all receiving; {} of them emit `broadcast`, {} msg/s in total, {} s", sc.clients, sc.senders, sc.rate, sc.duration_s),
         Kind::Rooms => format!("{} clients in rooms of {}; one member per room emits `room` to its room, {} msg/s in total, {} s", sc.clients, sc.room_size, sc.rate, sc.duration_s),
     };
-    format!("{what}; {transport}; payload padding {} B.", sc.payload)
+    let cluster = if sc.nodes > 1 {
+        format!(
+            "; a cluster of {} nodes of the same server on one redis-server (senders on node 0, the other clients spread over the nodes; server CPU = the nodes' and redis-server's summed)",
+            sc.nodes
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}{cluster}; {transport}; payload padding {} B.",
+        sc.payload
+    )
 }
 
 /// Panels of the chart: (scenario, metric, title).
@@ -304,6 +320,26 @@ const PANELS: &[(&str, &str, &str)] = &[
         "rooms: CPU/delivery (us)",
     ),
     ("rooms-2000x10@1000", "lat_p99_ms", "rooms: p99 (ms)"),
+    (
+        "cluster-broadcast-1000@100",
+        "cpu_per_delivery_us",
+        "cluster 1000@100: CPU/delivery (us)",
+    ),
+    (
+        "cluster-broadcast-1000@100",
+        "lat_p99_ms",
+        "cluster 1000@100: p99 (ms)",
+    ),
+    (
+        "cluster-broadcast-1000@400",
+        "cpu_per_delivery_us",
+        "cluster 1000@400: CPU/delivery (us)",
+    ),
+    (
+        "cluster-broadcast-1000@400",
+        "lat_p99_ms",
+        "cluster 1000@400: p99 (ms)",
+    ),
     // Smoke-size panels, used when the full scenarios are absent.
     ("idle-20", "rss_per_conn_kb", "idle 20: RSS/conn (KiB)"),
     ("echo-5", "lat_p99_ms", "echo 5: p99 (ms)"),

@@ -18,15 +18,20 @@ pub(crate) struct Server {
     args: Vec<String>,
     /// Serves only raw Engine.IO (the conformance baseline), so runs only `eio_only` scenarios.
     eio_only: bool,
+    /// Can be a node of a Redis cluster (`--redis URL`), so runs the cluster scenarios.
+    cluster: bool,
 }
 
 impl Server {
-    fn start(&self, port: u16, log: &Path) -> Result<Child, String> {
+    /// Starts the server on `port` with `extra` arguments (a cluster node's `--redis URL`) and
+    /// waits (at most 20 s) until it listens.
+    fn start(&self, port: u16, extra: &[String], log: &Path) -> Result<Child, String> {
         let out = std::fs::File::create(log).map_err(|e| format!("log file: {e}"))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .args(["--port", &port.to_string()])
+            .args(extra)
             .env("PORT", port.to_string())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -87,6 +92,7 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                         program: p.display().to_string(),
                         args: vec![],
                         eio_only: false,
+                        cluster: true,
                     },
                     (!ok).then(|| {
                         format!(
@@ -108,6 +114,7 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                         program: p.display().to_string(),
                         args: vec![],
                         eio_only: false,
+                        cluster: true,
                     },
                     (!ok).then(|| format!("{} not built (see bench/smoke.sh)", p.display())),
                 )
@@ -120,7 +127,11 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                     .arg("--version")
                     .output()
                     .is_ok_and(|o| o.status.success());
-                let has_mod = dir.join("node_modules/socket.io/package.json").exists();
+                // The redis adapter too: an older `npm ci` without it would fail the cluster scenarios.
+                let has_mod = dir.join("node_modules/socket.io/package.json").exists()
+                    && dir
+                        .join("node_modules/@socket.io/redis-adapter/package.json")
+                        .exists();
                 let why = if !has_node {
                     Some("`node` is not installed".to_string())
                 } else if !has_mod {
@@ -134,6 +145,7 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                         program: "node".into(),
                         args: vec![dir.join("server.js").display().to_string()],
                         eio_only: false,
+                        cluster: true,
                     },
                     why,
                 )
@@ -147,6 +159,7 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                         program: p.display().to_string(),
                         args: vec![],
                         eio_only: true,
+                        cluster: false,
                     },
                     (!ok).then(|| {
                         format!(
@@ -204,6 +217,20 @@ fn full_scenarios() -> Vec<Scenario> {
     s.rate = 50.0;
     s.connect_rate = 200.0;
     v.push(s);
+    // Clusters: 2 nodes of one server kind on one redis-server; the 4 senders on node 0, the
+    // 996 receivers spread over both; every broadcast reaches all 1,000 clients.
+    for rate in [100.0, 400.0] {
+        let mut s = Scenario::new(
+            &format!("cluster-broadcast-1000@{rate}"),
+            Kind::Broadcast,
+            1000,
+        );
+        s.rate = rate;
+        s.senders = 4;
+        s.procs = 3;
+        s.nodes = 2;
+        v.push(s);
+    }
     let mut s = Scenario::new("eio-idle-5k", Kind::Idle, 5000);
     s.eio_only = true;
     s.path = "/engine.io/".into();
@@ -230,10 +257,14 @@ fn smoke_scenarios() -> Vec<Scenario> {
         tiny("broadcast-20@50", Kind::Broadcast, 20, 50.0),
         tiny("rooms-40x5@50", Kind::Rooms, 40, 50.0),
         tiny("polling-5", Kind::Polling, 5, 20.0),
+        tiny("cluster-broadcast-20@50", Kind::Broadcast, 20, 50.0),
         tiny("eio-idle-20", Kind::Idle, 20, 0.0),
     ];
     v[2].senders = 2;
     v[2].procs = 2;
+    v[5].senders = 2;
+    v[5].procs = 2;
+    v[5].nodes = 2;
     v[3].room_size = 5;
     let last = v.len() - 1;
     v[last].eio_only = true;
@@ -272,6 +303,157 @@ fn smoke_failure(sc: &Scenario, r: &RunResult) -> Option<String> {
         Kind::Broadcast | Kind::Rooms => (!(g("received") > 0.0 && g("loss") <= 0.01))
             .then(|| format!("{} received, loss {:.3}", g("received"), g("loss"))),
     }
+}
+
+/// A redis-server of the runner's own for one cluster run: 127.0.0.1 only, no persistence, no
+/// other clients; killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Starts `program` on a free port of 28800-28999 and waits (at most 10 s) until it answers
+    /// PING.
+    fn start(program: &str, log: &Path) -> Result<Redis, String> {
+        let port = (28800..29000)
+            .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+            .ok_or("no free port in 28800-28999 for redis-server")?;
+        let out = std::fs::File::create(log).map_err(|e| format!("log file: {e}"))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(program)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--protected-mode", "yes", "--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("start {program}: {e}"))?;
+        let mut redis = Redis { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = redis.child.try_wait() {
+                return Err(format!(
+                    "redis-server exited at start ({st}); see {}",
+                    log.display()
+                ));
+            }
+            if redis.ping() {
+                return Ok(redis);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "redis-server did not answer PING on {port} within 10 s"
+        ))
+    }
+
+    fn ping(&self) -> bool {
+        use std::io::Read as _;
+        let Ok(mut s) = TcpStream::connect_timeout(
+            &([127, 0, 0, 1], self.port).into(),
+            Duration::from_millis(200),
+        ) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 16];
+        s.write_all(b"PING\r\n").is_ok()
+            && s.read(&mut buf)
+                .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `program` (redis-server) can be run here.
+fn redis_available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// One run's server side: the server's process(es) and, for a cluster, its redis-server.
+struct Running {
+    nodes: Vec<Child>,
+    redis: Option<Redis>,
+    ports: Vec<u16>,
+}
+
+impl Running {
+    /// The nodes' pids, then redis-server's.
+    fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.nodes.iter().map(Child::id).collect();
+        pids.extend(self.redis.as_ref().map(|r| r.child.id()));
+        pids
+    }
+
+    fn stop(mut self) {
+        for c in &mut self.nodes {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        drop(self.redis.take());
+    }
+}
+
+/// Starts what one run of `sc` needs: the server alone, or `sc.nodes` nodes of it on a fresh
+/// redis-server. Every process started is stopped again on failure.
+fn start_run(
+    server: &Server,
+    sc: &Scenario,
+    port: &mut u16,
+    redis_bin: &str,
+    log: &Path,
+) -> Result<Running, String> {
+    let mut run = Running {
+        nodes: Vec::new(),
+        redis: None,
+        ports: Vec::new(),
+    };
+    let mut extra = Vec::new();
+    if sc.nodes > 1 {
+        let redis = Redis::start(redis_bin, &log.with_extension("redis.log"))?;
+        extra = vec!["--redis".to_string(), redis.url()];
+        run.redis = Some(redis);
+    }
+    for node in 0..sc.nodes.max(1) {
+        let log = if node == 0 {
+            log.to_path_buf()
+        } else {
+            log.with_extension(format!("node{node}.log"))
+        };
+        let mut started = Err(String::new());
+        for _ in 0..3 {
+            *port = if *port >= 28700 { 28200 } else { *port + 1 };
+            started = server.start(*port, &extra, &log);
+            if started.is_ok() {
+                break;
+            }
+        }
+        match started {
+            Ok(child) => {
+                run.nodes.push(child);
+                run.ports.push(*port);
+            }
+            Err(e) => {
+                run.stop();
+                return Err(e);
+            }
+        }
+    }
+    Ok(run)
 }
 
 /// Waits (at most `limit`) until the whole machine is busy less than `share` of its CPU, so that
@@ -336,10 +518,19 @@ pub(crate) fn main(args: &Args) -> i32 {
     let mut port: u16 = 28200;
     let quiet: f64 = args.num("quiet-share", 0.15);
     let quiet_wait: f64 = args.num("quiet-wait", 10.0);
+    let redis_bin = args.str("redis-bin").unwrap_or("redis-server").to_string();
+    let has_redis = redis_available(&redis_bin);
     for sc in &scenarios {
+        if sc.nodes > 1 && !has_redis {
+            println!(
+                "{}: skipped, `{redis_bin}` cannot be run (apt-get install redis-server)",
+                sc.name
+            );
+            continue;
+        }
         let on: Vec<&Server> = servers
             .iter()
-            .filter(|s| s.eio_only == sc.eio_only)
+            .filter(|s| s.eio_only == sc.eio_only && (sc.nodes <= 1 || s.cluster))
             .collect();
         for round in 1..=rounds {
             for server in &on {
@@ -356,28 +547,21 @@ pub(crate) fn main(args: &Args) -> i32 {
                     server.name
                 );
                 let _ = std::io::stdout().flush();
-                let mut started_child = Err(String::new());
-                for _ in 0..3 {
-                    port = if port >= 28700 { 28200 } else { port + 1 };
-                    started_child = server.start(port, &log);
-                    if started_child.is_ok() {
-                        break;
-                    }
-                }
-                let mut child = match started_child {
-                    Ok(c) => c,
+                let running = match start_run(server, sc, &mut port, &redis_bin, &log) {
+                    Ok(r) => r,
                     Err(e) => {
                         println!("FAILED to start: {e}");
                         failures.push(format!("{} {}: {e}", sc.name, server.name));
                         continue;
                     }
                 };
-                let outcome = coord::run(sc, child.id(), port, max_share).map(|(mut m, r, e)| {
-                    m.insert("busy_before_share".into(), busy_before);
-                    (m, r, e)
-                });
-                let _ = child.kill();
-                let _ = child.wait();
+                let outcome = coord::run(sc, &running.pids(), &running.ports, max_share).map(
+                    |(mut m, r, e)| {
+                        m.insert("busy_before_share".into(), busy_before);
+                        (m, r, e)
+                    },
+                );
+                running.stop();
                 match outcome {
                     Ok((metrics, refused, error)) => {
                         let r = RunResult {

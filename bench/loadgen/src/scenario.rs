@@ -46,12 +46,20 @@ pub(crate) struct Scenario {
     pub(crate) eio_only: bool,
     /// Endpoint path, `/socket.io/` or `/engine.io/`.
     pub(crate) path: String,
+    /// Server processes (nodes of one cluster, sharing a Redis) the clients are spread over; 1
+    /// for the single-server scenarios.
+    #[serde(default = "one")]
+    pub(crate) nodes: usize,
     /// Time after the last send during which arrivals are still counted, seconds.
     pub(crate) drain_s: f64,
     /// Arrivals with a latency above this are counted as late, milliseconds.
     pub(crate) late_ms: f64,
     /// Pause between the end of connecting and the measurement (lets the server settle), seconds.
     pub(crate) settle_s: f64,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Scenario {
@@ -69,6 +77,7 @@ impl Scenario {
             payload: 32,
             eio_only: false,
             path: "/socket.io/".to_string(),
+            nodes: 1,
             drain_s: 1.5,
             late_ms: 1000.0,
             settle_s: 1.0,
@@ -94,6 +103,16 @@ impl Scenario {
         let start = base + index * per + index.min(extra);
         let len = per + usize::from(index < extra);
         (start, start + len)
+    }
+
+    /// The node client `g` connects to: senders to node 0 (a cluster's broadcast is issued on
+    /// one node), the others in turn over all nodes.
+    pub(crate) fn node_of(&self, g: usize) -> usize {
+        if self.nodes <= 1 || self.is_sender(g) {
+            0
+        } else {
+            g % self.nodes
+        }
     }
 
     /// Whether global client `g` sends (broadcast and rooms).
@@ -145,6 +164,18 @@ mod tests {
         assert_eq!(sc.share(0), (0, 4));
         assert!((0..4).all(|g| sc.is_sender(g)) && !sc.is_sender(4));
         assert_eq!(sc.sender_count(), 4);
+    }
+
+    #[test]
+    fn cluster_clients_spread_over_the_nodes_senders_on_node_0() {
+        let mut sc = Scenario::new("t", Kind::Broadcast, 1000);
+        sc.senders = 4;
+        sc.nodes = 2;
+        assert!((0..4).all(|g| sc.node_of(g) == 0));
+        let on_1 = (0..1000).filter(|&g| sc.node_of(g) == 1).count();
+        assert_eq!(on_1, 498);
+        sc.nodes = 1;
+        assert!((0..1000).all(|g| sc.node_of(g) == 0));
     }
 
     #[test]

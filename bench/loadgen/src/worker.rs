@@ -45,8 +45,10 @@ struct Counters {
 
 struct Shared {
     sc: Scenario,
-    host: String,
-    addr: std::net::SocketAddr,
+    /// `127.0.0.1:PORT` of each node (one unless the scenario is a cluster's), for `Host`.
+    hosts: Vec<String>,
+    /// Each node's address; client `g` connects to node [`Scenario::node_of`]`(g)`.
+    addrs: Vec<std::net::SocketAddr>,
     connect_hist: RefCell<Histogram<u64>>,
     lat_hist: RefCell<Histogram<u64>>,
     c: RefCell<Counters>,
@@ -63,7 +65,8 @@ impl Shared {
     /// loopback source address (127.0.0.10 + index) with source ports it picks in turn: the
     /// kernel's ephemeral-port search, which grows slow as 19,000 ports of one address fill up
     /// and would bill the generator (and the connect latency) for it, is skipped.
-    async fn tcp(&self) -> Result<TcpStream, String> {
+    async fn tcp(&self, node: usize) -> Result<TcpStream, String> {
+        let addr = self.addrs[node % self.addrs.len()];
         for _ in 0..64 {
             let port = self.next_port.get();
             self.next_port
@@ -75,7 +78,7 @@ impl Shared {
             if sock.bind((self.src_ip, port).into()).is_err() {
                 continue;
             }
-            match sock.connect(self.addr).await {
+            match sock.connect(addr).await {
                 Ok(s) => return Ok(s),
                 Err(e)
                     if e.kind() == std::io::ErrorKind::AddrNotAvailable
@@ -86,7 +89,7 @@ impl Shared {
                 Err(e) => return Err(format!("connect: {e}")),
             }
         }
-        TcpStream::connect(self.addr)
+        TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect: {e}"))
     }
@@ -223,8 +226,8 @@ enum Frame {
 }
 
 impl Ws {
-    async fn connect(sh: &Shared) -> Result<Self, String> {
-        let stream = sh.tcp().await?;
+    async fn connect(sh: &Shared, node: usize) -> Result<Self, String> {
+        let stream = sh.tcp(node).await?;
         let _ = stream.set_nodelay(true);
         // RST on close: no TIME_WAIT pile-up across rounds of 19,000 connections.
         // Zero linger never blocks: the close is an immediate RST.
@@ -239,7 +242,8 @@ impl Ws {
             "GET {}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
              Sec-WebSocket-Version: 13\r\n\r\n",
-            sh.sc.path, sh.host
+            sh.sc.path,
+            sh.hosts[node % sh.hosts.len()]
         );
         ws.stream
             .write_all(req.as_bytes())
@@ -360,7 +364,7 @@ impl Ws {
 
 /// Opens one Socket.IO (or raw Engine.IO) client over WebSocket.
 async fn ws_open(sh: &Shared, g: usize) -> Result<Ws, String> {
-    let mut ws = Ws::connect(sh).await?;
+    let mut ws = Ws::connect(sh, sh.sc.node_of(g)).await?;
     let (b, h) = ws.next_text(sh).await?;
     if b.get(h) != Some(&b'0') {
         return Err(format!(
@@ -511,7 +515,8 @@ async fn ws_run(
 type Sender = SendRequest<Full<Bytes>>;
 
 async fn http_conn(sh: &Shared) -> Result<Sender, String> {
-    let stream = sh.tcp().await?;
+    // Long-polling scenarios run against one server (node 0).
+    let stream = sh.tcp(0).await?;
     let _ = stream.set_nodelay(true);
     // Zero linger never blocks: the close is an immediate RST.
     #[allow(deprecated)]
@@ -540,7 +545,7 @@ async fn http(
     let req = hyper::Request::builder()
         .method(if body.is_some() { "POST" } else { "GET" })
         .uri(uri)
-        .header("host", &sh.host)
+        .header("host", &sh.hosts[0])
         .header("content-type", "text/plain;charset=UTF-8")
         .body(Full::new(Bytes::from(body.unwrap_or_default())))
         .map_err(|e| e.to_string())?;
@@ -728,7 +733,8 @@ fn say(v: serde_json::Value) {
     println!("{v}");
 }
 
-/// Entry point of `loadgen worker --config JSON --index I --port P`.
+/// Entry point of `loadgen worker --config JSON --index I --port P [--ports P1,P2,...]`
+/// (`--ports`: every node of a cluster, in node order; else `--port` alone).
 pub(crate) fn main(args: &Args) {
     let sc: Scenario = match args.str("config").map(serde_json::from_str) {
         Some(Ok(sc)) => sc,
@@ -739,16 +745,21 @@ pub(crate) fn main(args: &Args) {
     };
     let index: usize = args.num("index", 0);
     let port: u16 = args.num("port", 3000);
+    let ports: Vec<u16> = args
+        .str("ports")
+        .map(|p| p.split(',').filter_map(|p| p.trim().parse().ok()).collect())
+        .filter(|p: &Vec<u16>| !p.is_empty())
+        .unwrap_or_else(|| vec![port]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, run(sc, index, port));
+    local.block_on(&rt, run(sc, index, ports));
     std::process::exit(0);
 }
 
-async fn run(sc: Scenario, index: usize, port: u16) {
+async fn run(sc: Scenario, index: usize, ports: Vec<u16>) {
     // Instructions arrive on stdin; a plain thread turns lines into messages.
     let (ctl_tx, mut ctl) = mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
@@ -764,8 +775,8 @@ async fn run(sc: Scenario, index: usize, port: u16) {
     let sh = Rc::new(Shared {
         src_ip: std::net::Ipv4Addr::new(127, 0, 0, 10 + (index % 200) as u8),
         next_port: Cell::new(10000 + (now_us() % 20000) as u16),
-        host: format!("127.0.0.1:{port}"),
-        addr: ([127, 0, 0, 1], port).into(),
+        hosts: ports.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
+        addrs: ports.iter().map(|&p| ([127, 0, 0, 1], p).into()).collect(),
         connect_hist: RefCell::new(new_hist()),
         lat_hist: RefCell::new(new_hist()),
         c: RefCell::new(Counters::default()),

@@ -5,31 +5,43 @@
 //! the same data to every socket of `/`. For the `rooms` scenario only: a client whose
 //! handshake auth carries `room` joins that room, and `room` re-emits `room` to `data.room`.
 //! Default settings otherwise.
+//!
+//! With `--redis URL` (the cluster scenarios) the server is one node of a cluster on
+//! [`sockgate_redis::ClassicAdapter`] (key `socket.io`, the defaults of Node's
+//! `@socket.io/redis-adapter`) over [`sockgate_redis::FredDriver`]: a broadcast issued on one
+//! node reaches the clients of every node. It listens only once the adapter has subscribed.
+
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sockgate::extract::Data;
 use sockgate::{AckSender, Payload, SocketIo, SocketRef};
+use sockgate_redis::{ClassicAdapter, ClassicConfig, Driver, FredConfig, FredDriver};
 
-fn port() -> u16 {
-    let mut port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3003);
+/// The value of `--NAME V` or `--NAME=V`.
+fn arg(name: &str) -> Option<String> {
+    let flag = format!("--{name}");
     let mut args = std::env::args().skip(1);
+    let mut found = None;
     while let Some(arg) = args.next() {
-        if arg == "--port" {
-            if let Some(p) = args.next().and_then(|p| p.parse().ok()) {
-                port = p;
-            }
-        } else if let Some(p) = arg.strip_prefix("--port=").and_then(|p| p.parse().ok()) {
-            port = p;
+        if arg == flag {
+            found = args.next();
+        } else if let Some(v) = arg.strip_prefix(&format!("{flag}=")) {
+            found = Some(v.to_string());
         }
     }
-    port
+    found
+}
+
+fn port() -> u16 {
+    arg("port")
+        .or_else(|| std::env::var("PORT").ok())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3003)
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = SocketIo::builder();
     // Experiment knob for measuring the coalescing trade-off; unset means sockgate's default.
     if let Some(ms) = std::env::var("SOCKGATE_WRITE_COALESCING_MS")
@@ -37,6 +49,20 @@ async fn main() -> std::io::Result<()> {
         .and_then(|v| v.parse().ok())
     {
         builder = builder.write_coalescing(std::time::Duration::from_millis(ms));
+    }
+    // The adapters made (one per namespace), to wait for their subscriptions before listening.
+    let adapters: Arc<Mutex<Vec<Arc<ClassicAdapter>>>> = Arc::default();
+    let redis = arg("redis");
+    if let Some(url) = &redis {
+        let driver: Arc<dyn Driver> = Arc::new(FredDriver::connect(FredConfig::new(url)).await?);
+        let made = adapters.clone();
+        builder = builder.adapter(move |namespace| {
+            let adapter = ClassicAdapter::new(driver.clone(), namespace, ClassicConfig::default());
+            if let Ok(mut made) = made.lock() {
+                made.push(adapter.clone());
+            }
+            adapter
+        });
     }
     let io = builder.build();
     let main = io.ns("/", |socket: SocketRef| {
@@ -59,8 +85,18 @@ async fn main() -> std::io::Result<()> {
             let _ = handle.to(room.to_string()).emit("room", payload);
         }
     });
+    let made: Vec<_> = adapters.lock().map(|m| m.clone()).unwrap_or_default();
+    for adapter in made {
+        tokio::time::timeout(std::time::Duration::from_secs(10), adapter.subscribed())
+            .await
+            .map_err(|_| "the Redis adapter did not subscribe within 10 s")?;
+    }
     let port = port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("sockgate listening on http://127.0.0.1:{port}");
-    io.serve(listener).await
+    match &redis {
+        Some(url) => println!("sockgate listening on http://127.0.0.1:{port} (redis {url})"),
+        None => println!("sockgate listening on http://127.0.0.1:{port}"),
+    }
+    io.serve(listener).await?;
+    Ok(())
 }
