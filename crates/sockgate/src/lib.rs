@@ -189,6 +189,14 @@ pub enum SendError {
 /// Event names an application may not emit (Node's `RESERVED_EVENTS`).
 pub use sockgate_proto::socketio::RESERVED_EVENTS;
 
+/// The instant `timeout` from now. `Duration::MAX` means "no timeout", so a deadline past
+/// `Instant`'s range is a century away instead of a panic on `Instant + Duration`.
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(100 * 365 * 86_400))
+}
+
 /// Refuses a reserved event name at the emit call, as Node does.
 pub(crate) fn check_event_name(event: &str) -> Result<(), SendError> {
     if sockgate_proto::socketio::is_reserved_event(event) {

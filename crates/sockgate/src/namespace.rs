@@ -144,6 +144,33 @@ impl Namespace {
         self.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Registers broadcast ack `id` on each of `sids` still connected, every answer going to
+    /// `answers`; returns the sockets registered (the ones to deliver to and wait for).
+    pub(crate) fn register_broadcast_acks(
+        &self,
+        sids: &[Sid],
+        id: u64,
+        answers: &crate::ack::SharedAcks,
+    ) -> Vec<Sid> {
+        let mut waiting = Vec::with_capacity(sids.len());
+        for sid in sids {
+            if let Some(socket) = self.socket(*sid) {
+                socket.acks.lock().insert_shared(id, *sid, answers.clone());
+                waiting.push(*sid);
+            }
+        }
+        waiting
+    }
+
+    /// Ends the wait for broadcast ack `id`: later answers to it are ignored.
+    pub(crate) fn forget_broadcast_acks(&self, sids: &[Sid], id: u64) {
+        for sid in sids {
+            if let Some(socket) = self.socket(*sid) {
+                socket.acks.lock().forget(id);
+            }
+        }
+    }
+
     pub(crate) fn middlewares(&self) -> Vec<BoxedMiddleware> {
         self.middlewares.read().clone()
     }
@@ -278,21 +305,15 @@ impl LocalNamespace for Namespace {
     ) -> usize {
         let id = self.next_ack_id();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut waiting = Vec::with_capacity(sids.len());
-        let mut recipients = Vec::with_capacity(sids.len());
-        for sid in sids {
-            if let Some(socket) = self.socket(*sid) {
-                socket.acks.lock().insert_shared(id, *sid, tx.clone());
-                waiting.push(*sid);
-                recipients.push(Arc::downgrade(&socket));
-            }
-        }
+        let waiting = self.register_broadcast_acks(sids, id, &tx);
         drop(tx);
         self.deliver(&waiting, &packet.clone().with_id(id), flags);
         let expected = waiting.len();
+        let namespace = self.this.get().cloned();
         if expected > 0 {
             tokio::spawn(async move {
-                let deadline = tokio::time::Instant::now() + timeout;
+                // The timeout comes from another node, any size: `Duration::MAX` must not panic.
+                let deadline = crate::deadline_after(timeout);
                 let mut answered = 0;
                 while answered < expected {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -304,8 +325,8 @@ impl LocalNamespace for Namespace {
                     }
                 }
                 // Late answers to this id are then ignored, as for a local broadcast.
-                for socket in recipients.iter().filter_map(std::sync::Weak::upgrade) {
-                    socket.acks.lock().forget(id);
+                if let Some(ns) = namespace.as_ref().and_then(Weak::upgrade) {
+                    ns.forget_broadcast_acks(&waiting, id);
                 }
             });
         }

@@ -113,13 +113,7 @@ impl BroadcastOperators {
 
         let sids = self.ns.adapter().local_sockets(&self.opts);
         let (tx, mut rx) = mpsc::unbounded_channel::<(Option<Sid>, Payload)>();
-        let mut waiting = Vec::with_capacity(sids.len());
-        for sid in &sids {
-            if let Some(socket) = self.ns.socket(*sid) {
-                socket.acks.lock().insert_shared(id, *sid, tx.clone());
-                waiting.push(*sid);
-            }
-        }
+        let waiting = self.ns.register_broadcast_acks(&sids, id, &tx);
         // Whatever ends the wait (every answer, the timeout, this future dropped), the ids
         // left in the recipients' tables are removed.
         let _forget = ForgetBroadcastAcks {
@@ -155,11 +149,7 @@ impl BroadcastOperators {
             ..Default::default()
         };
         // One deadline for the whole broadcast.
-        // `Duration::MAX` means "no timeout": a deadline past `Instant`'s range is far away.
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+        let deadline = crate::deadline_after(timeout);
         while responses.answers.len() < expected {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(answer)) => responses.answers.push(answer),
@@ -328,10 +318,6 @@ struct ForgetBroadcastAcks<'a> {
 
 impl Drop for ForgetBroadcastAcks<'_> {
     fn drop(&mut self) {
-        for sid in self.sids {
-            if let Some(socket) = self.ns.socket(*sid) {
-                socket.acks.lock().forget(self.id);
-            }
-        }
+        self.ns.forget_broadcast_acks(self.sids, self.id);
     }
 }

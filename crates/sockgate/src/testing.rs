@@ -406,11 +406,7 @@ impl TestSocket {
         timeout: Duration,
         mut take: impl FnMut(&mut VecDeque<(String, Payload)>) -> Option<T>,
     ) -> Result<T, TestError> {
-        // `Duration::MAX` means "no timeout": a deadline past `Instant`'s range is far away.
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+        let deadline = crate::deadline_after(timeout);
         loop {
             let notified = self.inbox.arrived.notified();
             if let Some(found) = self

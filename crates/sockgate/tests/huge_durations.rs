@@ -1,6 +1,8 @@
 //! Issue 8 #15: `Duration::MAX` is a legal "no timeout" setting. It used to panic on
 //! `Instant + Duration` at the first handshake (the session machine computed the first ping).
 
+mod support;
+
 use std::time::Duration;
 
 use sockgate::testing::TestClient;
@@ -65,4 +67,66 @@ async fn a_max_coalescing_window_and_ack_timeout_do_not_panic() {
         .await
         .expect("a broadcast with acks");
     assert_eq!(responses.expected, 0);
+}
+
+/// Another node's broadcast with acks carries its timeout on the wire (milliseconds, any
+/// size): a namespace asked to wait `Duration::MAX` for its sockets' acks must still forward
+/// them. The wait used to compute `Instant::now() + timeout`, which panicked in the spawned
+/// waiter, so the answer was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_broadcast_with_acks_waiting_duration_max_still_forwards_the_ack() {
+    use std::sync::{Arc, Weak};
+
+    use sockgate::core::{Adapter, BroadcastFlags, InMemoryAdapter, LocalNamespace};
+
+    let captured: Arc<parking_lot::Mutex<Vec<Weak<dyn LocalNamespace>>>> = Default::default();
+    let slot = captured.clone();
+    let io = SocketIo::builder()
+        .adapter(move |ns: Weak<dyn LocalNamespace>| {
+            slot.lock().push(ns.clone());
+            Arc::new(InMemoryAdapter::new(ns, None)) as Arc<dyn Adapter>
+        })
+        .build();
+    io.ns("/", |_socket: SocketRef| {});
+    let sockets = support::record_sockets(&io);
+    let addr = support::serve(&io).await;
+    let mut ws = support::Ws::connect(addr).await;
+    assert!(support::eventually(Duration::from_secs(2), || sockets.lock().len() == 1).await);
+    let sid = sockets.lock()[0].id();
+
+    let namespace = captured
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|ns| ns.name() == "/")
+        .expect("the namespace");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let on_ack: sockgate::core::AckCallback = Arc::new(move |args| {
+        let _ = tx.send(args);
+    });
+    let packet = sockgate_proto::socketio::Packet::event_named("/", "q", [serde_json::json!(1)]);
+    let expected = namespace.deliver_with_ack(
+        &[sid],
+        &packet,
+        &BroadcastFlags::default(),
+        Duration::MAX,
+        on_ack,
+    );
+    assert_eq!(expected, 1);
+
+    let event = ws
+        .next_text(Duration::from_secs(2))
+        .await
+        .expect("the event");
+    let id: String = event[2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(event.starts_with("42") && !id.is_empty(), "{event}");
+    ws.send_text(&format!("43{id}[\"ok\"]")).await;
+    let args = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .expect("the ack forwarded")
+        .expect("the ack forwarded");
+    assert_eq!(args, vec![serde_json::json!("ok")]);
 }
