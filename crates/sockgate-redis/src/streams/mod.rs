@@ -158,13 +158,30 @@ impl Hub {
     }
 }
 
-/// Reads `stream` forever, from its end at start and then from the last id read (also after
-/// an outage, so no entry is skipped), and hands each entry to its namespace's adapter.
+/// Reads `stream` forever, from its newest entry at start and then from the last id read
+/// (also after an outage, so no entry is skipped), and hands each entry to its namespace's
+/// adapter.
 fn spawn_reader(hub: Weak<Hub>, stream: String) {
     tokio::spawn(async move {
-        let mut last = "$".to_owned();
         let mut delay = Duration::from_millis(100);
         let mut down = false;
+        // Start after the newest entry (`0-0` for an empty stream: everything is new).
+        let mut last = loop {
+            let Some(h) = hub.upgrade() else { return };
+            let driver = h.driver.clone();
+            drop(h);
+            match driver.stream_last_id(stream.clone()).await {
+                Ok(id) => break id.unwrap_or_else(|| "0-0".to_owned()),
+                Err(error) => {
+                    if !down {
+                        down = true;
+                        tracing::warn!(%stream, %error, "cannot reach redis to start reading the stream; retrying with backoff");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         loop {
             let Some(h) = hub.upgrade() else { return };
             let (driver, count, block) = (
