@@ -328,11 +328,7 @@ fn read_reply(value: FredValue) -> Vec<StreamEntry> {
                 _ => Vec::new(),
             })
             .collect(),
-        FredValue::Map(map) => map
-            .inner()
-            .into_iter()
-            .flat_map(|(_, entries)| entries_of(entries))
-            .collect(),
+        FredValue::Map(map) => map.inner().into_values().flat_map(entries_of).collect(),
         _ => Vec::new(),
     }
 }

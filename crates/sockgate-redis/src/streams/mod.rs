@@ -1346,9 +1346,7 @@ impl Adapter for StreamsAdapter {
     ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
         let (pid, offset) = (pid.to_owned(), offset.to_owned());
         Box::pin(async move {
-            if self.inner.recovery().is_none() {
-                return None;
-            }
+            self.inner.recovery()?;
             self.inner.restore(&pid, &offset).await
         })
     }
