@@ -1,5 +1,6 @@
 //! An in-process stand-in for Redis pub/sub, streams and keys: several nodes in one test share
-//! a [`MemoryBus`].
+//! a [`MemoryBus`]. One file: it is one fake server, and its tests check it against Redis's
+//! rules.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

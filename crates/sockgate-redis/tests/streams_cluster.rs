@@ -1,6 +1,7 @@
 //! The streams adapter across in-memory nodes (`MemoryBus`): the wire format against entries
 //! and messages captured from Node's `@socket.io/redis-streams-adapter` 0.3.1, stream naming,
-//! every operation, connection state recovery across nodes, and Redis outages.
+//! every operation, connection state recovery across nodes, and Redis outages. One file: the
+//! tests share the node helper and each reads as one scenario.
 
 mod support;
 
