@@ -606,3 +606,27 @@ async fn sessions_survive_an_outage_and_are_written_once_redis_is_back() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn flush_waits_for_queued_writes_and_sessions() {
+    let bus = MemoryBus::new();
+    let slow = StreamsConfig {
+        session_flush_interval: Duration::from_secs(60),
+        ..config(true)
+    };
+    let a = StreamsNode::start("A", bus.driver(), slow).await;
+    let s = session(1, "pid-flush", &["r"]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s);
+    a.adapter
+        .broadcast(event("x", vec![]), BroadcastOptions::default());
+    a.adapter
+        .add_sockets(BroadcastOptions::default(), vec![Room::from("late")]);
+    // The flush interval is a minute: only `flush` writes the session this soon.
+    tokio::time::timeout(Duration::from_secs(2), a.adapter.flush())
+        .await
+        .expect("flush resolves");
+    assert_eq!(bus.stream("socket.io").len(), 2);
+    let saved = codec::decode_session(&bus.key("sio:session:pid-flush").unwrap()).unwrap();
+    assert!(saved.rooms.contains(&Room::from("late")));
+}

@@ -44,7 +44,7 @@ use sockgate_core::{
     SocketDetails,
 };
 use sockgate_proto::socketio::Packet;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::classic::codec::{opts_from, socket_from};
@@ -251,12 +251,16 @@ enum Outgoing {
         local: Option<(Packet, BroadcastOptions)>,
     },
     Publish(String, Bytes),
+    /// Answered once everything queued before it was written.
+    Flush(oneshot::Sender<()>),
 }
 
 enum SessionWrite {
     /// Written right away (a disconnect).
     Save(PersistedSession),
     Delete(String),
+    /// Writes the changed sessions now, then answers.
+    Flush(oneshot::Sender<()>),
 }
 
 /// Sessions of connected sockets, saved as they change.
@@ -447,6 +451,9 @@ impl Inner {
                         }
                         // Written: the reader delivers it locally, in stream order.
                     }
+                    Outgoing::Flush(done) => {
+                        let _ = done.send(());
+                    }
                     Outgoing::Publish(channel, payload) => {
                         let driver = inner.driver();
                         let result = if inner.config().use_sharded_pubsub {
@@ -557,7 +564,12 @@ impl Inner {
                     write = rx.recv() => {
                         let Some(write) = write else { return };
                         let Some(inner) = weak.upgrade() else { return };
-                        inner.write_session(write, ttl).await;
+                        if let SessionWrite::Flush(done) = write {
+                            inner.flush_sessions(ttl).await;
+                            let _ = done.send(());
+                        } else {
+                            inner.write_session(write, ttl).await;
+                        }
                     }
                     _ = tick.tick() => {
                         let Some(inner) = weak.upgrade() else { return };
@@ -586,6 +598,10 @@ impl Inner {
                 self.driver().set_px(key, value, ttl).await
             }
             SessionWrite::Delete(key) => self.driver().del(key).await,
+            SessionWrite::Flush(done) => {
+                let _ = done.send(());
+                Ok(())
+            }
         };
         if let Err(error) = result {
             self.outage.failed("SET session", &error);
@@ -1354,5 +1370,27 @@ impl Adapter for StreamsAdapter {
     fn packets_after(&self, offset: &str, rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
         let (offset, rooms) = (offset.to_owned(), rooms.to_vec());
         Box::pin(async move { self.inner.broadcasts_after(&offset, &rooms).await })
+    }
+
+    /// Waits until the stream writes queued so far were made (or given up on, see
+    /// [`StreamsConfig::append_retry`]) and the changed and disconnected sessions were saved.
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (done, written) = oneshot::channel();
+            if self.inner.outbox.send(Outgoing::Flush(done)).await.is_ok() {
+                let _ = written.await;
+            }
+            if self.inner.recovery().is_some() {
+                let (done, saved) = oneshot::channel();
+                if self
+                    .inner
+                    .session_writes
+                    .send(SessionWrite::Flush(done))
+                    .is_ok()
+                {
+                    let _ = saved.await;
+                }
+            }
+        })
     }
 }
