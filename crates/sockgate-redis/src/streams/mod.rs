@@ -315,6 +315,9 @@ struct Inner {
     subscribed: watch::Receiver<bool>,
     sessions: Mutex<Sessions>,
     session_writes: mpsc::UnboundedSender<SessionWrite>,
+    /// The value this node last wrote for each session (by pid): a disconnect noticed late
+    /// must not overwrite a session another node restored and saved since.
+    written: Mutex<HashMap<String, String>>,
 }
 
 impl StreamsAdapter {
@@ -385,6 +388,7 @@ impl StreamsAdapter {
             subscribed,
             sessions: Mutex::new(Sessions::default()),
             session_writes,
+            written: Mutex::new(HashMap::new()),
         });
         inner.spawn_outbox(outbox_rx);
         inner.spawn_receiver();
@@ -594,10 +598,27 @@ impl Inner {
         let result = match write {
             SessionWrite::Save(session) => {
                 let key = self.session_key(&session.pid);
+                let last = self.written.lock().remove(&session.pid);
+                if let Some(last) = last {
+                    // Someone else's value: the client already recovered on another node
+                    // (the reconnect overtook this disconnect), which owns the session now.
+                    if let Ok(Some(current)) = self.driver().get(key.clone()).await {
+                        if current != last {
+                            tracing::debug!(pid = %session.pid, "session moved to another node; not overwritten");
+                            return;
+                        }
+                    }
+                }
                 let value = codec::encode_session(&session);
                 self.driver().set_px(key, value, ttl).await
             }
-            SessionWrite::Delete(key) => self.driver().del(key).await,
+            SessionWrite::Delete(key) => {
+                let pid = key.strip_prefix(self.config().session_key_prefix.as_str());
+                if let Some(pid) = pid {
+                    self.written.lock().remove(pid);
+                }
+                self.driver().del(key).await
+            }
             SessionWrite::Flush(done) => {
                 let _ = done.send(());
                 Ok(())
@@ -635,6 +656,10 @@ impl Inner {
             });
             let results = futures_util::future::join_all(writes).await;
             for (session, result) in chunk.iter().zip(results) {
+                if result.is_ok() {
+                    let value = codec::encode_session(session);
+                    self.written.lock().insert(session.pid.clone(), value);
+                }
                 if let Err(error) = result {
                     self.outage.failed("SET session", &error);
                     // Retried at the next flush while the socket is connected.
