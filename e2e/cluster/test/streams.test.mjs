@@ -129,14 +129,20 @@ describe("streams adapter with connection state recovery, Node + sockgate", { sk
       await call(helperN, "emit-op", { event: "n", ops: [["to", "r1"]] }, i);
       await call(helperS, "emit-op", { event: "n" }, i + 10);
     }
+    // Binary from Node: a base64 msgpack entry, replayed by sockgate with its Buffer.
+    await call(helperN, "emit-op", { event: "bin", ops: [["to", "r1"]] }, Buffer.from([9, 8, 7]));
     const onS2 = await csrClient(S2, "c@S2", session(onN));
     assert.equal(onS2.id, id, "same id on the sockgate node");
     const again = await call(onS2, "whoami");
     assert.equal(again.recovered, true);
     assert.deepEqual(again.rooms, [id, "r1"].sort());
     assert.deepEqual(again.data, { user: "carol" });
-    await until(() => events(onS2, "n").length === 6, 5000, "replay on S2");
+    await until(() => events(onS2, "n").length === 6 && events(onS2, "bin").length === 1, 5000,
+      "replay on S2");
     assertInStreamOrder(events(onS2, "n"), [1, 11, 2, 12, 3, 13], "replay on S2");
+    const [bin] = events(onS2, "bin");
+    assert.deepEqual([...bin[1]], [9, 8, 7]);
+    assert.ok(isOffset(bin[2]), "the replayed binary packet carries its offset");
     // Live traffic keeps flowing after the replay, once.
     await call(helperN, "emit-op", { event: "live", ops: [["to", "r1"]] }, "after");
     await until(() => events(onS2, "live").length === 1, 5000, "live after replay");

@@ -656,7 +656,9 @@ impl Inner {
             });
             let results = futures_util::future::join_all(writes).await;
             for (session, result) in chunk.iter().zip(results) {
-                if result.is_ok() {
+                // Remembered only while the socket is connected: a disconnect meanwhile took
+                // over (and an entry kept after it would never be removed).
+                if result.is_ok() && self.sessions.lock().tracked.contains_key(&session.sid) {
                     let value = codec::encode_session(session);
                     self.written.lock().insert(session.pid.clone(), value);
                 }
