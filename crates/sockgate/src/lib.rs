@@ -156,7 +156,7 @@ pub use operators::{BroadcastOperators, RemoteSocket};
 pub use payload::{Arg, IntoPayload, Payload};
 pub use reason::DisconnectReason;
 pub use server::{
-    ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
+    ClientBundle, DrainConfig, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
     SocketIoService, DEFAULT_CLOSE_TIMEOUT,
 };
 pub use server_side::ClusterError;
