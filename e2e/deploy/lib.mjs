@@ -148,7 +148,8 @@ export function startNode(kind, name, port, redisUrl) {
   }
   return start(
     path.join(binDir, "cluster-node"),
-    ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter", "streams",
+    ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter",
+      process.env.DEPLOY_SOCKGATE_ADAPTER ?? "streams",
       "--recovery", "--health-path", "/health", "--drain-delay-ms", String(DRAIN.delay),
       "--drain-window-ms", String(DRAIN.window), "--close-timeout-ms", "5000"],
     port,
