@@ -86,23 +86,30 @@ export async function startRedis(port) {
   return redis;
 }
 
-/** A Node node; `adapter` is `classic` (createAdapter) or `sharded` (createShardedAdapter). */
-export async function startNodeNode(redisUrl, name, adapter = "classic") {
-  const port = await freePort();
+/**
+ * A Node node; `adapter` is `classic` (createAdapter), `sharded` (createShardedAdapter) or
+ * `streams` (@socket.io/redis-streams-adapter); `extra` are more flags (`--csr`, ...). A
+ * `port` restarts a node on the same port.
+ */
+export async function startNodeNode(redisUrl, name, adapter = "classic", extra = [], port) {
+  port ??= await freePort();
   return start(
     process.execPath,
     [path.join(here, "node-server.mjs"), "--port", String(port), "--redis", redisUrl,
-      "--name", name, "--adapter", adapter],
+      "--name", name, "--adapter", adapter, ...extra],
     port,
   );
 }
 
-/** A sockgate node (e2e/cluster-node) on the `classic` or `sharded` adapter. */
-export async function startSockgateNode(redisUrl, name, adapter = "classic") {
-  const port = await freePort();
+/**
+ * A sockgate node (e2e/cluster-node) on the `classic`, `sharded` or `streams` adapter; `extra`
+ * are more flags (`--csr`, `--csr-ttl-ms N`, `--stream-count N`, `--max-len N`).
+ */
+export async function startSockgateNode(redisUrl, name, adapter = "classic", extra = [], port) {
+  port ??= await freePort();
   return start(
     path.join(binDir, "cluster-node"),
-    ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter", adapter],
+    ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter", adapter, ...extra],
     port,
   );
 }

@@ -1,10 +1,13 @@
 // A Node socket.io 4.8.4 node on @socket.io/redis-adapter 8.3.0 (`--adapter classic`:
 // createAdapter, defaults but a 2 s requestsTimeout; `--adapter sharded`: createShardedAdapter
-// with defaults), answering the same control events as e2e/cluster-node (see its
-// src/main.rs): `node node-server.mjs --port N --redis redis://127.0.0.1:P --name A`.
+// with defaults; `--adapter streams`: @socket.io/redis-streams-adapter 0.3.1 createAdapter with
+// defaults, `--csr` for connection state recovery, `--csr-ttl-ms` its maxDisconnectionDuration),
+// answering the same control events as e2e/cluster-node (see its src/main.rs):
+// `node node-server.mjs --port N --redis redis://127.0.0.1:P --name A`.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 const arg = (name, fallback) => {
@@ -15,6 +18,8 @@ const port = Number(arg("--port", "3001"));
 const url = arg("--redis", "redis://127.0.0.1:6379");
 const name = arg("--name", "node");
 const mode = arg("--adapter", "classic");
+const csr = process.argv.includes("--csr");
+const csrTtl = Number(arg("--csr-ttl-ms", "120000"));
 
 const pub = createClient({ url });
 const sub = pub.duplicate();
@@ -27,7 +32,12 @@ const io = new Server(httpServer, {
   adapter:
     mode === "sharded"
       ? createShardedAdapter(pub, sub)
-      : createAdapter(pub, sub, { requestsTimeout: 2000 }),
+      : mode === "streams"
+        ? createStreamsAdapter(pub)
+        : createAdapter(pub, sub, { requestsTimeout: 2000 }),
+  ...(csr
+    ? { connectionStateRecovery: { maxDisconnectionDuration: csrTtl, skipMiddlewares: true } }
+    : {}),
 });
 
 const serverSideLog = [];
@@ -51,6 +61,15 @@ const sortValues = (values) =>
   values.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
 io.on("connection", (socket) => {
+  socket.on("whoami", (ack) => {
+    ack({ id: socket.id, recovered: socket.recovered, rooms: [...socket.rooms].sort(),
+      data: socket.data ?? null });
+  });
+  socket.on("emit-self", (spec, ...rest) => {
+    const ack = rest.pop();
+    socket.emit(spec.event ?? "self", ...rest);
+    ack("done");
+  });
   socket.on("join", (rooms, ack) => {
     socket.join(rooms);
     ack([...socket.rooms].sort());

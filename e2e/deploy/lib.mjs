@@ -150,7 +150,7 @@ export function startNode(kind, name, port, redisUrl) {
     path.join(binDir, "cluster-node"),
     ["--port", String(port), "--redis", redisUrl, "--name", name, "--adapter",
       process.env.DEPLOY_SOCKGATE_ADAPTER ?? "streams",
-      "--recovery", "--health-path", "/health", "--drain-delay-ms", String(DRAIN.delay),
+      "--csr", "--health-path", "/health", "--drain-delay-ms", String(DRAIN.delay),
       "--drain-window-ms", String(DRAIN.window), "--close-timeout-ms", "5000"],
     port,
   );

@@ -258,6 +258,14 @@ pub trait Adapter: Send + Sync + 'static {
     fn flush_sessions(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// A connected socket's recoverable state: called when it connects and when its `data`
+    /// changes (joins and leaves reach the adapter through [`Adapter::add_all`] and
+    /// [`Adapter::del`]). An adapter that keeps sessions outside the process (the Redis
+    /// streams adapter) saves them as they change, so a session survives its node being
+    /// killed; the in-memory adapter only needs [`Adapter::persist_session`].
+    fn track_session(&self, _session: PersistedSession) {}
+    /// The socket left for a reason that allows no recovery: forget its session.
+    fn forget_session(&self, _sid: Sid, _pid: &str) {}
     /// Finds a persisted session and the packets it missed since `offset`, oldest first.
     /// `None` when the session is unknown, expired, or the offset is no longer buffered.
     fn restore_session(

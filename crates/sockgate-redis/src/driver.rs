@@ -1,13 +1,16 @@
 //! The small contract between an adapter and a Redis connection.
 //!
-//! The adapters only need pub/sub: publishing, (pattern and sharded) subscriptions, the
-//! subscriber counts Node uses as its server count, and a stream of what arrives. Keeping that
-//! behind a trait lets the adapter logic run against [`crate::MemoryBus`] in tests (several
-//! nodes in one process) and against a real Redis through [`crate::FredDriver`] in production.
+//! The pub/sub adapters only need publishing, (pattern and sharded) subscriptions, the
+//! subscriber counts Node uses as its server count, and a stream of what arrives. The streams
+//! adapter adds a few stream and key commands (`XADD`, a blocking `XREAD`, `XRANGE`, `SET PX`,
+//! `GETDEL`, `DEL`). Keeping that behind a trait lets the adapter logic run against
+//! [`crate::MemoryBus`] in tests (several nodes in one process) and against a real Redis
+//! through [`crate::FredDriver`] in production.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -35,6 +38,25 @@ pub struct DriverMessage {
     pub payload: Bytes,
     /// Which kind of subscription delivered it.
     pub kind: MessageKind,
+}
+
+/// One entry of a Redis stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEntry {
+    /// Its id, `<milliseconds>-<sequence>`.
+    pub id: String,
+    /// Its field/value pairs, in the order they were added.
+    pub fields: Vec<(String, String)>,
+}
+
+impl StreamEntry {
+    /// The value of `field`.
+    pub fn field(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// A driver operation that failed.
@@ -95,6 +117,84 @@ pub trait Driver: Send + Sync + 'static {
     /// A new stream of every message this driver's subscriptions receive. Each call returns an
     /// independent receiver that sees all messages from then on.
     fn messages(&self) -> mpsc::UnboundedReceiver<DriverMessage>;
+
+    /// `XADD stream MAXLEN ~ max_len * field value ...`: appends an entry, returns its id.
+    fn xadd(
+        &self,
+        _stream: String,
+        _max_len: usize,
+        _fields: Vec<(String, String)>,
+    ) -> DriverFuture<'_, String> {
+        unsupported("XADD")
+    }
+
+    /// `XREAD COUNT count BLOCK block STREAMS stream after`: the entries after id `after` (`$`:
+    /// only new ones), waiting up to `block` for one. Runs on a connection of its own per
+    /// stream, so a blocked read never delays the other commands.
+    fn xread(
+        &self,
+        _stream: String,
+        _after: String,
+        _count: usize,
+        _block: Duration,
+    ) -> DriverFuture<'_, Vec<StreamEntry>> {
+        unsupported("XREAD")
+    }
+
+    /// `XRANGE stream start end COUNT count`: entries with `start <= id <= end` (`-` and `+`
+    /// are the ends of the stream), oldest first.
+    fn xrange(
+        &self,
+        _stream: String,
+        _start: String,
+        _end: String,
+        _count: usize,
+    ) -> DriverFuture<'_, Vec<StreamEntry>> {
+        unsupported("XRANGE")
+    }
+
+    /// `SET key value PX ttl`.
+    fn set_px(&self, _key: String, _value: String, _ttl: Duration) -> DriverFuture<'_, ()> {
+        unsupported("SET")
+    }
+
+    /// `GETDEL key` (Redis 6.2+): the value, which is gone afterwards.
+    fn getdel(&self, _key: String) -> DriverFuture<'_, Option<String>> {
+        unsupported("GETDEL")
+    }
+
+    /// `DEL key`.
+    fn del(&self, _key: String) -> DriverFuture<'_, ()> {
+        unsupported("DEL")
+    }
+}
+
+fn unsupported<T: Send + 'static>(command: &'static str) -> DriverFuture<'static, T> {
+    Box::pin(async move {
+        Err(DriverError::Server(format!(
+            "this driver does not implement {command}; use FredDriver or MemoryDriver"
+        )))
+    })
+}
+
+/// The id right after `id` (`<ms>-<seq+1>`), for exclusive ranges on any Redis version;
+/// `None` when `id` is not `<digits>-<digits>`.
+pub fn next_stream_id(id: &str) -> Option<String> {
+    let (ms, seq) = parse_stream_id(id)?;
+    Some(match seq.checked_add(1) {
+        Some(seq) => format!("{ms}-{seq}"),
+        None => format!("{}-0", ms.checked_add(1)?),
+    })
+}
+
+/// `<ms>-<seq>` as numbers, `None` for anything else (Node's `/^[0-9]+-[0-9]+$/`).
+pub fn parse_stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(ms) || !digits(seq) {
+        return None;
+    }
+    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 /// Redis glob matching (`*`, `?`, `[...]`, `\` escapes), as `PSUBSCRIBE` applies it.

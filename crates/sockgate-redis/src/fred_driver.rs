@@ -7,6 +7,7 @@
 //! command fails after [`FredConfig::command_timeout`], instead of queueing until Redis is
 //! back: that is what lets cross-node requests fail with a clear error during an outage.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +17,11 @@ use fred::clients::{Client, SubscriberClient};
 use fred::error::{Error as FredError, ErrorKind};
 use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
 use fred::types::config::{Config, ConnectionConfig, Options, PerformanceConfig, ReconnectPolicy};
-use fred::types::Value as FredValue;
+use fred::types::{ClusterHash, CustomCommand, Value as FredValue};
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::driver::{Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
+use crate::driver::{Driver, DriverError, DriverFuture, DriverMessage, MessageKind, StreamEntry};
 
 /// Settings of [`FredDriver`].
 #[derive(Debug, Clone)]
@@ -60,6 +61,10 @@ pub struct FredDriver {
     fast: Options,
     subscriber: SubscriberClient,
     listeners: Arc<Mutex<Vec<mpsc::UnboundedSender<DriverMessage>>>>,
+    /// One connection per stream for the blocking `XREAD`s: a blocked read on the shared
+    /// connection would hold up every command queued behind it.
+    readers: Arc<Mutex<HashMap<String, Client>>>,
+    command_timeout: Duration,
 }
 
 impl std::fmt::Debug for FredDriver {
@@ -125,6 +130,8 @@ impl FredDriver {
             },
             subscriber,
             listeners: Arc::new(Mutex::new(Vec::new())),
+            readers: Arc::new(Mutex::new(HashMap::new())),
+            command_timeout: config.command_timeout,
         };
         driver.spawn_tasks();
         drop(driver.publisher.connect());
@@ -227,11 +234,106 @@ impl FredDriver {
         }));
     }
 
-    /// Closes both connections.
+    /// Closes every connection.
     pub async fn quit(&self) {
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
+        let readers: Vec<Client> = self.readers.lock().drain().map(|(_, c)| c).collect();
+        for reader in readers {
+            let _ = reader.quit().await;
+        }
     }
+
+    fn reader(&self, stream: &str) -> Client {
+        let mut readers = self.readers.lock();
+        if let Some(client) = readers.get(stream) {
+            return client.clone();
+        }
+        let client = self.publisher.clone_new();
+        drop(client.connect());
+        readers.insert(stream.to_owned(), client.clone());
+        client
+    }
+
+    async fn command(
+        &self,
+        client: &Client,
+        name: &'static str,
+        hash: ClusterHash,
+        blocking: bool,
+        args: Vec<FredValue>,
+        timeout: Duration,
+    ) -> Result<FredValue, DriverError> {
+        let options = Options {
+            fail_fast: true,
+            timeout: Some(timeout),
+            ..Default::default()
+        };
+        client
+            .with_options(&options)
+            .custom::<FredValue, FredValue>(CustomCommand::new_static(name, hash, blocking), args)
+            .await
+            .map_err(to_driver_error)
+    }
+}
+
+fn text(value: FredValue) -> Option<String> {
+    match value {
+        FredValue::Bytes(b) => String::from_utf8(b.to_vec()).ok(),
+        other => other.into_string(),
+    }
+}
+
+/// `[id, [field, value, ...]]`.
+fn entry_of(value: FredValue) -> Option<StreamEntry> {
+    let FredValue::Array(mut parts) = value else {
+        return None;
+    };
+    if parts.len() != 2 {
+        return None;
+    }
+    let pairs = parts.pop()?;
+    let id = text(parts.pop()?)?;
+    let mut fields = Vec::new();
+    if let FredValue::Array(items) = pairs {
+        let mut items = items.into_iter();
+        while let (Some(name), Some(value)) = (items.next(), items.next()) {
+            fields.push((text(name)?, text(value).unwrap_or_default()));
+        }
+    }
+    Some(StreamEntry { id, fields })
+}
+
+fn entries_of(value: FredValue) -> Vec<StreamEntry> {
+    match value {
+        FredValue::Array(items) => items.into_iter().filter_map(entry_of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// XREAD's `[[stream, entries]]` (RESP2) or `{stream: entries}` (RESP3); nil on timeout.
+fn read_reply(value: FredValue) -> Vec<StreamEntry> {
+    match value {
+        FredValue::Array(streams) => streams
+            .into_iter()
+            .flat_map(|stream| match stream {
+                FredValue::Array(mut pair) if pair.len() == 2 => {
+                    pair.pop().map(entries_of).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            })
+            .collect(),
+        FredValue::Map(map) => map
+            .inner()
+            .into_iter()
+            .flat_map(|(_, entries)| entries_of(entries))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn s(value: impl Into<String>) -> FredValue {
+    FredValue::from(value.into())
 }
 
 /// Subscribes again to what `subscriber` tracks, skipping empty sets, shard channels grouped
@@ -381,5 +483,146 @@ impl Driver for FredDriver {
         let (tx, rx) = mpsc::unbounded_channel();
         self.listeners.lock().push(tx);
         rx
+    }
+
+    fn xadd(
+        &self,
+        stream: String,
+        max_len: usize,
+        fields: Vec<(String, String)>,
+    ) -> DriverFuture<'_, String> {
+        Box::pin(async move {
+            let mut args = vec![
+                s(stream),
+                s("MAXLEN"),
+                s("~"),
+                s(max_len.to_string()),
+                s("*"),
+            ];
+            for (name, value) in fields {
+                args.push(s(name));
+                args.push(s(value));
+            }
+            let reply = self
+                .command(
+                    &self.publisher,
+                    "XADD",
+                    ClusterHash::FirstKey,
+                    false,
+                    args,
+                    self.command_timeout,
+                )
+                .await?;
+            text(reply).ok_or_else(|| DriverError::Server("XADD answered no id".into()))
+        })
+    }
+
+    fn xread(
+        &self,
+        stream: String,
+        after: String,
+        count: usize,
+        block: Duration,
+    ) -> DriverFuture<'_, Vec<StreamEntry>> {
+        Box::pin(async move {
+            let reader = self.reader(&stream);
+            let args = vec![
+                s("COUNT"),
+                s(count.to_string()),
+                s("BLOCK"),
+                s(block.as_millis().to_string()),
+                s("STREAMS"),
+                s(stream),
+                s(after),
+            ];
+            let reply = self
+                .command(
+                    &reader,
+                    "XREAD",
+                    ClusterHash::Offset(5),
+                    true,
+                    args,
+                    block + self.command_timeout,
+                )
+                .await?;
+            Ok(read_reply(reply))
+        })
+    }
+
+    fn xrange(
+        &self,
+        stream: String,
+        start: String,
+        end: String,
+        count: usize,
+    ) -> DriverFuture<'_, Vec<StreamEntry>> {
+        Box::pin(async move {
+            let args = vec![
+                s(stream),
+                s(start),
+                s(end),
+                s("COUNT"),
+                s(count.to_string()),
+            ];
+            let reply = self
+                .command(
+                    &self.publisher,
+                    "XRANGE",
+                    ClusterHash::FirstKey,
+                    false,
+                    args,
+                    self.command_timeout,
+                )
+                .await?;
+            Ok(entries_of(reply))
+        })
+    }
+
+    fn set_px(&self, key: String, value: String, ttl: Duration) -> DriverFuture<'_, ()> {
+        Box::pin(async move {
+            let ms = ttl.as_millis().max(1).to_string();
+            let args = vec![s(key), s(value), s("PX"), s(ms)];
+            self.command(
+                &self.publisher,
+                "SET",
+                ClusterHash::FirstKey,
+                false,
+                args,
+                self.command_timeout,
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn getdel(&self, key: String) -> DriverFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let reply = self
+                .command(
+                    &self.publisher,
+                    "GETDEL",
+                    ClusterHash::FirstKey,
+                    false,
+                    vec![s(key)],
+                    self.command_timeout,
+                )
+                .await?;
+            Ok(text(reply))
+        })
+    }
+
+    fn del(&self, key: String) -> DriverFuture<'_, ()> {
+        Box::pin(async move {
+            self.command(
+                &self.publisher,
+                "DEL",
+                ClusterHash::FirstKey,
+                false,
+                vec![s(key)],
+                self.command_timeout,
+            )
+            .await
+            .map(|_| ())
+        })
     }
 }

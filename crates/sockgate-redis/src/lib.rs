@@ -39,11 +39,16 @@ mod memory;
 pub mod msgpack;
 mod outage;
 pub mod sharded;
+pub mod streams;
 
 pub use classic::{ClassicAdapter, ClassicConfig};
-pub use driver::{Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
+pub use driver::{
+    next_stream_id, parse_stream_id, Driver, DriverError, DriverFuture, DriverMessage, MessageKind,
+    StreamEntry,
+};
 pub use emitter::{Emitter, EmitterError};
 #[cfg(feature = "fred")]
 pub use fred_driver::{FredConfig, FredDriver};
 pub use memory::{MemoryBus, MemoryDriver};
 pub use sharded::{ShardedAdapter, ShardedConfig, SubscriptionMode};
+pub use streams::{StreamsAdapter, StreamsConfig};

@@ -1,14 +1,20 @@
-//! An in-process stand-in for Redis pub/sub: several nodes in one test share a [`MemoryBus`].
+//! An in-process stand-in for Redis pub/sub, streams and keys: several nodes in one test share
+//! a [`MemoryBus`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 
-use crate::driver::{glob_match, Driver, DriverError, DriverFuture, DriverMessage, MessageKind};
+use crate::driver::{
+    glob_match, parse_stream_id, Driver, DriverError, DriverFuture, DriverMessage, MessageKind,
+    StreamEntry,
+};
 
 /// A fake Redis: what one [`MemoryDriver`] publishes reaches the others' subscriptions, with
 /// Redis's delivery rules (one copy per matching subscription, patterns do not count in
@@ -27,6 +33,27 @@ struct BusInner {
     nodes: Mutex<Vec<Weak<NodeState>>>,
     down: AtomicBool,
     published: Mutex<Vec<(String, Bytes)>>,
+    streams: Mutex<HashMap<String, Stream>>,
+    /// Woken on every `XADD`, for the blocked `XREAD`s.
+    appended: Notify,
+    keys: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+#[derive(Default)]
+struct Stream {
+    entries: VecDeque<StreamEntry>,
+    last: (u64, u64),
+}
+
+impl Stream {
+    fn after(&self, after: (u64, u64), count: usize) -> Vec<StreamEntry> {
+        self.entries
+            .iter()
+            .filter(|e| parse_stream_id(&e.id).is_some_and(|id| id > after))
+            .take(count)
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -82,6 +109,24 @@ impl MemoryBus {
     /// Every `(channel, payload)` published so far (classic and sharded), oldest first.
     pub fn published(&self) -> Vec<(String, Bytes)> {
         self.inner.published.lock().clone()
+    }
+
+    /// The entries of `stream`, oldest first.
+    pub fn stream(&self, stream: &str) -> Vec<StreamEntry> {
+        self.inner
+            .streams
+            .lock()
+            .get(stream)
+            .map(|s| s.entries.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The value of `key`, unless it expired.
+    pub fn key(&self, key: &str) -> Option<String> {
+        let keys = self.inner.keys.lock();
+        keys.get(key)
+            .filter(|(_, expiry)| *expiry > Instant::now())
+            .map(|(value, _)| value.clone())
     }
 
     fn nodes(&self) -> Vec<Arc<NodeState>> {
@@ -233,6 +278,133 @@ impl Driver for MemoryDriver {
         let (tx, rx) = mpsc::unbounded_channel();
         self.node.listeners.lock().push(tx);
         rx
+    }
+
+    fn xadd(
+        &self,
+        stream: String,
+        max_len: usize,
+        fields: Vec<(String, String)>,
+    ) -> DriverFuture<'_, String> {
+        let result = self.bus.check().map(|()| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let mut streams = self.bus.inner.streams.lock();
+            let stream = streams.entry(stream).or_default();
+            let (ms, seq) = stream.last;
+            stream.last = if now > ms { (now, 0) } else { (ms, seq + 1) };
+            let id = format!("{}-{}", stream.last.0, stream.last.1);
+            stream.entries.push_back(StreamEntry {
+                id: id.clone(),
+                fields,
+            });
+            while stream.entries.len() > max_len.max(1) {
+                stream.entries.pop_front();
+            }
+            id
+        });
+        self.bus.inner.appended.notify_waiters();
+        Box::pin(async move { result })
+    }
+
+    fn xread(
+        &self,
+        stream: String,
+        after: String,
+        count: usize,
+        block: Duration,
+    ) -> DriverFuture<'_, Vec<StreamEntry>> {
+        Box::pin(async move {
+            let inner = &self.bus.inner;
+            let after = match after.as_str() {
+                "$" => inner.streams.lock().get(&stream).map_or((0, 0), |s| s.last),
+                id => parse_stream_id(id)
+                    .ok_or_else(|| DriverError::Server(format!("invalid stream id {id}")))?,
+            };
+            let deadline = Instant::now() + block;
+            loop {
+                // Registered before the check, so an XADD between the two still wakes us.
+                let appended = inner.appended.notified();
+                tokio::pin!(appended);
+                appended.as_mut().enable();
+                self.bus.check()?;
+                let entries = inner
+                    .streams
+                    .lock()
+                    .get(&stream)
+                    .map(|s| s.after(after, count))
+                    .unwrap_or_default();
+                if !entries.is_empty() {
+                    return Ok(entries);
+                }
+                if tokio::time::timeout_at(deadline, appended).await.is_err() {
+                    return Ok(Vec::new());
+                }
+            }
+        })
+    }
+
+    fn xrange(
+        &self,
+        stream: String,
+        start: String,
+        end: String,
+        count: usize,
+    ) -> DriverFuture<'_, Vec<StreamEntry>> {
+        let result = self.bus.check().and_then(|()| {
+            let bound = |id: &str, open: (u64, u64)| match id {
+                "-" => Ok((0, 0)),
+                "+" => Ok(open),
+                id => parse_stream_id(id)
+                    .ok_or_else(|| DriverError::Server(format!("invalid stream id {id}"))),
+            };
+            let start = bound(&start, (0, 0))?;
+            let end = bound(&end, (u64::MAX, u64::MAX))?;
+            let streams = self.bus.inner.streams.lock();
+            Ok(streams
+                .get(&stream)
+                .map(|s| {
+                    s.entries
+                        .iter()
+                        .filter(|e| {
+                            parse_stream_id(&e.id).is_some_and(|id| id >= start && id <= end)
+                        })
+                        .take(count)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn set_px(&self, key: String, value: String, ttl: Duration) -> DriverFuture<'_, ()> {
+        let result = self.bus.check().map(|()| {
+            let expiry = Instant::now() + ttl;
+            self.bus.inner.keys.lock().insert(key, (value, expiry));
+        });
+        Box::pin(async move { result })
+    }
+
+    fn getdel(&self, key: String) -> DriverFuture<'_, Option<String>> {
+        let result = self.bus.check().map(|()| {
+            self.bus
+                .inner
+                .keys
+                .lock()
+                .remove(&key)
+                .filter(|(_, expiry)| *expiry > Instant::now())
+                .map(|(value, _)| value)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn del(&self, key: String) -> DriverFuture<'_, ()> {
+        let result = self.bus.check().map(|()| {
+            self.bus.inner.keys.lock().remove(&key);
+        });
+        Box::pin(async move { result })
     }
 }
 

@@ -349,6 +349,7 @@ async fn connect(
         return;
     }
     client.cancel_connect_timer();
+    socket.track_session();
 
     let mut reply = json!({ "sid": id.as_str() });
     if let Some(pid) = &pid {

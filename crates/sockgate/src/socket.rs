@@ -211,6 +211,7 @@ impl Socket {
     /// Sets `socket.data`, which travels with `fetch_sockets` and recovery.
     pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), serde_json::Error> {
         *self.data.lock() = serde_json::to_value(data)?;
+        self.track_session();
         Ok(())
     }
 
@@ -376,6 +377,23 @@ impl Socket {
             .map_err(|_| SendError::Disconnected)
     }
 
+    /// Tells the adapter this socket's recoverable state (with recovery on): at connect and
+    /// when `data` changes, so a cluster adapter can save it before any disconnect.
+    pub(crate) fn track_session(&self) {
+        let adapter = self.ns.adapter();
+        if let (Some(pid), true) = (&self.pid, adapter.recovery_enabled()) {
+            if self.left.load(Ordering::Acquire) {
+                return;
+            }
+            adapter.track_session(PersistedSession {
+                sid: self.id,
+                pid: pid.clone(),
+                rooms: self.rooms(),
+                data: self.data_value(),
+            });
+        }
+    }
+
     /// Holds live broadcasts until [`Socket::end_replay`] (before the socket is registered).
     pub(crate) fn start_replay(&self) {
         *self.held.lock() = Some(Vec::new());
@@ -518,6 +536,8 @@ impl Socket {
                     data: self.data_value(),
                 });
             }
+        } else if let (Some(pid), true) = (&self.pid, self.ns.adapter().recovery_enabled()) {
+            self.ns.adapter().forget_session(self.id, pid);
         }
         self.ns.remove_socket(self.id);
         self.conn.data().remove_socket(self.ns_name());

@@ -299,6 +299,9 @@ async fn sessions_are_flushed_before_their_transports_close() {
         assert_eq!(code, Some(1000));
         stored_first += usize::from(was_stored);
     }
-    assert_eq!(stored_first, 10, "every session was stored before its close");
+    assert_eq!(
+        stored_first, 10,
+        "every session was stored before its close"
+    );
     server.kill();
 }

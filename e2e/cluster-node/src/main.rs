@@ -1,12 +1,15 @@
 //! A sockgate node in a Redis cluster, for the mixed-cluster tests (`e2e/cluster`), which run
 //! it next to Node socket.io nodes on `@socket.io/redis-adapter`.
 //!
-//! `cluster-node --port N --redis redis://127.0.0.1:P [--name B] [--adapter classic|sharded]`
+//! `cluster-node --port N --redis redis://127.0.0.1:P [--name B] [--adapter classic|sharded|streams]
+//! [--csr] [--csr-ttl-ms 120000] [--stream-count 1] [--max-len 10000]`
 //! serves namespace `/` on 127.0.0.1 with [`sockgate_redis::ClassicAdapter`] (key
-//! `socket.io`, Node's default) or [`sockgate_redis::ShardedAdapter`] (Node's defaults). The
-//! test's clients drive it with events, each answered by an ack; `e2e/cluster/node-server.mjs`
-//! answers the same events the same way:
+//! `socket.io`, Node's default), [`sockgate_redis::ShardedAdapter`] (Node's defaults) or
+//! [`sockgate_redis::StreamsAdapter`] (Node's defaults; `--csr` turns connection state
+//! recovery on, sessions kept `--csr-ttl-ms`). The test's clients drive it with events, each
+//! answered by an ack; `e2e/cluster/node-server.mjs` answers the same events the same way:
 //!
+//! - `whoami` → `{id, recovered, rooms, data}`; `emit-self` `{event}` + args → `socket.emit`;
 //! - `join` rooms → the socket's rooms; `set-data` value;
 //! - `emit-op` `{ops, event}` + args → emits through `io.broadcast()` and the ops
 //!   (`["to", rooms]`, `["except", rooms]`, `["local"]`, `["volatile"]`);
@@ -28,9 +31,11 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use sockgate::extract::{Args, Data, Event};
 use sockgate::{AckSender, BroadcastOperators, Payload, SocketIo, SocketRef};
+use sockgate_core::RecoveryConfig;
 use sockgate_core::{Adapter, LocalNamespace};
 use sockgate_redis::{
     ClassicAdapter, ClassicConfig, Driver, FredConfig, FredDriver, ShardedAdapter, ShardedConfig,
+    StreamsAdapter, StreamsConfig,
 };
 
 /// The adapter of `/`, for `all-rooms` (the server API has no `all_rooms` yet).
@@ -43,6 +48,10 @@ fn flag(name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn has_flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
 }
 
 fn rooms_arg(value: &Value) -> Vec<String> {
@@ -98,6 +107,24 @@ fn sort_values(values: &mut [Value]) {
 }
 
 fn on_connect(io: SocketIo, socket: SocketRef) {
+    socket.on("whoami", |socket: SocketRef, ack: AckSender| {
+        let rooms = socket.rooms().iter().map(|r| r.to_string()).collect();
+        ack.send(json!({
+            "id": socket.id().as_str(),
+            "recovered": socket.recovered(),
+            "rooms": sorted(rooms),
+            "data": socket.data_value(),
+        }))
+    });
+    socket.on(
+        "emit-self",
+        |socket: SocketRef, payload: Payload, ack: AckSender| {
+            let (spec, args) = split_spec(payload);
+            let event = spec["event"].as_str().unwrap_or("self").to_owned();
+            socket.emit(&event, args)?;
+            ack.send("done")
+        },
+    );
     socket.on(
         "join",
         |socket: SocketRef, Data(rooms): Data<Value>, ack: AckSender| {
@@ -293,21 +320,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = flag("--port").and_then(|p| p.parse().ok()).unwrap_or(3002);
     let redis = flag("--redis").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
     let node = flag("--name").unwrap_or_else(|| "sockgate".to_owned());
-    let sharded = match flag("--adapter").as_deref() {
-        None | Some("classic") => false,
-        Some("sharded") => true,
-        Some(other) => return Err(format!("unknown adapter {other}: classic or sharded").into()),
-    };
+    let kind = flag("--adapter").unwrap_or_else(|| "classic".to_owned());
+    if !matches!(kind.as_str(), "classic" | "sharded" | "streams") {
+        return Err(format!("unknown adapter {kind}: classic, sharded or streams").into());
+    }
+    let recovery = has_flag("--csr").then(|| RecoveryConfig {
+        max_disconnection_duration: Duration::from_millis(
+            flag("--csr-ttl-ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(120_000),
+        ),
+        ..RecoveryConfig::default()
+    });
+    if recovery.is_some() && kind != "streams" {
+        return Err("--csr needs --adapter streams".into());
+    }
 
     let driver: Arc<dyn Driver> = Arc::new(FredDriver::connect(FredConfig::new(&redis)).await?);
     let config = ClassicConfig::default();
-    let io = deploy_options(SocketIo::builder())
+    let streams = (kind == "streams").then(|| {
+        let mut config = StreamsConfig {
+            recovery,
+            ..StreamsConfig::default()
+        };
+        if let Some(count) = flag("--stream-count").and_then(|v| v.parse().ok()) {
+            config.stream_count = count;
+        }
+        if let Some(max_len) = flag("--max-len").and_then(|v| v.parse().ok()) {
+            config.max_len = max_len;
+        }
+        StreamsAdapter::factory_shared(driver.clone(), config)
+    });
+    let mut builder = deploy_options(SocketIo::builder());
+    if let Some(recovery) = recovery {
+        builder = builder.connection_state_recovery(recovery);
+    }
+    let io = builder
         .adapter(move |namespace: Weak<dyn LocalNamespace>| {
             let is_main = namespace.upgrade().is_some_and(|ns| ns.name() == "/");
-            let adapter: Arc<dyn Adapter> = if sharded {
-                ShardedAdapter::new(driver.clone(), namespace, ShardedConfig::default())
-            } else {
-                ClassicAdapter::new(driver.clone(), namespace, config.clone())
+            let adapter: Arc<dyn Adapter> = match (&streams, kind.as_str()) {
+                (Some(factory), _) => factory(namespace),
+                (None, "sharded") => {
+                    ShardedAdapter::new(driver.clone(), namespace, ShardedConfig::default())
+                }
+                _ => ClassicAdapter::new(driver.clone(), namespace, config.clone()),
             };
             if is_main {
                 *MAIN_ADAPTER.lock() = Some(adapter.clone());
@@ -348,8 +404,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The graceful-shutdown flags: `--health-path P`, `--drain-delay-ms N`,
-/// `--drain-window-ms N`, `--close-timeout-ms N`, and `--recovery` (connection state recovery
-/// on, with Node's defaults).
+/// `--drain-window-ms N`, `--close-timeout-ms N`.
 fn deploy_options(mut builder: sockgate::SocketIoBuilder) -> sockgate::SocketIoBuilder {
     let millis = |name: &str| {
         flag(name)
@@ -367,9 +422,6 @@ fn deploy_options(mut builder: sockgate::SocketIoBuilder) -> sockgate::SocketIoB
     }
     if let Some(timeout) = millis("--close-timeout-ms") {
         builder = builder.close_timeout(timeout);
-    }
-    if std::env::args().any(|a| a == "--recovery") {
-        builder = builder.connection_state_recovery(sockgate::RecoveryConfig::default());
     }
     builder
 }

@@ -1,4 +1,5 @@
-// Mixed clusters on the classic and the sharded adapter: Node node N (socket.io 4.8.4 +
+// Mixed clusters on the classic, the sharded and the streams adapter (streams: CSR off here, see
+// streams.test.mjs for recovery): Node node N (socket.io 4.8.4 +
 // @socket.io/redis-adapter 8.3.0) and sockgate nodes S1, S2 on one redis-server, one official
 // client on each. Every operation is started on both kinds of node.
 import { after, before, describe, test } from "node:test";
@@ -9,7 +10,7 @@ import {
 
 const skip = haveRedis() ? false : "redis-server not installed (apt-get install -y redis-server)";
 
-for (const mode of ["classic", "sharded"]) describe(`${mode} adapter, Node + sockgate`, { skip }, () => {
+for (const mode of ["classic", "sharded", "streams"]) describe(`${mode} adapter, Node + sockgate`, { skip }, () => {
   let redis, N, S1, S2, cN, cS1, cS2;
   const clients = () => [cN, cS1, cS2];
   const got = (socket, event) => socket.received.filter(([e]) => e === event);
