@@ -81,6 +81,7 @@ class Client {
     this.transports = TRANSPORTS[index % TRANSPORTS.length];
     this.agent = destroyableAgent();
     this.counts = new Map();
+    this.firstCopy = new Map();
     this.reconnects = [];
     this.disconnectedAt = null;
     this.replayFrom = null;
@@ -111,10 +112,15 @@ class Client {
     this.socket.on("disconnect", () => {
       this.disconnectedAt ??= Date.now();
     });
-    this.socket.on("tick", (seq) => {
+    this.socket.on("tick", (seq, offset) => {
       const now = Date.now();
       const count = (this.counts.get(seq) ?? 0) + 1;
       this.counts.set(seq, count);
+      // Where each copy came from, for the report of a duplicate: the offset, and after how
+      // many reconnects it arrived.
+      const copy = { at: now, offset, after: this.reconnects.length, transport: this.socket.io.engine?.transport?.name };
+      if (count === 1) this.firstCopy.set(seq, copy);
+      else (this.extraCopies ??= []).push({ seq, first: this.firstCopy.get(seq), again: copy });
       // Published before the recovered CONNECT and first seen after it: a replayed packet.
       const published = publisher.publishedAt.get(seq);
       if (count === 1 && this.replayFrom && published !== undefined && published < this.replayFrom.at) {
@@ -156,6 +162,8 @@ function tally(clients, last) {
         transports: client.transports.join("+"),
         missing: missing.slice(0, 20),
         duplicated: twice.slice(0, 20),
+        copies: (client.extraCopies ?? []).slice(0, 5),
+        reconnectTimes: client.reconnects.map((r) => r.at),
         reconnects: client.reconnects.map((r) => ({ recovered: r.recovered, sameId: r.sameId })),
       });
     }
@@ -209,6 +217,7 @@ export async function runScenario({
           sleep(30_000).then(() => ({ code: "timeout" })),
         ]);
         const exitedAfter = Date.now() - sent;
+        const drained = nodes[i].lines().filter((l) => l.startsWith("drained in")).at(-1) ?? null;
         nodes[i] = await startNode(kind, name, ports[i], redis.url);
         // Back: every client that lost its transport since the SIGTERM is connected again.
         await until(
@@ -218,7 +227,7 @@ export async function runScenario({
         );
         const moved = clients.filter((c, j) => c.reconnects.length > downBefore[j]);
         const back = Math.max(0, ...moved.map((c) => c.reconnects.at(-1).at)) - sent;
-        restarts.push({ node: name, exit, exitedAfterMs: exitedAfter, moved: moved.length, backAfterMs: back });
+        restarts.push({ node: name, exit, exitedAfterMs: exitedAfter, drained, moved: moved.length, backAfterMs: back });
         log(`${kind}: node ${name} restarted: exited after ${exitedAfter} ms, ${moved.length} clients back after ${back} ms`);
         await sleep(1500); // the new process UP in HAProxy before the next node drains
       }

@@ -77,6 +77,8 @@ export function start(command, args, port, env = process.env) {
     port,
     exited,
     output: () => output,
+    /** Every line of its output so far (the logs of a process that exited). */
+    lines: () => output.split("\n").filter(Boolean),
     running: () => child.exitCode === null && child.signalCode === null,
     /** Sends `signal` and resolves with how the process exited. */
     signal: (signal) => {

@@ -396,8 +396,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(async move {
             terminated().await;
             let started = std::time::Instant::now();
-            drained.close().await;
-            println!("drained in {} ms", started.elapsed().as_millis());
+            let timeout = drained.config().drain.close_timeout;
+            let dropped = drained.close_with_timeout(timeout).await;
+            println!(
+                "drained in {} ms, {dropped} connections dropped at the bound",
+                started.elapsed().as_millis()
+            );
         })
         .await?;
     Ok(())
