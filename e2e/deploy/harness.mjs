@@ -34,8 +34,11 @@ function destroyableAgent() {
     socket.once("close", () => sockets.delete(socket));
     return socket;
   };
+  // With an error, as a reset connection: xmlhttprequest-ssl (the polling transport in Node)
+  // does not notice a socket that just closes under a pending request, and would wait for
+  // the ping timeout.
   agent.destroyAll = () => {
-    for (const socket of sockets) socket.destroy();
+    for (const socket of sockets) socket.destroy(new Error("jitter: connection destroyed"));
   };
   return agent;
 }
@@ -109,8 +112,9 @@ class Client {
       this.replayFrom = { at: now, away: this.disconnectedAt ?? now };
       this.disconnectedAt = null;
     });
-    this.socket.on("disconnect", () => {
+    this.socket.on("disconnect", (reason) => {
       this.disconnectedAt ??= Date.now();
+      (this.reasons ??= []).push(reason);
     });
     this.socket.on("tick", (seq, offset) => {
       const now = Date.now();
@@ -164,6 +168,8 @@ function tally(clients, last) {
         duplicated: twice.slice(0, 20),
         copies: (client.extraCopies ?? []).slice(0, 5),
         reconnectTimes: client.reconnects.map((r) => r.at),
+        disconnectReasons: client.reasons ?? [],
+        lastTickAgoMs: Date.now() - Math.max(0, ...[...client.firstCopy.values()].map((c) => c.at)),
         reconnects: client.reconnects.map((r) => ({ recovered: r.recovered, sameId: r.sameId })),
       });
     }
