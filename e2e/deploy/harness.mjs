@@ -174,7 +174,13 @@ function tally(clients, last) {
       });
     }
   }
-  return { lost, duplicated, reconnects, recovered, failures: worst.slice(0, 10) };
+  // Connected, yet nothing received in the last 5 s: a client whose transport died without
+  // it noticing (it would wait for the ping timeout, 45 s).
+  const now = Date.now();
+  const stalled = clients.filter(
+    (c) => now - Math.max(0, ...[...c.firstCopy.values()].map((copy) => copy.at)) > 5000,
+  ).length;
+  return { lost, duplicated, reconnects, recovered, stalled, failures: worst.slice(0, 10) };
 }
 
 /**
