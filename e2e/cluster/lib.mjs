@@ -179,10 +179,13 @@ export async function until(f, ms = 5000, what = "condition") {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs sockgate's Rust emitter (`target/debug/emit`) with these operations. */
-export function rustEmit(redisUrl, ops) {
+/**
+ * Runs sockgate's Rust emitter (`target/debug/emit`) with these operations (`extra`:
+ * `["--streams"]` for its streams mode).
+ */
+export function rustEmit(redisUrl, ops, extra = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(binDir, "emit"), ["--redis", redisUrl, JSON.stringify(ops)], {
+    const child = spawn(path.join(binDir, "emit"), ["--redis", redisUrl, ...extra, JSON.stringify(ops)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

@@ -153,6 +153,13 @@ pub trait Driver: Send + Sync + 'static {
         unsupported("XRANGE")
     }
 
+    /// The id of the newest entry of `stream` (`XREVRANGE stream + - COUNT 1`), `None` when
+    /// it is empty or does not exist: where a new reader starts, so that nothing added after
+    /// it started is skipped (`XREAD ... $` would skip what arrives before its first read).
+    fn stream_last_id(&self, _stream: String) -> DriverFuture<'_, Option<String>> {
+        unsupported("XREVRANGE")
+    }
+
     /// `SET key value PX ttl`.
     fn set_px(&self, _key: String, _value: String, _ttl: Duration) -> DriverFuture<'_, ()> {
         unsupported("SET")

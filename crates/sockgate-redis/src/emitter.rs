@@ -1,9 +1,10 @@
-//! `Emitter`: drives a classic cluster from a process that is not a server (a worker, a cron
-//! job), as `@socket.io/redis-emitter` 5.1 does from Node.
+//! `Emitter`: drives a cluster from a process that is not a server (a worker, a cron job):
+//! a classic cluster as `@socket.io/redis-emitter` 5.1 does from Node, or a streams cluster
+//! ([`Emitter::streams`]) as `@socket.io/redis-streams-emitter` 0.1.1 does.
 //!
 //! It only publishes: it never subscribes, counts servers or waits for acks. Its messages use
-//! the uid `"emitter"` and the Node emitter's key order (`rooms, flags, except`), so Node and
-//! sockgate nodes alike take them as they take the Node emitter's.
+//! the uid `"emitter"` and the Node emitters' key orders (`rooms, flags, except` for a
+//! broadcast), so Node and sockgate nodes alike take them as they take the Node emitters'.
 
 use std::fmt;
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub struct Emitter {
     key: String,
     nsp: String,
     opts: BroadcastOptions,
+    /// `Some` in streams mode: `(stream name, maxLen)`.
+    stream: Option<(String, usize)>,
 }
 
 impl fmt::Debug for Emitter {
@@ -74,6 +77,7 @@ impl fmt::Debug for Emitter {
             .field("key", &self.key)
             .field("nsp", &self.nsp)
             .field("opts", &self.opts)
+            .field("stream", &self.stream)
             .finish_non_exhaustive()
     }
 }
@@ -91,7 +95,27 @@ impl Emitter {
             key: "socket.io".into(),
             nsp: "/".into(),
             opts: BroadcastOptions::default(),
+            stream: None,
         }
+    }
+
+    /// An emitter for a cluster on the streams adapter ([`crate::StreamsAdapter`] or Node's
+    /// `@socket.io/redis-streams-adapter`), writing what `@socket.io/redis-streams-emitter`
+    /// 0.1.1 writes: `XADD socket.io MAXLEN ~ 10000 * uid emitter nsp <nsp> type <t> data
+    /// <json or base64 msgpack>`. Like the Node emitter it writes one stream, so the cluster
+    /// must run with one stream (`stream_count` 1).
+    pub fn streams(driver: impl Driver) -> Self {
+        let mut emitter = Emitter::with_driver(Arc::new(driver));
+        emitter.stream = Some(("socket.io".into(), 10_000));
+        emitter
+    }
+
+    /// In streams mode, writes to `stream` and trims it to about `max_len` entries (the
+    /// adapters' `stream_name` and `max_len`). Switches a classic emitter to streams mode.
+    pub fn stream(&self, stream: impl Into<String>, max_len: usize) -> Self {
+        let mut next = self.clone();
+        next.stream = Some((stream.into(), max_len));
+        next
     }
 
     /// Uses another channel prefix (the adapters' `key`).
@@ -113,6 +137,7 @@ impl Emitter {
             key: self.key.clone(),
             nsp,
             opts: BroadcastOptions::default(),
+            stream: self.stream.clone(),
         }
     }
 
@@ -200,6 +225,16 @@ impl Emitter {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
         let packet = Packet::event_with_binary(self.nsp.clone(), event, args);
+        if self.stream.is_some() {
+            let data = streams_broadcast_data(&packet, &self.opts);
+            return self
+                .append(
+                    crate::cluster::message_type::BROADCAST,
+                    data,
+                    &packet.attachments,
+                )
+                .await;
+        }
         let payload = encode_emitter_broadcast(&packet, &self.opts);
         self.driver
             .publish(self.broadcast_channel(), Bytes::from(payload))
@@ -215,8 +250,37 @@ impl Emitter {
         Ok(())
     }
 
+    /// Streams mode: `XADD` of `{uid: "emitter", nsp, type, data}`.
+    async fn append(
+        &self,
+        kind: u64,
+        data: Value,
+        attachments: &[Bytes],
+    ) -> Result<(), EmitterError> {
+        let (stream, max_len) = self.stream.clone().unwrap_or_default();
+        let fields = crate::streams::codec::entry_fields(
+            kind,
+            Some(&data),
+            EMITTER_UID,
+            &self.nsp,
+            attachments,
+            false,
+        );
+        self.driver.xadd(stream, max_len, fields).await?;
+        Ok(())
+    }
+
     fn opts_json(&self) -> Value {
         json!({ "rooms": rooms_json(&self.opts.rooms), "except": rooms_json(&self.opts.except) })
+    }
+
+    /// The streams emitter's room-operation options: `{rooms, except, flags: {}}`.
+    fn streams_opts_json(&self) -> Value {
+        json!({
+            "rooms": rooms_json(&self.opts.rooms),
+            "except": rooms_json(&self.opts.except),
+            "flags": {},
+        })
     }
 
     /// Makes the matching sockets of every node join `rooms`.
@@ -228,6 +292,12 @@ impl Emitter {
         I: IntoRooms<R>,
     {
         let rooms: Vec<Room> = rooms.into_rooms();
+        if self.stream.is_some() {
+            let data = json!({ "opts": self.streams_opts_json(), "rooms": rooms_json(&rooms) });
+            return self
+                .append(crate::cluster::message_type::SOCKETS_JOIN, data, &[])
+                .await;
+        }
         self.request(json!({
             "type": request_type::REMOTE_JOIN,
             "opts": self.opts_json(),
@@ -245,6 +315,12 @@ impl Emitter {
         I: IntoRooms<R>,
     {
         let rooms: Vec<Room> = rooms.into_rooms();
+        if self.stream.is_some() {
+            let data = json!({ "opts": self.streams_opts_json(), "rooms": rooms_json(&rooms) });
+            return self
+                .append(crate::cluster::message_type::SOCKETS_LEAVE, data, &[])
+                .await;
+        }
         self.request(json!({
             "type": request_type::REMOTE_LEAVE,
             "opts": self.opts_json(),
@@ -258,6 +334,12 @@ impl Emitter {
     /// # Errors
     /// [`EmitterError::Driver`] when Redis did not take it.
     pub async fn disconnect_sockets(&self, close: bool) -> Result<(), EmitterError> {
+        if self.stream.is_some() {
+            let data = json!({ "opts": self.streams_opts_json(), "close": close });
+            return self
+                .append(crate::cluster::message_type::DISCONNECT_SOCKETS, data, &[])
+                .await;
+        }
         self.request(json!({
             "type": request_type::REMOTE_DISCONNECT,
             "opts": self.opts_json(),
@@ -282,6 +364,12 @@ impl Emitter {
         }
         let mut data = vec![Value::from(event)];
         data.extend(args);
+        if self.stream.is_some() {
+            let data = json!({ "packet": data });
+            return self
+                .append(crate::cluster::message_type::SERVER_SIDE_EMIT, data, &[])
+                .await;
+        }
         self.request(json!({
             "uid": EMITTER_UID,
             "type": request_type::SERVER_SIDE_EMIT,
@@ -319,6 +407,30 @@ pub fn encode_emitter_broadcast(packet: &Packet, opts: &BroadcastOptions) -> Vec
         }
     ]);
     msgpack::encode(&message, &packet.attachments)
+}
+
+/// BROADCAST's data as the streams emitter writes it:
+/// `{packet: {type: 2, data, nsp}, opts: {rooms, flags, except}}`.
+pub fn streams_broadcast_data(packet: &Packet, opts: &BroadcastOptions) -> Value {
+    let mut flags = serde_json::Map::new();
+    if opts.flags.volatile {
+        flags.insert("volatile".into(), Value::Bool(true));
+    }
+    if let Some(compress) = opts.flags.compress {
+        flags.insert("compress".into(), Value::Bool(compress));
+    }
+    json!({
+        "packet": {
+            "type": 2,
+            "data": packet.data.clone().unwrap_or(Value::Array(Vec::new())),
+            "nsp": packet.nsp,
+        },
+        "opts": {
+            "rooms": rooms_json(&opts.rooms),
+            "flags": Value::Object(flags),
+            "except": rooms_json(&opts.except),
+        },
+    })
 }
 
 /// Room arguments: one room (`&str`, `String`, [`Room`]) or a collection of them.

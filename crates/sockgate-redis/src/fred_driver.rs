@@ -244,14 +244,19 @@ impl FredDriver {
         }
     }
 
-    fn reader(&self, stream: &str) -> Client {
-        let mut readers = self.readers.lock();
-        if let Some(client) = readers.get(stream) {
-            return client.clone();
-        }
-        let client = self.publisher.clone_new();
-        drop(client.connect());
-        readers.insert(stream.to_owned(), client.clone());
+    async fn reader(&self, stream: &str) -> Client {
+        let client = {
+            let mut readers = self.readers.lock();
+            if let Some(client) = readers.get(stream) {
+                return client.clone();
+            }
+            let client = self.publisher.clone_new();
+            drop(client.connect());
+            readers.insert(stream.to_owned(), client.clone());
+            client
+        };
+        // A first read before the connection is up would fail at once (`fail_fast`).
+        let _ = tokio::time::timeout(self.command_timeout, client.wait_for_connect()).await;
         client
     }
 
@@ -525,7 +530,7 @@ impl Driver for FredDriver {
         block: Duration,
     ) -> DriverFuture<'_, Vec<StreamEntry>> {
         Box::pin(async move {
-            let reader = self.reader(&stream);
+            let reader = self.reader(&stream).await;
             let args = vec![
                 s("COUNT"),
                 s(count.to_string()),
@@ -575,6 +580,23 @@ impl Driver for FredDriver {
                 )
                 .await?;
             Ok(entries_of(reply))
+        })
+    }
+
+    fn stream_last_id(&self, stream: String) -> DriverFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let args = vec![s(stream), s("+"), s("-"), s("COUNT"), s("1")];
+            let reply = self
+                .command(
+                    &self.publisher,
+                    "XREVRANGE",
+                    ClusterHash::FirstKey,
+                    false,
+                    args,
+                    self.command_timeout,
+                )
+                .await?;
+            Ok(entries_of(reply).pop().map(|e| e.id))
         })
     }
 

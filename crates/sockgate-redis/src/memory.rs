@@ -379,6 +379,17 @@ impl Driver for MemoryDriver {
         Box::pin(async move { result })
     }
 
+    fn stream_last_id(&self, stream: String) -> DriverFuture<'_, Option<String>> {
+        let result = self.bus.check().map(|()| {
+            let streams = self.bus.inner.streams.lock();
+            streams
+                .get(&stream)
+                .and_then(|s| s.entries.back())
+                .map(|e| e.id.clone())
+        });
+        Box::pin(async move { result })
+    }
+
     fn set_px(&self, key: String, value: String, ttl: Duration) -> DriverFuture<'_, ()> {
         let result = self.bus.check().map(|()| {
             let expiry = Instant::now() + ttl;

@@ -13,18 +13,20 @@
 //! - **Ephemeral** messages (broadcasts with acks, `serverSideEmit`, `fetchSockets`) and all
 //!   responses are msgpack `PUBLISH`es on `prefix#nsp#` and `prefix#nsp#<uid>#`. The server
 //!   count is `PUBSUB NUMSUB prefix#nsp#`.
-//! - **Recovery**: with [`StreamsConfig::recovery`] on, a broadcast is delivered locally only
-//!   once its `XADD` returned, with the entry id appended as the last argument (the client's
-//!   offset), exactly as Node does. Sessions live in `sio:session:<pid>` (base64 msgpack,
+//! - **Recovery**: with [`StreamsConfig::recovery`] on, every broadcast carries its entry id
+//!   as the last argument (the client's offset), as with Node. This node's own broadcasts
+//!   reach its clients when the reader reads them back, so each client sees the stream in
+//!   order (Node delivers its own at `XADD` time, which can put an older offset last and
+//!   replay a packet twice on recovery). Sessions live in `sio:session:<pid>` (base64 msgpack,
 //!   `PX` ttl), so a client may recover on any node, Node or sockgate. Unlike Node, a session
 //!   is saved while its socket is connected, whenever what recovery needs changes (connect,
 //!   join, leave, data; coalesced every [`StreamsConfig::session_flush_interval`] and
 //!   refreshed before its ttl runs out), so it survives its node being killed and a
 //!   reconnect that arrives before the old node noticed the disconnect.
 //!
-//! Ordering: broadcasts, room operations and their local deliveries go through one queue per
-//! namespace, so a node's entries enter the stream in call order and its local clients see
-//! them in stream order.
+//! Ordering: broadcasts and room operations go through one queue per namespace, so a node's
+//! entries enter the stream in call order; a short Redis outage holds the queue
+//! ([`StreamsConfig::append_retry`]) instead of dropping what is in it.
 
 pub mod codec;
 
@@ -87,6 +89,11 @@ pub struct StreamsConfig {
     /// How often changed sessions are written (default 100 ms): a burst of joins becomes one
     /// `SET` per socket.
     pub session_flush_interval: Duration,
+    /// How long stream writes are retried while Redis is unreachable (default 10 s), so a
+    /// short outage loses no broadcast. With recovery on, this node's own clients get its
+    /// broadcasts in stream order, so they wait too; past it, they get them without offset
+    /// and the other nodes miss them (logged).
+    pub append_retry: Duration,
 }
 
 impl Default for StreamsConfig {
@@ -105,6 +112,7 @@ impl Default for StreamsConfig {
             max_pending_publishes: 10_000,
             recovery: None,
             session_flush_interval: Duration::from_millis(100),
+            append_retry: Duration::from_secs(10),
         }
     }
 }
@@ -158,13 +166,30 @@ impl Hub {
     }
 }
 
-/// Reads `stream` forever, from its end at start and then from the last id read (also after
-/// an outage, so no entry is skipped), and hands each entry to its namespace's adapter.
+/// Reads `stream` forever, from its newest entry at start and then from the last id read
+/// (also after an outage, so no entry is skipped), and hands each entry to its namespace's
+/// adapter.
 fn spawn_reader(hub: Weak<Hub>, stream: String) {
     tokio::spawn(async move {
-        let mut last = "$".to_owned();
         let mut delay = Duration::from_millis(100);
         let mut down = false;
+        // Start after the newest entry (`0-0` for an empty stream: everything is new).
+        let mut last = loop {
+            let Some(h) = hub.upgrade() else { return };
+            let driver = h.driver.clone();
+            drop(h);
+            match driver.stream_last_id(stream.clone()).await {
+                Ok(id) => break id.unwrap_or_else(|| "0-0".to_owned()),
+                Err(error) => {
+                    if !down {
+                        down = true;
+                        tracing::warn!(%stream, %error, "cannot reach redis to start reading the stream; retrying with backoff");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         loop {
             let Some(h) = hub.upgrade() else { return };
             let (driver, count, block) = (
@@ -378,30 +403,20 @@ impl Inner {
     fn spawn_outbox(self: &Arc<Self>, mut rx: mpsc::Receiver<Outgoing>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
+            // When the current run of failed writes began.
+            let mut failing_since: Option<Instant> = None;
             while let Some(item) = rx.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
                 match item {
                     Outgoing::Append { fields, local } => {
-                        let config = inner.config();
-                        let result = inner
-                            .driver()
-                            .xadd(inner.stream.clone(), config.max_len, fields)
-                            .await;
-                        let offset = match result {
-                            Ok(id) => {
-                                inner.outage.ok();
-                                Some(id)
-                            }
-                            Err(error) => {
-                                inner.outage.failed("XADD", &error);
-                                None
-                            }
-                        };
-                        if let Some((packet, opts)) = local {
-                            // Without an offset (Redis down) the local clients still get it;
-                            // they keep their previous offset, which stays correct.
-                            inner.deliver_local(packet, &opts, offset.as_deref());
+                        let written = inner.append_now(fields, &mut failing_since).await;
+                        if let (false, Some((packet, opts))) = (written, local) {
+                            // Not in the stream (Redis down past the retry window): the local
+                            // clients still get it, without an offset; they keep their
+                            // previous one, which stays correct.
+                            inner.deliver_local(packet, &opts, None);
                         }
+                        // Written: the reader delivers it locally, in stream order.
                     }
                     Outgoing::Publish(channel, payload) => {
                         let driver = inner.driver();
@@ -418,6 +433,40 @@ impl Inner {
                 }
             }
         });
+    }
+
+    /// `XADD`s `fields`, retrying while Redis is unreachable for up to
+    /// [`StreamsConfig::append_retry`] from the start of the outage (the queue waits meanwhile,
+    /// so entries keep their order); past it, each entry gets one attempt until one succeeds.
+    async fn append_now(
+        &self,
+        fields: Vec<(String, String)>,
+        failing_since: &mut Option<Instant>,
+    ) -> bool {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let result = self
+                .driver()
+                .xadd(self.stream.clone(), self.config().max_len, fields.clone())
+                .await;
+            match result {
+                Ok(_) => {
+                    *failing_since = None;
+                    self.outage.ok();
+                    return true;
+                }
+                Err(error) => {
+                    self.outage.failed("XADD", &error);
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    let retryable = matches!(error, crate::DriverError::Unavailable(_));
+                    if !retryable || since.elapsed() >= self.config().append_retry {
+                        return false;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
     }
 
     fn spawn_receiver(self: &Arc<Self>) {
@@ -636,7 +685,25 @@ impl Inner {
 
     /// A message from the stream (with its entry id) or from pub/sub.
     fn on_message(&self, message: ClusterMessage, offset: Option<&str>) {
-        if message.uid == self.uid || message.nsp != self.nsp {
+        if message.nsp != self.nsp {
+            return;
+        }
+        if message.uid == self.uid {
+            // With recovery on, this node's own broadcasts reach its clients from the stream:
+            // every client then sees every entry in stream order, so its last offset is
+            // always its newest (Node delivers its own at XADD time, out of order with what
+            // it reads, and a recovery can replay an entry the client already had).
+            if let (Some(offset), Some(_), BROADCAST, None) =
+                (offset, self.recovery(), message.kind, message.request_id())
+            {
+                match cluster::broadcast_packet(&message) {
+                    Ok(packet) => {
+                        let opts = opts_from(message.get("opts"));
+                        self.deliver_local(packet, &opts, Some(offset));
+                    }
+                    Err(error) => tracing::debug!(%error, "dropped an own broadcast"),
+                }
+            }
             return;
         }
         match message.kind {
@@ -1101,7 +1168,8 @@ impl Adapter for StreamsAdapter {
         let data = cluster::broadcast_data(&packet, None, &opts);
         let fields = inner.fields(BROADCAST, &data, &packet.attachments);
         if inner.recovery().is_some() {
-            // Delivered locally once the entry id (the clients' offset) is known.
+            // Delivered locally when the reader reads it back, with its entry id (the
+            // clients' offset), in stream order.
             inner.send(Outgoing::Append {
                 fields,
                 local: Some((packet, opts)),

@@ -2,7 +2,9 @@
 //! `emit --redis redis://127.0.0.1:P '<json list of operations>'`, each operation
 //! `{op, nsp?, to?, except?, ...}` with `op` one of `emit` (`event`, `args`, `binary`: a byte
 //! list appended as a binary argument), `join` / `leave` (`rooms`), `disconnect` (`close`),
-//! `sse` (`event`, `args`). Exits 0 once every operation was published.
+//! `sse` (`event`, `args`). Exits 0 once every operation was published. `--streams` writes to
+//! the stream `socket.io` as `@socket.io/redis-streams-emitter` does, instead of publishing to
+//! a classic cluster.
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -31,7 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: emit --redis URL '<operations>'")?;
     let script: Value = serde_json::from_str(args.last().ok_or("no operations")?)?;
     let driver = FredDriver::connect(FredConfig::new(redis.as_str())).await?;
-    let root = Emitter::new(driver.clone());
+    let root = if args.iter().any(|a| a == "--streams") {
+        Emitter::streams(driver.clone())
+    } else {
+        Emitter::new(driver.clone())
+    };
     for op in script.as_array().ok_or("operations are a JSON list")? {
         let mut emitter = root.of(op["nsp"].as_str().unwrap_or("/"));
         emitter = emitter
