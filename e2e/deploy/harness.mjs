@@ -142,7 +142,7 @@ class Client {
 }
 
 /** How many seqs in 1..last each client missed or got twice, and their recovery record. */
-function tally(clients, last) {
+function tally(clients, last, stoppedAt) {
   let lost = 0;
   let duplicated = 0;
   let reconnects = 0;
@@ -174,11 +174,10 @@ function tally(clients, last) {
       });
     }
   }
-  // Connected, yet nothing received in the last 5 s: a client whose transport died without
-  // it noticing (it would wait for the ping timeout, 45 s).
-  const now = Date.now();
+  // Nothing received in the last 5 s before the publisher stopped: a client whose transport
+  // died without it noticing (it waits for the ping timeout, 45 s).
   const stalled = clients.filter(
-    (c) => now - Math.max(0, ...[...c.firstCopy.values()].map((copy) => copy.at)) > 5000,
+    (c) => stoppedAt - Math.max(0, ...[...c.firstCopy.values()].map((copy) => copy.at)) > 5000,
   ).length;
   return { lost, duplicated, reconnects, recovered, stalled, failures: worst.slice(0, 10) };
 }
@@ -259,6 +258,7 @@ export async function runScenario({
 
     await sleep(2000);
     await publisher.stop();
+    const stoppedAt = Date.now();
     const last = publisher.seq;
     // The last entries reach every client.
     await until(
@@ -267,7 +267,7 @@ export async function runScenario({
       "the last broadcast delivered",
     ).catch(() => {});
     await sleep(500);
-    const result = tally(clients, last);
+    const result = tally(clients, last, stoppedAt);
     return {
       kind,
       mode,
