@@ -125,5 +125,9 @@ async fn the_health_check_turns_503_when_the_chat_drains() {
     io.engine().begin_shutdown();
     assert_eq!(io.health_response().status(), 503);
     gateways.close().await;
-    assert_eq!(io.health_response().status(), 200, "served again once closed");
+    assert_eq!(
+        io.health_response().status(),
+        200,
+        "served again once closed"
+    );
 }
