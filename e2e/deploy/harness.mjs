@@ -1,18 +1,21 @@
 // The rolling-deploy and jitter scenarios: Redis, two nodes of one kind behind HAProxy,
 // official socket.io-client clients (WebSocket, polling, and polling upgraded to WebSocket,
-// in thirds), and a publisher that XADDs a broadcast with a sequence number to the stream
-// every 100 ms (the entry @socket.io/redis-streams-emitter writes: uid "emitter", type 3).
+// in thirds), and a publisher process (publisher.mjs) that XADDs a broadcast with a sequence
+// number to the stream every 100 ms (the entry @socket.io/redis-streams-emitter writes).
 //
 // What is measured, per client: every sequence number received exactly once (lost and
 // duplicated counted), every reconnect recovered (`socket.recovered`, same `socket.id`).
 // Per scenario: the time from each SIGTERM until every client that lost its transport is
 // connected again ("back"), and the replay latency: for each packet published while a client
 // was away, its arrival minus the moment that client's recovered CONNECT completed.
+import { spawn } from "node:child_process";
 import http from "node:http";
-import { createClient } from "redis";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { io as connect } from "socket.io-client";
 import { freePort, percentile, startHaproxy, startNode, startRedis } from "./lib.mjs";
 
+const here = path.dirname(fileURLToPath(import.meta.url));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(check, ms, what) {
@@ -45,38 +48,43 @@ function destroyableAgent() {
 
 const TRANSPORTS = [["websocket"], ["polling"], ["polling", "websocket"]];
 
+/** The publisher process (publisher.mjs): XADDs a numbered broadcast every 100 ms. */
 class Publisher {
   constructor(redisUrl) {
-    this.redis = createClient({ url: redisUrl });
-    this.redis.on("error", () => {});
+    this.redisUrl = redisUrl;
     this.seq = 0;
-    this.publishedAt = new Map();
     this.errors = 0;
   }
-  async start(intervalMs = 100) {
-    await this.redis.connect();
-    this.timer = setInterval(() => this.publish(), intervalMs);
-  }
-  async publish() {
-    const seq = ++this.seq;
-    const data = JSON.stringify({
-      packet: { type: 2, data: ["tick", seq], nsp: "/" },
-      opts: { rooms: [], except: [], flags: {} },
+  async start() {
+    this.child = spawn(process.execPath, [path.join(here, "publisher.mjs"), "--redis", this.redisUrl], {
+      stdio: ["ignore", "pipe", "inherit"],
     });
-    this.publishedAt.set(seq, Date.now());
-    try {
-      await this.redis.xAdd("socket.io", "*", { uid: "emitter", nsp: "/", type: "3", data }, {
-        TRIM: { strategy: "MAXLEN", strategyModifier: "~", threshold: 10_000 },
-      });
-    } catch {
-      this.errors++;
+    this.output = "";
+    this.child.stdout.on("data", (d) => (this.output += d));
+    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
+    const deadline = Date.now() + 10_000;
+    while (!this.output.includes("publishing")) {
+      if (Date.now() > deadline) throw new Error(`the publisher did not start: ${this.output}`);
+      await sleep(20);
     }
   }
   async stop() {
-    clearInterval(this.timer);
-    await this.redis.quit().catch(() => {});
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill("SIGTERM");
+    await Promise.race([this.exited, sleep(5000)]);
+    const match = /last (\d+) errors (\d+)/.exec(this.output);
+    if (match) {
+      this.seq = Number(match[1]);
+      this.errors = Number(match[2]);
+    } else {
+      this.child.kill("SIGKILL");
+      this.errors = -1;
+    }
   }
 }
+
+/** When the entry at stream offset `ms-seq` was written (Redis's clock, same machine). */
+const offsetTime = (offset) => (typeof offset === "string" ? Number(offset.split("-")[0]) : undefined);
 
 class Client {
   constructor(url, index) {
@@ -126,7 +134,7 @@ class Client {
       if (count === 1) this.firstCopy.set(seq, copy);
       else (this.extraCopies ??= []).push({ seq, first: this.firstCopy.get(seq), again: copy });
       // Published before the recovered CONNECT and first seen after it: a replayed packet.
-      const published = publisher.publishedAt.get(seq);
+      const published = offsetTime(offset);
       if (count === 1 && this.replayFrom && published !== undefined && published < this.replayFrom.at) {
         replayLatencies.push(now - this.replayFrom.at);
       }
