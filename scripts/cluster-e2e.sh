@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mixed-cluster tests (issue 10): Debian's redis-server (installed when missing), the npm
 # packages of e2e/cluster (socket.io 4.8.4, @socket.io/redis-adapter 8.3.0,
-# @socket.io/redis-emitter 5.1.0, from its committed lockfile), the cluster-node and emit
+# @socket.io/redis-emitter 5.1.0, @socket.io/redis-streams-adapter 0.3.1, from its committed
+# lockfile; reinstalled whenever the lockfile changes), the cluster-node and emit
 # binaries and the chat example (chat.test.mjs: its cluster mode), then
 # `node --test e2e/cluster/test/*.test.mjs`. Each test starts its own
 # redis-server on a free port of 127.0.0.1 and stops it by PID.

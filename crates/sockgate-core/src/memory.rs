@@ -1,5 +1,11 @@
 //! The single-node adapter, with the packet buffer used by connection state recovery.
 //!
+//! Recovery here is in memory, for one process: it covers a client whose transport dropped
+//! and who reconnects to the same process within `max_disconnection_duration`. It cannot
+//! survive a restart of the process (deploy, crash, OOM kill: every session and buffered
+//! packet is gone) and cannot recover a client on another node. The Redis Streams adapter
+//! (`sockgate_redis::StreamsAdapter`) keeps both in Redis for that.
+//!
 //! Long for a reason: 370 lines of code, the rest its unit tests.
 
 use std::collections::{HashMap, VecDeque};

@@ -1,6 +1,7 @@
 //! `Emitter`: drives a cluster from a process that is not a server (a worker, a cron job):
 //! a classic cluster as `@socket.io/redis-emitter` 5.1 does from Node, or a streams cluster
-//! ([`Emitter::streams`]) as `@socket.io/redis-streams-emitter` 0.1.1 does.
+//! ([`Emitter::streams`]) as `@socket.io/redis-streams-emitter` 0.1.1 does. One file: both
+//! modes share the builder (rooms, flags, namespaces) and differ only in where they write.
 //!
 //! It only publishes: it never subscribes, counts servers or waits for acks. Its messages use
 //! the uid `"emitter"` and the Node emitters' key orders (`rooms, flags, except` for a

@@ -1,5 +1,8 @@
 //! The production driver, on the `fred` client.
 //!
+//! One file because every command shares the same connection handling and reply parsing;
+//! most of its length is one short method per `Driver` command.
+//!
 //! Two connections per node: a [`SubscriberClient`] that owns every subscription (so the node
 //! counts once in `PUBSUB NUMSUB`, as Node expects) and resubscribes after each reconnect, and a
 //! plain [`Client`] for `PUBLISH` and the counts. Both reconnect forever with exponential backoff.
@@ -328,11 +331,7 @@ fn read_reply(value: FredValue) -> Vec<StreamEntry> {
                 _ => Vec::new(),
             })
             .collect(),
-        FredValue::Map(map) => map
-            .inner()
-            .into_iter()
-            .flat_map(|(_, entries)| entries_of(entries))
-            .collect(),
+        FredValue::Map(map) => map.inner().into_values().flat_map(entries_of).collect(),
         _ => Vec::new(),
     }
 }

@@ -8,7 +8,16 @@
 //!
 //! [`ShardedAdapter`] speaks `createShardedAdapter` (the ClusterAdapter message model of
 //! [`cluster`] over sharded pub/sub, Redis 7+), and [`Emitter`] publishes into a classic
-//! cluster from a process that is not a server, as `@socket.io/redis-emitter` does.
+//! cluster from a process that is not a server, as `@socket.io/redis-emitter` does (and into
+//! a streams cluster, as `@socket.io/redis-streams-emitter` does: [`Emitter::streams`]).
+//!
+//! [`StreamsAdapter`] speaks `@socket.io/redis-streams-adapter` 0.3.1 (the same message model
+//! over Redis Streams plus pub/sub, see [`streams`]): broadcasts survive a Redis outage (each
+//! node resumes reading from its last entry), and **connection state recovery works across
+//! nodes and restarts**: sessions live in Redis, saved as they change rather than only at
+//! disconnect, so a client recovers its id, rooms, data and missed packets on any node, Node
+//! or sockgate, even when its node was killed. Single-node recovery (the in-memory adapter)
+//! cannot survive a restart of its process; this adapter is the answer to that.
 //!
 //! The adapters talk to Redis through a small [`Driver`] trait: [`FredDriver`] in production,
 //! [`MemoryBus`] in tests (several nodes in one process).
@@ -27,6 +36,22 @@
 //! // `SocketIo::builder().adapter(move |ns| factory(ns))` ...
 //! # let _ = factory; Ok(()) }
 //! ```
+//!
+//! The streams adapter with recovery (give the server the same [`RecoveryConfig`]):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use sockgate_core::RecoveryConfig;
+//! use sockgate_redis::{FredConfig, FredDriver, StreamsAdapter, StreamsConfig};
+//!
+//! let driver = FredDriver::connect(FredConfig::new("redis://127.0.0.1:6379")).await?;
+//! let recovery = RecoveryConfig::default();
+//! let factory = StreamsAdapter::factory(driver, StreamsConfig::default().with_recovery(recovery));
+//! // SocketIo::builder().connection_state_recovery(recovery).adapter(move |ns| factory(ns)) ...
+//! # let _ = factory; Ok(()) }
+//! ```
+//!
+//! [`RecoveryConfig`]: sockgate_core::RecoveryConfig
 
 pub mod classic;
 pub mod cluster;

@@ -1,5 +1,6 @@
 //! An in-process stand-in for Redis pub/sub, streams and keys: several nodes in one test share
-//! a [`MemoryBus`].
+//! a [`MemoryBus`]. One file: it is one fake server, and its tests check it against Redis's
+//! rules.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,7 @@ struct BusInner {
     /// Woken on every `XADD`, for the blocked `XREAD`s.
     appended: Notify,
     keys: Mutex<HashMap<String, (String, Instant)>>,
+    key_writes: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -127,6 +129,11 @@ impl MemoryBus {
         keys.get(key)
             .filter(|(_, expiry)| *expiry > Instant::now())
             .map(|(value, _)| value.clone())
+    }
+
+    /// How many `SET`s and `DEL`s were made so far.
+    pub fn key_writes(&self) -> usize {
+        self.inner.key_writes.load(Ordering::SeqCst)
     }
 
     fn nodes(&self) -> Vec<Arc<NodeState>> {
@@ -393,6 +400,7 @@ impl Driver for MemoryDriver {
     fn set_px(&self, key: String, value: String, ttl: Duration) -> DriverFuture<'_, ()> {
         let result = self.bus.check().map(|()| {
             let expiry = Instant::now() + ttl;
+            self.bus.inner.key_writes.fetch_add(1, Ordering::SeqCst);
             self.bus.inner.keys.lock().insert(key, (value, expiry));
         });
         Box::pin(async move { result })
@@ -413,6 +421,7 @@ impl Driver for MemoryDriver {
 
     fn del(&self, key: String) -> DriverFuture<'_, ()> {
         let result = self.bus.check().map(|()| {
+            self.bus.inner.key_writes.fetch_add(1, Ordering::SeqCst);
             self.bus.inner.keys.lock().remove(&key);
         });
         Box::pin(async move { result })

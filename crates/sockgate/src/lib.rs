@@ -66,6 +66,15 @@
 //! between servers: [`SocketIo::server_side_emit`] and [`SocketIo::on_server_side`] (see
 //! [`server_side`]).
 //!
+//! Connection state recovery ([`SocketIoBuilder::connection_state_recovery`]) on one node keeps
+//! sessions and missed packets **in this process's memory**: a client whose transport dropped
+//! gets its id, rooms, data and missed packets back when it reconnects to the same process,
+//! but nothing survives a restart, a crash or a deploy of that process, and a client that
+//! reconnects to another node starts over. For recovery that survives those, run the cluster
+//! on `sockgate_redis::StreamsAdapter` (Redis Streams, wire-compatible with
+//! `@socket.io/redis-streams-adapter`): sessions live in Redis and missed packets are read
+//! back from the stream, on any node, even after the old node was killed.
+//!
 //! Handlers are plain functions or closures whose arguments are [extractors](extract), as in
 //! axum:
 //!

@@ -1,8 +1,9 @@
 // The chat example (examples/chat) in cluster mode, with the official socket.io-client: two
 // chat nodes on one redis-server (REDIS_URL), and a Node socket.io 4.8.4 server on
 // @socket.io/redis-adapter 8.3.0 with its defaults (key `socket.io`) in this process, sharing
-// the chat's `/example` namespace both ways. Then the sharded adapter (SOCKGATE_ADAPTER), a
-// wrong setting (exit status 2), and a node started before its Redis.
+// the chat's `/example` namespace both ways. Then the sharded and the streams adapter
+// (SOCKGATE_ADAPTER; streams with recovery across nodes), a wrong setting (exit status 2), and a
+// node started before its Redis.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -131,6 +132,52 @@ describe("chat cluster settings", { skip }, () => {
       assert.match(A.output(), /sharded adapter/);
       await firstDelivery(bob, alice, "sharded hello");
       assert.ok(alice.messages.some((m) => m.startsWith("bob : sharded hello")));
+    } finally {
+      alice.disconnect();
+      bob.disconnect();
+    }
+  });
+
+  test("SOCKGATE_ADAPTER=streams: messages cross, and a user recovers on the other node", async () => {
+    const redis = await startRedis();
+    const [A, B] = await Promise.all([
+      startChatNode(redis.url, "streams"),
+      startChatNode(redis.url, "streams"),
+    ]);
+    const alice = await user(A.url, "alice");
+    const bob = await user(B.url, "bob");
+    try {
+      assert.match(A.output(), /streams adapter .*connection state recovery on/);
+      await firstDelivery(bob, alice, "streams hello");
+      await sleep(200); // every message reached alice, and her session was saved
+      const auth = { pid: alice._pid, offset: alice._lastOffset };
+      assert.ok(auth.pid && auth.offset, "recovery is on: the client has a pid and an offset");
+      const id = alice.id;
+      const gone = new Promise((resolve) => alice.once("disconnect", resolve));
+      alice.io.engine.close();
+      await gone;
+      bob.emit("message", "while you were away");
+      await sleep(300);
+      // What socket.io-client does when it reconnects: it presents its pid and last offset.
+      const back = connect(`${B.url}/example`, {
+        transports: ["websocket"], reconnection: false, query: { name: "alice" }, autoConnect: false,
+      });
+      back._pid = auth.pid;
+      back._lastOffset = auth.offset;
+      back.connect();
+      back.messages = [];
+      back.on("message", (text) => back.messages.push(text));
+      await new Promise((resolve, reject) => {
+        back.once("connect", resolve);
+        back.once("connect_error", reject);
+      });
+      try {
+        assert.equal(back.id, id, "same id on node B");
+        assert.equal(back.recovered, true);
+        await until(() => back.messages.includes("bob : while you were away"), 5000, "the missed message");
+      } finally {
+        back.disconnect();
+      }
     } finally {
       alice.disconnect();
       bob.disconnect();

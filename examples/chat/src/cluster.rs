@@ -2,16 +2,19 @@
 //!
 //! `REDIS_URL` set → the node joins the cluster on that Redis with `SOCKGATE_ADAPTER`:
 //! `classic` (the default; `@socket.io/redis-adapter`'s `createAdapter` with Node's default
-//! key `socket.io`) or `sharded` (`createShardedAdapter`, Redis 7+). A Node socket.io server on
-//! the same Redis with the same adapter's defaults shares the `/example` namespace with the
-//! chat nodes. `REDIS_URL` unset → one node, the in-memory adapter, no Redis.
+//! key `socket.io`), `sharded` (`createShardedAdapter`, Redis 7+) or `streams`
+//! (`@socket.io/redis-streams-adapter`, with connection state recovery on: a client whose
+//! connection dropped gets its id, rooms and missed messages back on any node, even after its
+//! node was killed). A Node socket.io server on the same Redis with the same adapter's
+//! defaults shares the `/example` namespace with the chat nodes. `REDIS_URL` unset → one
+//! node, the in-memory adapter, no Redis.
 
 use std::fmt;
 
-use sockgate::core::AdapterFactory;
+use sockgate::core::{AdapterFactory, RecoveryConfig};
 use sockgate_redis::{
     ClassicAdapter, ClassicConfig, DriverError, FredConfig, FredDriver, ShardedAdapter,
-    ShardedConfig,
+    ShardedConfig, StreamsAdapter, StreamsConfig,
 };
 
 /// Which Redis adapter the cluster runs (every node of a cluster must run the same).
@@ -21,6 +24,8 @@ pub enum AdapterKind {
     Classic,
     /// `createShardedAdapter` (`SPUBLISH`/`SSUBSCRIBE`, Redis 7+).
     Sharded,
+    /// `@socket.io/redis-streams-adapter` (Redis Streams), with connection state recovery.
+    Streams,
 }
 
 /// Where and how a node joins its cluster, read from the environment.
@@ -35,7 +40,8 @@ pub struct ClusterSettings {
 /// A cluster setting the chat cannot use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterError {
-    /// `SOCKGATE_ADAPTER` names no adapter: set it to `classic` or `sharded`, or unset it.
+    /// `SOCKGATE_ADAPTER` names no adapter: set it to `classic`, `sharded` or `streams`, or
+    /// unset it.
     UnknownAdapter(String),
     /// `SOCKGATE_ADAPTER` is set without `REDIS_URL`: set `REDIS_URL` too (or unset both to run
     /// one node).
@@ -49,7 +55,8 @@ impl fmt::Display for ClusterError {
         match self {
             ClusterError::UnknownAdapter(name) => write!(
                 f,
-                "SOCKGATE_ADAPTER={name} is no adapter: use `classic` (default) or `sharded`"
+                "SOCKGATE_ADAPTER={name} is no adapter: use `classic` (default) or `sharded` \
+                 (pub/sub), or `streams` (Redis Streams, with connection state recovery)"
             ),
             ClusterError::AdapterWithoutRedis => write!(
                 f,
@@ -89,6 +96,7 @@ impl ClusterSettings {
         let kind = match adapter.map(str::to_ascii_lowercase).as_deref() {
             None | Some("classic") => AdapterKind::Classic,
             Some("sharded") => AdapterKind::Sharded,
+            Some("streams") => AdapterKind::Streams,
             Some(_) => return Err(ClusterError::UnknownAdapter(adapter.unwrap_or("").into())),
         };
         match redis_url {
@@ -99,6 +107,13 @@ impl ClusterSettings {
             None if adapter.is_some() => Err(ClusterError::AdapterWithoutRedis),
             None => Ok(None),
         }
+    }
+
+    /// The connection state recovery this cluster runs with: on (Node's defaults, sessions
+    /// kept 2 minutes) on the streams adapter, off on the others (they cannot recover across
+    /// nodes). Give it to the server together with the adapter.
+    pub fn recovery(&self) -> Option<RecoveryConfig> {
+        (self.adapter == AdapterKind::Streams).then(RecoveryConfig::default)
     }
 
     /// Connects to Redis and returns the adapter factory for
@@ -116,6 +131,13 @@ impl ClusterSettings {
         Ok(match self.adapter {
             AdapterKind::Classic => ClassicAdapter::factory(driver, ClassicConfig::default()),
             AdapterKind::Sharded => ShardedAdapter::factory(driver, ShardedConfig::default()),
+            AdapterKind::Streams => StreamsAdapter::factory(
+                driver,
+                StreamsConfig {
+                    recovery: self.recovery(),
+                    ..StreamsConfig::default()
+                },
+            ),
         })
     }
 }
@@ -125,6 +147,7 @@ impl fmt::Display for AdapterKind {
         f.write_str(match self {
             AdapterKind::Classic => "classic",
             AdapterKind::Sharded => "sharded",
+            AdapterKind::Streams => "streams",
         })
     }
 }
@@ -151,16 +174,23 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(sharded.adapter, AdapterKind::Sharded);
+        assert_eq!(sharded.recovery(), None);
+        let streams = ClusterSettings::from_vars(Some(url), Some("streams"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(streams.adapter, AdapterKind::Streams);
+        assert_eq!(streams.recovery(), Some(RecoveryConfig::default()));
     }
 
     #[test]
     fn wrong_settings_say_what_to_fix() {
         let url = Some("redis://127.0.0.1:6379");
-        let unknown = ClusterSettings::from_vars(url, Some("streams")).unwrap_err();
-        assert_eq!(unknown, ClusterError::UnknownAdapter("streams".into()));
+        let unknown = ClusterSettings::from_vars(url, Some("kafka")).unwrap_err();
+        assert_eq!(unknown, ClusterError::UnknownAdapter("kafka".into()));
         assert!(unknown
             .to_string()
             .contains("`classic` (default) or `sharded`"));
+        assert!(unknown.to_string().contains("`streams`"));
         let alone = ClusterSettings::from_vars(None, Some("sharded")).unwrap_err();
         assert_eq!(alone, ClusterError::AdapterWithoutRedis);
         assert!(alone.to_string().contains("set REDIS_URL"));

@@ -12,7 +12,7 @@ pub mod with_macros;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use sockgate::core::AdapterFactory;
+use sockgate::core::{AdapterFactory, RecoveryConfig};
 use sockgate::gateway::{Gateway, GatewayApp, GatewayError, Gateways};
 use sockgate::ClientBundle;
 
@@ -29,8 +29,20 @@ pub fn gateways() -> Result<Gateways, GatewayError> {
 
 /// [`gateways`] on a cluster adapter (`None`: the in-memory adapter, one node).
 pub fn gateways_on(adapter: Option<AdapterFactory>) -> Result<Gateways, GatewayError> {
+    gateways_with(adapter, None)
+}
+
+/// [`gateways_on`] with connection state recovery (`Some` with the streams adapter, see
+/// [`cluster::ClusterSettings::recovery`]).
+pub fn gateways_with(
+    adapter: Option<AdapterFactory>,
+    recovery: Option<RecoveryConfig>,
+) -> Result<Gateways, GatewayError> {
     let gateway = ExampleGateway;
     let mut options = gateway.options();
+    if recovery.is_some() {
+        options.server.recovery = recovery;
+    }
     match ClientBundle::locate() {
         Ok(bundle) => options.server.serve_client = Some(bundle),
         Err(error) => tracing::warn!(%error, "the chat page needs the browser client"),

@@ -7,7 +7,8 @@
 //! does.
 //!
 //! `REDIS_URL=redis://host:port` joins a cluster of chat nodes (and Node socket.io servers) on
-//! that Redis; `SOCKGATE_ADAPTER=classic|sharded` picks the adapter (see [`chat::cluster`]).
+//! that Redis; `SOCKGATE_ADAPTER=classic|sharded|streams` picks the adapter (`streams` turns
+//! connection state recovery on; see [`chat::cluster`]).
 //! A wrong setting exits with status 2 and a message saying what to fix; an unreachable Redis
 //! does not stop the node (it serves its own clients and joins when Redis answers).
 
@@ -36,15 +37,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(error) => exit_with(&error),
         },
     };
-    let gateways = chat::gateways_on(adapter)?;
+    let recovery = cluster.as_ref().and_then(|c| c.recovery());
+    let gateways = chat::gateways_with(adapter, recovery)?;
     let app = chat::router(&gateways);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     println!("chat listening on http://{addr}/");
     match &cluster {
         Some(settings) => println!(
-            "cluster mode: {} adapter on {} (key socket.io)",
-            settings.adapter, settings.url
+            "cluster mode: {} adapter on {} (key socket.io){}",
+            settings.adapter,
+            settings.url,
+            if recovery.is_some() {
+                ", connection state recovery on"
+            } else {
+                ""
+            }
         ),
         None => println!("single node (in-memory adapter; set REDIS_URL to join a cluster)"),
     }

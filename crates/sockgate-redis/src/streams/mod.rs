@@ -149,6 +149,8 @@ struct Hub {
     config: StreamsConfig,
     adapters: Mutex<HashMap<String, Weak<Inner>>>,
     readers: Mutex<HashSet<String>>,
+    /// Set once a reader knows where to start.
+    reading: watch::Sender<bool>,
 }
 
 impl Hub {
@@ -179,7 +181,12 @@ fn spawn_reader(hub: Weak<Hub>, stream: String) {
             let driver = h.driver.clone();
             drop(h);
             match driver.stream_last_id(stream.clone()).await {
-                Ok(id) => break id.unwrap_or_else(|| "0-0".to_owned()),
+                Ok(id) => {
+                    if let Some(h) = hub.upgrade() {
+                        h.reading.send_replace(true);
+                    }
+                    break id.unwrap_or_else(|| "0-0".to_owned());
+                }
                 Err(error) => {
                     if !down {
                         down = true;
@@ -320,12 +327,31 @@ impl StreamsAdapter {
             config,
             adapters: Mutex::new(HashMap::new()),
             readers: Mutex::new(HashSet::new()),
+            reading: watch::channel(false).0,
         });
         let runtime = tokio::runtime::Handle::current();
         Arc::new(move |namespace| {
             let _enter = runtime.enter();
             StreamsAdapter::with_hub(hub.clone(), namespace) as Arc<dyn Adapter>
         })
+    }
+
+    /// The adapter of one namespace with a reader of its own (several namespaces should
+    /// share one [`StreamsAdapter::factory`]). Must run inside a tokio runtime.
+    pub fn new(
+        driver: Arc<dyn Driver>,
+        namespace: Weak<dyn LocalNamespace>,
+        config: StreamsConfig,
+    ) -> Arc<StreamsAdapter> {
+        let hub = Arc::new(Hub {
+            driver,
+            config,
+            adapters: Mutex::new(HashMap::new()),
+            readers: Mutex::new(HashSet::new()),
+            reading: watch::channel(false).0,
+        });
+        // The adapter owns its hub: the reader stops with it.
+        StreamsAdapter::with_hub(hub, namespace)
     }
 
     fn with_hub(hub: Arc<Hub>, namespace: Weak<dyn LocalNamespace>) -> Arc<StreamsAdapter> {
@@ -376,10 +402,13 @@ impl StreamsAdapter {
         &self.inner.stream
     }
 
-    /// Resolves once the request and response channels are subscribed.
-    pub async fn subscribed(&self) {
+    /// Resolves once the request and response channels are subscribed and the stream reader
+    /// knows where to start (what is published from then on reaches this node).
+    pub async fn ready(&self) {
         let mut rx = self.inner.subscribed.clone();
         let _ = rx.wait_for(|s| *s).await;
+        let mut reading = self.inner.hub.reading.subscribe();
+        let _ = reading.wait_for(|r| *r).await;
     }
 }
 
@@ -1317,9 +1346,7 @@ impl Adapter for StreamsAdapter {
     ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
         let (pid, offset) = (pid.to_owned(), offset.to_owned());
         Box::pin(async move {
-            if self.inner.recovery().is_none() {
-                return None;
-            }
+            self.inner.recovery()?;
             self.inner.restore(&pid, &offset).await
         })
     }

@@ -277,7 +277,11 @@ server_options! { for SocketIoBuilder, GatewayOptions; {
         config.max_decoded_bytes = bytes;
     }
 
-    /// Turns on connection state recovery (default off, as in Node).
+    /// Turns on connection state recovery (default off, as in Node). With the default
+    /// in-memory adapter, sessions and missed packets live in this process only: a restart
+    /// (deploy, crash) loses them, and a client cannot recover on another node. Use
+    /// `sockgate_redis::StreamsAdapter` with the same settings for recovery across nodes and
+    /// restarts.
     fn connection_state_recovery(recovery: RecoveryConfig) |config| {
         config.recovery = Some(recovery);
     }

@@ -1,0 +1,608 @@
+//! The streams adapter across in-memory nodes (`MemoryBus`): the wire format against entries
+//! and messages captured from Node's `@socket.io/redis-streams-adapter` 0.3.1, stream naming,
+//! every operation, connection state recovery across nodes, and Redis outages. One file: the
+//! tests share the node helper and each reads as one scenario.
+
+mod support;
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sockgate_core::{
+    packet_offset, Adapter, BroadcastOptions, LocalNamespace, PersistedSession, RecoveryConfig,
+    Room,
+};
+use sockgate_proto::socketio::{EventArg, Packet};
+use sockgate_redis::cluster::{self, message_type::*};
+use sockgate_redis::streams::codec;
+use sockgate_redis::{
+    Driver, Emitter, MemoryBus, MemoryDriver, StreamEntry, StreamsAdapter, StreamsConfig,
+};
+use support::{eventually, sid, FakeNamespace};
+
+const WAIT: Duration = Duration::from_secs(3);
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn to(rooms: &[&str]) -> BroadcastOptions {
+    BroadcastOptions {
+        rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+        ..Default::default()
+    }
+}
+
+fn config(recovery: bool) -> StreamsConfig {
+    StreamsConfig {
+        requests_timeout: Duration::from_millis(500),
+        session_flush_interval: Duration::from_millis(20),
+        recovery: recovery.then(RecoveryConfig::default),
+        ..StreamsConfig::default()
+    }
+}
+
+struct StreamsNode {
+    ns: Arc<FakeNamespace>,
+    adapter: Arc<StreamsAdapter>,
+}
+
+impl StreamsNode {
+    async fn start(name: &str, driver: MemoryDriver, config: StreamsConfig) -> StreamsNode {
+        let ns = FakeNamespace::new(name, "/");
+        let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as _;
+        let adapter = StreamsAdapter::new(Arc::new(driver), weak, config);
+        tokio::time::timeout(Duration::from_secs(10), adapter.ready())
+            .await
+            .expect("the adapter is ready");
+        StreamsNode { ns, adapter }
+    }
+
+    /// `(event args, sids)` delivered so far.
+    fn delivered(&self) -> Vec<(Vec<Value>, usize)> {
+        self.ns
+            .delivered
+            .lock()
+            .iter()
+            .map(|(sids, p)| {
+                let args = p.data.as_ref().and_then(Value::as_array).cloned();
+                (args.unwrap_or_default(), sids.len())
+            })
+            .collect()
+    }
+}
+
+fn event(name: &str, args: Vec<Value>) -> Packet {
+    Packet::event_with_binary("/", name, args.into_iter().map(EventArg::Json))
+}
+
+#[test]
+fn stream_entries_are_byte_for_byte_nodes() {
+    // `io.emit("hello", {from: "A", n: 1})` (reference §8).
+    let packet = event("hello", vec![json!({"from": "A", "n": 1})]);
+    let data = cluster::broadcast_data(&packet, None, &BroadcastOptions::default());
+    let fields = codec::entry_fields(BROADCAST, Some(&data), "f46580ab62b9e75a", "/", &[], false);
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("uid", "f46580ab62b9e75a"),
+            ("nsp", "/"),
+            ("type", "3"),
+            (
+                "data",
+                r#"{"packet":{"type":2,"data":["hello",{"from":"A","n":1}]},"opts":{"rooms":[],"except":[],"flags":{}}}"#
+            ),
+        ]
+    );
+
+    // `io.emit("bin", Buffer[1,2,3])`: base64 msgpack.
+    let packet = Packet::event_with_binary(
+        "/",
+        "bin",
+        [EventArg::Binary(bytes::Bytes::from_static(&[1, 2, 3]))],
+    );
+    let data = cluster::broadcast_data(&packet, None, &BroadcastOptions::default());
+    let fields = codec::entry_fields(BROADCAST, Some(&data), "u", "/", &packet.attachments, false);
+    assert_eq!(
+        fields[3].1,
+        "gqZwYWNrZXSCpHR5cGUCpGRhdGGSo2JpbsQDAQIDpG9wdHODpXJvb21zkKZleGNlcHSQpWZsYWdzgA=="
+    );
+    // `onlyPlaintext`: Node's JSON form of a Buffer instead.
+    let plain = codec::entry_fields(BROADCAST, Some(&data), "u", "/", &packet.attachments, true);
+    assert!(plain[3].1.contains(r#"{"type":"Buffer","data":[1,2,3]}"#));
+
+    // Captured from Node 0.3.1 (XRANGE after the operations named).
+    let captured = [
+        // io.to("room1").except("room2").emit("news", {n: 1.5, s: "é"})
+        (
+            BROADCAST,
+            r#"{"packet":{"type":2,"data":["news",{"n":1.5,"s":"é"}]},"opts":{"rooms":["room1"],"except":["room2"],"flags":{}}}"#,
+        ),
+        // io.socketsJoin(["a", "b"])
+        (
+            SOCKETS_JOIN,
+            r#"{"opts":{"rooms":[],"except":[],"flags":{}},"rooms":["a","b"]}"#,
+        ),
+        // io.in("room1").socketsLeave("a")
+        (
+            SOCKETS_LEAVE,
+            r#"{"opts":{"rooms":["room1"],"except":[],"flags":{}},"rooms":["a"]}"#,
+        ),
+        // io.in("x").disconnectSockets(true)
+        (
+            DISCONNECT_SOCKETS,
+            r#"{"opts":{"rooms":["x"],"except":[],"flags":{}},"close":true}"#,
+        ),
+    ];
+    let ours = [
+        cluster::broadcast_data(
+            &event("news", vec![json!({"n": 1.5, "s": "é"})]),
+            None,
+            &BroadcastOptions {
+                except: vec![Room::from("room2")],
+                ..to(&["room1"])
+            },
+        ),
+        cluster::rooms_data(
+            &BroadcastOptions::default(),
+            &[Room::from("a"), Room::from("b")],
+        ),
+        cluster::rooms_data(&to(&["room1"]), &[Room::from("a")]),
+        cluster::disconnect_data(&to(&["x"]), true),
+    ];
+    for ((kind, node), data) in captured.iter().zip(ours) {
+        let fields = codec::entry_fields(*kind, Some(&data), "u", "/", &[], false);
+        assert_eq!(fields[2].1, kind.to_string());
+        assert_eq!(fields[3].1, *node, "type {kind}");
+    }
+}
+
+#[test]
+fn nodes_entries_decode() {
+    // `io.of("/chat").emit("bin", {nested: Buffer[4, 5]})` from Node.
+    let entry = StreamEntry {
+        id: "1-0".into(),
+        fields: vec![
+            ("uid".into(), "f16313ad1c820225".into()),
+            ("nsp".into(), "/chat".into()),
+            ("type".into(), "3".into()),
+            (
+                "data".into(),
+                "gqZwYWNrZXSCpHR5cGUCpGRhdGGSo2JpboGmbmVzdGVkxAIEBaRvcHRzg6Vyb29tc5CmZXhjZXB0kKVmbGFnc4A="
+                    .into(),
+            ),
+        ],
+    };
+    let message = codec::decode_entry(&entry).unwrap().unwrap();
+    assert_eq!((message.kind, message.nsp.as_str()), (BROADCAST, "/chat"));
+    let packet = cluster::broadcast_packet(&message).unwrap();
+    assert_eq!(packet.nsp, "/chat");
+    assert_eq!(packet.attachments, vec![bytes::Bytes::from_static(&[4, 5])]);
+    assert_eq!(
+        packet.data,
+        Some(json!(["bin", {"nested": {"_placeholder": true, "num": 0}}]))
+    );
+    // No nsp (what a classic emitter could leave): skipped, not an error.
+    let bare = StreamEntry {
+        id: "1-1".into(),
+        fields: vec![("uid".into(), "x".into())],
+    };
+    assert_eq!(codec::decode_entry(&bare).unwrap(), None);
+    // Garbage: an error, never a panic.
+    for data in ["{not json", "!!!", "AAAA"] {
+        let bad = StreamEntry {
+            id: "1-2".into(),
+            fields: vec![
+                ("nsp".into(), "/".into()),
+                ("type".into(), "3".into()),
+                ("data".into(), data.into()),
+            ],
+        };
+        assert!(codec::decode_entry(&bad).is_err(), "{data}");
+    }
+}
+
+#[test]
+fn pubsub_messages_are_byte_for_byte_nodes() {
+    // `io.timeout(2000).emit("need-ack", "A", cb)` on Node uid f46580ab62b9e75a (reference §8).
+    let packet = event("need-ack", vec![json!("A")]);
+    let mut opts = BroadcastOptions::default();
+    opts.flags.timeout = Some(Duration::from_millis(2000));
+    let data = cluster::broadcast_data(&packet, Some("d82b57aab6cffab3"), &opts);
+    assert!(codec::is_ephemeral(BROADCAST, &data));
+    let ours = codec::encode_pubsub(BROADCAST, Some(data), "f46580ab62b9e75a", "/", &[]);
+    assert_eq!(
+        ours,
+        hex("84a47479706503a46461746183a67061636b657482a47479706502a46461746192a86e6565642d61636ba141a9726571756573744964b064383262353761616236636666616233a46f70747383a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd07d0a3756964b066343635383061623632623965373561a36e7370a12f")
+    );
+    // And it decodes back.
+    let message = cluster::decode(&ours).unwrap();
+    assert_eq!(message.request_id(), Some("d82b57aab6cffab3"));
+    assert_eq!(message.uid, "f46580ab62b9e75a");
+}
+
+#[tokio::test]
+async fn broadcasts_cross_in_stream_order_with_offsets() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(true)).await;
+    let b = StreamsNode::start("B", bus.driver(), config(true)).await;
+    a.adapter.add_all(sid(1), &[Room::from("room1")]);
+    b.adapter.add_all(sid(2), &[Room::from("room1")]);
+    for n in 0..3 {
+        a.adapter
+            .broadcast(event("m", vec![json!(n)]), to(&["room1"]));
+        b.adapter
+            .broadcast(event("m", vec![json!(n + 10)]), to(&["room1"]));
+    }
+    assert!(
+        eventually(WAIT, || a.delivered().len() == 6
+            && b.delivered().len() == 6)
+        .await
+    );
+    let stream: Vec<String> = bus
+        .stream("socket.io")
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(stream.len(), 6);
+    for node in [&a, &b] {
+        // Both nodes deliver every entry in stream order, each with its id as last argument.
+        let offsets: Vec<String> = node
+            .delivered()
+            .iter()
+            .map(|(args, _)| args.last().unwrap().as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(offsets, stream);
+    }
+    // Entries carry this node's uid, and volatile broadcasts get no offset.
+    assert_eq!(
+        bus.stream("socket.io")[0].field("uid"),
+        Some(a.adapter.uid())
+    );
+    let mut volatile = to(&["room1"]);
+    volatile.flags.volatile = true;
+    a.adapter.broadcast(event("v", vec![json!(1)]), volatile);
+    assert!(eventually(WAIT, || b.delivered().len() == 7).await);
+    assert_eq!(b.delivered()[6].0, vec![json!("v"), json!(1)]);
+}
+
+#[tokio::test]
+async fn without_recovery_local_delivery_does_not_wait_and_no_offset_is_added() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(false)).await;
+    let b = StreamsNode::start("B", bus.driver(), config(false)).await;
+    a.adapter.add_all(sid(1), &[]);
+    b.adapter.add_all(sid(2), &[]);
+    bus.set_down(true);
+    a.adapter
+        .broadcast(event("hi", vec![json!(1)]), BroadcastOptions::default());
+    assert_eq!(a.delivered(), vec![(vec![json!("hi"), json!(1)], 1)]);
+    bus.set_down(false);
+    // Held through the outage, then written: B gets it too, once.
+    assert!(eventually(WAIT, || b.delivered().len() == 1).await);
+    assert_eq!(b.delivered()[0].0, vec![json!("hi"), json!(1)]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        a.delivered().len(),
+        1,
+        "its own entry is not delivered twice"
+    );
+}
+
+#[tokio::test]
+async fn every_request_crosses() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(false)).await;
+    let b = StreamsNode::start("B", bus.driver(), config(false)).await;
+    a.adapter.add_all(sid(1), &[Room::from("r")]);
+    b.adapter.add_all(sid(2), &[Room::from("r")]);
+    assert_eq!(a.adapter.server_count().await, 2);
+
+    let sockets = a.adapter.fetch_sockets(to(&["r"])).await;
+    let mut ids: Vec<_> = sockets.iter().map(|s| s.id).collect();
+    ids.sort_by_key(|s| s.as_str().to_owned());
+    let mut expected = vec![sid(1), sid(2)];
+    expected.sort_by_key(|s| s.as_str().to_owned());
+    assert_eq!(ids, expected);
+
+    let answers = a
+        .adapter
+        .server_side_emit_with_ack(vec![json!("ping"), json!(1)], Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(answers, vec![json!("B got ping")]);
+    assert_eq!(
+        b.ns.server_side.lock().clone(),
+        vec![vec![json!("ping"), json!(1)]]
+    );
+
+    let acks = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let sink = acks.clone();
+    let expected = a
+        .adapter
+        .broadcast_with_ack_remote(
+            event("ask", vec![]),
+            to(&["r"]),
+            Arc::new(move |args| sink.lock().extend(args)),
+        )
+        .await;
+    assert_eq!(expected, 1);
+    assert!(eventually(WAIT, || acks.lock().len() == 1).await);
+    assert_eq!(acks.lock()[0], json!(format!("B acks {}", sid(2).as_str())));
+
+    a.adapter
+        .add_sockets(BroadcastOptions::default(), vec![Room::from("joined")]);
+    assert!(
+        eventually(WAIT, || b
+            .adapter
+            .rooms_of(sid(2))
+            .contains(&Room::from("joined")))
+        .await
+    );
+    b.adapter
+        .del_sockets(to(&["joined"]), vec![Room::from("joined")]);
+    assert!(
+        eventually(WAIT, || !a
+            .adapter
+            .rooms_of(sid(1))
+            .contains(&Room::from("joined")))
+        .await
+    );
+    a.adapter.disconnect_sockets(to(&["r"]), true);
+    assert!(eventually(WAIT, || b.ns.disconnected.lock().len() == 1).await);
+    assert_eq!(b.ns.disconnected.lock()[0], (vec![sid(2)], true));
+
+    // The ephemeral ones went through pub/sub, never the stream.
+    let kinds: Vec<String> = bus
+        .stream("socket.io")
+        .iter()
+        .filter_map(|e| e.field("type").map(str::to_owned))
+        .collect();
+    assert_eq!(kinds, ["4", "5", "6"]);
+}
+
+#[tokio::test]
+async fn the_streams_emitter_reaches_the_nodes() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(true)).await;
+    a.adapter.add_all(sid(1), &[Room::from("r")]);
+    let emitter = Emitter::streams(bus.driver());
+    emitter
+        .to("r")
+        .emit("news", vec![json!({"x": 1})])
+        .await
+        .unwrap();
+    emitter.sockets_join(["vip"]).await.unwrap();
+    emitter.server_side_emit("ping", vec![]).await.unwrap();
+    assert!(
+        eventually(WAIT, || a.delivered().len() == 1
+            && a.adapter.rooms_of(sid(1)).contains(&Room::from("vip"))
+            && a.ns.server_side.lock().len() == 1)
+        .await
+    );
+    let entries = bus.stream("socket.io");
+    assert_eq!(entries[0].field("uid"), Some("emitter"));
+    // What @socket.io/redis-streams-emitter writes: the packet carries its nsp, opts are
+    // `rooms, flags, except`.
+    assert_eq!(
+        entries[0].field("data"),
+        Some(
+            r#"{"packet":{"type":2,"data":["news",{"x":1}],"nsp":"/"},"opts":{"rooms":["r"],"flags":{},"except":[]}}"#
+        )
+    );
+    assert_eq!(
+        entries[1].field("data"),
+        Some(r#"{"opts":{"rooms":[],"except":[],"flags":{}},"rooms":["vip"]}"#)
+    );
+    assert_eq!(entries[2].field("data"), Some(r#"{"packet":["ping"]}"#));
+    assert_eq!(a.delivered()[0].0[..2], [json!("news"), json!({"x": 1})]);
+}
+
+fn session(n: u8, pid: &str, rooms: &[&str]) -> PersistedSession {
+    let mut all = vec![Room::from(sid(n).as_str())];
+    all.extend(rooms.iter().map(|r| Room::from(*r)));
+    PersistedSession {
+        sid: sid(n),
+        pid: pid.into(),
+        rooms: all,
+        data: json!({"user": n}),
+    }
+}
+
+#[tokio::test]
+async fn a_session_saved_while_connected_recovers_on_another_node_with_what_it_missed() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(true)).await;
+    let b = StreamsNode::start("B", bus.driver(), config(true)).await;
+    let s = session(1, "pid-1", &["r1"]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s.clone());
+    a.adapter.broadcast(event("first", vec![]), to(&["r1"]));
+    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
+    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
+        .unwrap()
+        .to_owned();
+    // Saved before any disconnect (what lets a SIGKILLed node's sessions recover).
+    assert!(eventually(WAIT, || bus.key("sio:session:pid-1").is_some()).await);
+    let stored = codec::decode_session(&bus.key("sio:session:pid-1").unwrap()).unwrap();
+    assert_eq!(stored, s);
+
+    // A joins another room later: saved too.
+    a.adapter.add_all(sid(1), &[Room::from("r2")]);
+    assert!(
+        eventually(WAIT, || {
+            bus.key("sio:session:pid-1")
+                .and_then(|v| codec::decode_session(&v).ok())
+                .is_some_and(|s| s.rooms.contains(&Room::from("r2")))
+        })
+        .await
+    );
+
+    // A dies without a word; what follows is missed.
+    drop(a);
+    b.adapter.broadcast(event("m", vec![json!(1)]), to(&["r1"]));
+    b.adapter.broadcast(event("m", vec![json!(2)]), to(&["r2"]));
+    b.adapter
+        .broadcast(event("elsewhere", vec![]), to(&["other"]));
+    b.adapter.broadcast(
+        event("m", vec![json!(3)]),
+        BroadcastOptions {
+            except: vec![Room::from("r1")],
+            ..Default::default()
+        },
+    );
+    b.adapter
+        .broadcast(event("m", vec![json!(4)]), BroadcastOptions::default());
+    assert!(eventually(WAIT, || bus.stream("socket.io").len() == 6).await);
+
+    let (restored, missed) = b
+        .adapter
+        .restore_session("pid-1", &offset)
+        .await
+        .expect("recovered on B");
+    assert_eq!(restored.sid, sid(1));
+    assert_eq!(restored.data, json!({"user": 1}));
+    assert!(restored.rooms.contains(&Room::from("r2")));
+    let args: Vec<Value> = missed
+        .iter()
+        .map(|p| p.data.as_ref().unwrap()[1].clone())
+        .collect();
+    assert_eq!(args, [json!(1), json!(2), json!(4)]);
+    let ids: Vec<String> = bus
+        .stream("socket.io")
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    let offsets: Vec<&str> = missed.iter().filter_map(packet_offset).collect();
+    assert_eq!(offsets, [&ids[1], &ids[2], &ids[5]]);
+    // What came after the restore is found by `packets_after` (the registration gap).
+    b.adapter.broadcast(event("m", vec![json!(5)]), to(&["r1"]));
+    assert!(eventually(WAIT, || bus.stream("socket.io").len() == 7).await);
+    let later = b
+        .adapter
+        .packets_after(offsets[2], &restored.rooms)
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].data.as_ref().unwrap()[1], json!(5));
+    // A session is restored once.
+    assert!(b.adapter.restore_session("pid-1", &offset).await.is_none());
+}
+
+#[tokio::test]
+async fn recovery_is_refused_for_bad_offsets_trimmed_offsets_and_left_sockets() {
+    let bus = MemoryBus::new();
+    let small = StreamsConfig {
+        max_len: 3,
+        ..config(true)
+    };
+    let a = StreamsNode::start("A", bus.driver(), small).await;
+    let s = session(1, "pid-t", &[]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s.clone());
+    a.adapter
+        .broadcast(event("x", vec![]), BroadcastOptions::default());
+    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
+    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
+        .unwrap()
+        .to_owned();
+    assert!(eventually(WAIT, || bus.key("sio:session:pid-t").is_some()).await);
+    for bad in ["", "abc", "1-", "-1", "1-2-3", "1-a"] {
+        assert!(
+            a.adapter.restore_session("pid-t", bad).await.is_none(),
+            "{bad}"
+        );
+    }
+    assert!(
+        bus.key("sio:session:pid-t").is_some(),
+        "a bad offset consumes nothing"
+    );
+    for n in 0..5 {
+        // One at a time: a reader further behind than MAXLEN misses entries, as with Node.
+        a.adapter
+            .broadcast(event("y", vec![json!(n)]), BroadcastOptions::default());
+        assert!(eventually(WAIT, || a.delivered().len() == n + 2).await);
+    }
+    // Trimmed (MAXLEN 3): no recovery, as with Node.
+    assert!(a.adapter.restore_session("pid-t", &offset).await.is_none());
+
+    // A socket that left for good (client disconnect) is forgotten at once.
+    let s2 = session(2, "pid-gone", &[]);
+    a.adapter.add_all(sid(2), &s2.rooms);
+    a.adapter.track_session(s2);
+    assert!(eventually(WAIT, || bus.key("sio:session:pid-gone").is_some()).await);
+    a.adapter.forget_session(sid(2), "pid-gone");
+    assert!(eventually(WAIT, || bus.key("sio:session:pid-gone").is_none()).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        bus.key("sio:session:pid-gone").is_none(),
+        "no flush revives it"
+    );
+}
+
+#[tokio::test]
+async fn a_join_storm_is_one_write_per_flush() {
+    let bus = MemoryBus::new();
+    let slow = StreamsConfig {
+        session_flush_interval: Duration::from_millis(200),
+        ..config(true)
+    };
+    let a = StreamsNode::start("A", bus.driver(), slow).await;
+    let s = session(1, "pid-storm", &[]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s);
+    let before = bus.key_writes();
+    for n in 0..1_000 {
+        a.adapter
+            .add_all(sid(1), &[Room::from(format!("room-{n}").as_str())]);
+    }
+    assert!(
+        eventually(WAIT, || {
+            bus.key("sio:session:pid-storm")
+                .and_then(|v| codec::decode_session(&v).ok())
+                .is_some_and(|s| s.rooms.len() == 1_001)
+        })
+        .await
+    );
+    let writes = bus.key_writes() - before;
+    assert!(writes <= 2, "1,000 joins took {writes} SETs");
+}
+
+#[tokio::test]
+async fn sessions_survive_an_outage_and_are_written_once_redis_is_back() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(true)).await;
+    bus.set_down(true);
+    let s = session(1, "pid-out", &["r"]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    bus.set_down(false);
+    assert!(eventually(WAIT, || bus.key("sio:session:pid-out").is_some()).await);
+    // A disconnect saves the final state at once.
+    let mut last = s;
+    last.data = json!({"final": true});
+    a.adapter.persist_session(last.clone());
+    assert!(
+        eventually(WAIT, || {
+            bus.key("sio:session:pid-out")
+                .and_then(|v| codec::decode_session(&v).ok())
+                == Some(last.clone())
+        })
+        .await
+    );
+    let driver = bus.driver();
+    assert!(driver
+        .xrange("socket.io".into(), "-".into(), "+".into(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
