@@ -106,3 +106,131 @@ async fn a_broadcast_during_the_recovery_is_neither_lost_nor_doubled() {
     let next = again.next_text(Duration::from_secs(5)).await.unwrap();
     assert!(next.starts_with("42[\"n\",3,"), "{next}");
 }
+
+/// What the server tells a cluster adapter about sessions, recorded.
+#[derive(Default)]
+struct SessionLog {
+    tracked: Vec<sockgate::core::PersistedSession>,
+    persisted: Vec<String>,
+    forgotten: Vec<String>,
+}
+
+struct Tracking {
+    inner: sockgate::core::InMemoryAdapter,
+    log: Arc<parking_lot::Mutex<SessionLog>>,
+}
+
+mod tracking_impl {
+    use super::*;
+    use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+    use sockgate::{Room, Sid};
+    use sockgate_proto::socketio::Packet;
+
+    impl Adapter for Tracking {
+        fn add_all(&self, sid: Sid, rooms: &[Room]) {
+            self.inner.add_all(sid, rooms)
+        }
+        fn del(&self, sid: Sid, room: &str) {
+            self.inner.del(sid, room)
+        }
+        fn del_all(&self, sid: Sid) {
+            self.inner.del_all(sid)
+        }
+        fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+            self.inner.rooms_of(sid)
+        }
+        fn rooms(&self) -> Vec<Room> {
+            self.inner.rooms()
+        }
+        fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+            self.inner.local_sockets(opts)
+        }
+        fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
+            self.inner.broadcast(packet, opts)
+        }
+        fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
+            self.inner.fetch_sockets(opts)
+        }
+        fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+            self.inner.add_sockets(opts, rooms)
+        }
+        fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+            self.inner.del_sockets(opts, rooms)
+        }
+        fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
+            self.inner.disconnect_sockets(opts, close)
+        }
+        fn recovery_enabled(&self) -> bool {
+            true
+        }
+        fn persist_session(&self, session: PersistedSession) {
+            self.log.lock().persisted.push(session.pid.clone());
+            self.inner.persist_session(session)
+        }
+        fn track_session(&self, session: PersistedSession) {
+            self.log.lock().tracked.push(session);
+        }
+        fn forget_session(&self, _sid: Sid, pid: &str) {
+            self.log.lock().forgotten.push(pid.to_owned());
+        }
+    }
+}
+
+/// A cluster adapter saves sessions before any disconnect (so they survive a killed node):
+/// the server tells it the session at connect and when `data` changes, and tells it to forget
+/// the session when the socket leaves for a reason that allows no recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_hears_of_sessions_at_connect_on_data_changes_and_when_they_end() {
+    let log = Arc::new(parking_lot::Mutex::new(SessionLog::default()));
+    let recovery = RecoveryConfig::default();
+    let factory_log = log.clone();
+    let io = SocketIo::builder()
+        .connection_state_recovery(recovery)
+        .adapter(move |ns| {
+            Arc::new(Tracking {
+                inner: sockgate::core::InMemoryAdapter::new(ns, Some(recovery)),
+                log: factory_log.clone(),
+            }) as Arc<dyn sockgate::core::Adapter>
+        })
+        .build();
+    let sockets = record_sockets(&io);
+    let addr = serve(&io).await;
+
+    let (mut ws, pid) = Ws::connect_with_pid(addr).await;
+    assert!(eventually(Duration::from_secs(5), || log.lock().tracked.len() == 1).await);
+    let first = log.lock().tracked[0].clone();
+    assert_eq!(
+        (first.sid.as_str(), first.pid.as_str()),
+        (ws.id.as_str(), pid.as_str())
+    );
+    assert!(first.rooms.iter().any(|r| &**r == ws.id.as_str()));
+
+    let socket = sockets.lock()[0].clone();
+    socket
+        .set_data(&serde_json::json!({"user": "ann"}))
+        .unwrap();
+    assert_eq!(log.lock().tracked.len(), 2);
+    assert_eq!(
+        log.lock().tracked[1].data,
+        serde_json::json!({"user": "ann"})
+    );
+
+    // The client leaves the namespace: no recovery possible, so the session is forgotten.
+    ws.send_text("41").await;
+    assert!(
+        eventually(Duration::from_secs(5), || log.lock().forgotten
+            == [pid.clone()])
+        .await
+    );
+    assert!(log.lock().persisted.is_empty());
+
+    // A dropped transport keeps it recoverable instead.
+    let (ws2, pid2) = Ws::connect_with_pid(addr).await;
+    drop(ws2);
+    assert!(
+        eventually(Duration::from_secs(5), || log.lock().persisted
+            == [pid2.clone()])
+        .await
+    );
+    assert_eq!(log.lock().forgotten, [pid]);
+}
