@@ -1,7 +1,8 @@
 // A Node socket.io 4.8.4 node on @socket.io/redis-adapter 8.3.0 (`--adapter classic`:
 // createAdapter, defaults but a 2 s requestsTimeout; `--adapter sharded`: createShardedAdapter
 // with defaults; `--adapter streams`: @socket.io/redis-streams-adapter 0.3.1 createAdapter with
-// defaults, `--csr` for connection state recovery, `--csr-ttl-ms` its maxDisconnectionDuration),
+// defaults, `--csr` for connection state recovery, `--csr-ttl-ms` its maxDisconnectionDuration,
+// `--stream-count` its streamCount),
 // answering the same control events as e2e/cluster-node (see its src/main.rs):
 // `node node-server.mjs --port N --redis redis://127.0.0.1:P --name A`.
 import { createServer } from "node:http";
@@ -20,6 +21,7 @@ const name = arg("--name", "node");
 const mode = arg("--adapter", "classic");
 const csr = process.argv.includes("--csr");
 const csrTtl = Number(arg("--csr-ttl-ms", "120000"));
+const streamCount = Number(arg("--stream-count", "1"));
 
 const pub = createClient({ url });
 const sub = pub.duplicate();
@@ -33,7 +35,7 @@ const io = new Server(httpServer, {
     mode === "sharded"
       ? createShardedAdapter(pub, sub)
       : mode === "streams"
-        ? createStreamsAdapter(pub)
+        ? createStreamsAdapter(pub, { streamCount })
         : createAdapter(pub, sub, { requestsTimeout: 2000 }),
   ...(csr
     ? { connectionStateRecovery: { maxDisconnectionDuration: csrTtl, skipMiddlewares: true } }

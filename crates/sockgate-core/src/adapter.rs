@@ -266,6 +266,13 @@ pub trait Adapter: Send + Sync + 'static {
     fn track_session(&self, _session: PersistedSession) {}
     /// The socket left for a reason that allows no recovery: forget its session.
     fn forget_session(&self, _sid: Sid, _pid: &str) {}
+    /// Resolves once everything this adapter queued for the cluster (broadcasts, room
+    /// operations, sessions) was handed to its transport, or given up on: call it during a
+    /// graceful shutdown, after the sockets left, bounded by your own timeout. Nothing to do
+    /// on a single node.
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
     /// Finds a persisted session and the packets it missed since `offset`, oldest first.
     /// `None` when the session is unknown, expired, or the offset is no longer buffered.
     fn restore_session(

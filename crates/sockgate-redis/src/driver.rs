@@ -165,6 +165,11 @@ pub trait Driver: Send + Sync + 'static {
         unsupported("SET")
     }
 
+    /// `GET key`.
+    fn get(&self, _key: String) -> DriverFuture<'_, Option<String>> {
+        unsupported("GET")
+    }
+
     /// `GETDEL key` (Redis 6.2+): the value, which is gone afterwards.
     fn getdel(&self, _key: String) -> DriverFuture<'_, Option<String>> {
         unsupported("GETDEL")

@@ -616,6 +616,22 @@ impl Driver for FredDriver {
         })
     }
 
+    fn get(&self, key: String) -> DriverFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let reply = self
+                .command(
+                    &self.publisher,
+                    "GET",
+                    ClusterHash::FirstKey,
+                    false,
+                    vec![s(key)],
+                    self.command_timeout,
+                )
+                .await?;
+            Ok(text(reply))
+        })
+    }
+
     fn getdel(&self, key: String) -> DriverFuture<'_, Option<String>> {
         Box::pin(async move {
             let reply = self

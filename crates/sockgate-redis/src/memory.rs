@@ -406,6 +406,11 @@ impl Driver for MemoryDriver {
         Box::pin(async move { result })
     }
 
+    fn get(&self, key: String) -> DriverFuture<'_, Option<String>> {
+        let result = self.bus.check().map(|()| self.bus.key(&key));
+        Box::pin(async move { result })
+    }
+
     fn getdel(&self, key: String) -> DriverFuture<'_, Option<String>> {
         let result = self.bus.check().map(|()| {
             self.bus

@@ -606,3 +606,62 @@ async fn sessions_survive_an_outage_and_are_written_once_redis_is_back() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn flush_waits_for_queued_writes_and_sessions() {
+    let bus = MemoryBus::new();
+    let slow = StreamsConfig {
+        session_flush_interval: Duration::from_secs(60),
+        ..config(true)
+    };
+    let a = StreamsNode::start("A", bus.driver(), slow).await;
+    let s = session(1, "pid-flush", &["r"]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s);
+    a.adapter
+        .broadcast(event("x", vec![]), BroadcastOptions::default());
+    a.adapter
+        .add_sockets(BroadcastOptions::default(), vec![Room::from("late")]);
+    // The flush interval is a minute: only `flush` writes the session this soon.
+    tokio::time::timeout(Duration::from_secs(2), a.adapter.flush())
+        .await
+        .expect("flush resolves");
+    assert_eq!(bus.stream("socket.io").len(), 2);
+    let saved = codec::decode_session(&bus.key("sio:session:pid-flush").unwrap()).unwrap();
+    assert!(saved.rooms.contains(&Room::from("late")));
+}
+
+#[tokio::test]
+async fn a_late_disconnect_does_not_overwrite_a_session_recovered_elsewhere() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(true)).await;
+    let b = StreamsNode::start("B", bus.driver(), config(true)).await;
+    let s = session(1, "pid-late", &["r"]);
+    a.adapter.add_all(sid(1), &s.rooms);
+    a.adapter.track_session(s.clone());
+    a.adapter
+        .broadcast(event("x", vec![]), BroadcastOptions::default());
+    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
+    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
+        .unwrap()
+        .to_owned();
+    a.adapter.flush().await;
+    // The client is back on B before A noticed anything; it joins a room there.
+    let (restored, _) = b
+        .adapter
+        .restore_session("pid-late", &offset)
+        .await
+        .unwrap();
+    b.adapter.add_all(sid(1), &restored.rooms);
+    b.adapter.track_session(restored);
+    b.adapter.add_all(sid(1), &[Room::from("joined-on-b")]);
+    b.adapter.flush().await;
+    // Now A processes the old transport's close.
+    a.adapter.persist_session(s);
+    a.adapter.flush().await;
+    let stored = codec::decode_session(&bus.key("sio:session:pid-late").unwrap()).unwrap();
+    assert!(
+        stored.rooms.contains(&Room::from("joined-on-b")),
+        "B's session stays"
+    );
+}

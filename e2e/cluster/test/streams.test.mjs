@@ -243,6 +243,33 @@ describe("streams adapter with connection state recovery, Node + sockgate", { sk
   });
 });
 
+describe("streams adapter with streamCount 2 (Java hashCode routing), Node + sockgate", { skip }, () => {
+  let redis, N, S;
+
+  before(async () => {
+    redis = await startRedis();
+    [N, S] = await Promise.all([
+      startNodeNode(redis.url, "N", "streams", ["--stream-count", "2"]),
+      startSockgateNode(redis.url, "S", "streams", ["--stream-count", "2"]),
+    ]);
+  });
+
+  after(stopAll);
+
+  test("both write and read socket.io-1 for namespace / (hashCode(\"/\") = 47)", async () => {
+    const [cN, cS] = await Promise.all([client(N, "cN"), client(S, "cS")]);
+    for (let i = 0; i < 100 && (await call(cS, "server-count")) !== 2; i++) await sleep(50);
+    await call(cN, "emit-op", { event: "x" }, "from N");
+    await call(cS, "emit-op", { event: "x" }, "from S");
+    await until(() => events(cN, "x").length === 2 && events(cS, "x").length === 2, 5000, "both ways");
+    const len = (key) => Number(spawnSync("redis-cli", ["-p", String(redis.port), "XLEN", key]).stdout.toString());
+    assert.equal(len("socket.io-1"), 2);
+    assert.equal(len("socket.io-0") + len("socket.io"), 0);
+    cN.disconnect();
+    cS.disconnect();
+  });
+});
+
 describe("streams adapter: Redis goes away and comes back", { skip }, () => {
   let redis, N, S;
 

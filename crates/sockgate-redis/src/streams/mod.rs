@@ -44,7 +44,7 @@ use sockgate_core::{
     SocketDetails,
 };
 use sockgate_proto::socketio::Packet;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::classic::codec::{opts_from, socket_from};
@@ -251,12 +251,16 @@ enum Outgoing {
         local: Option<(Packet, BroadcastOptions)>,
     },
     Publish(String, Bytes),
+    /// Answered once everything queued before it was written.
+    Flush(oneshot::Sender<()>),
 }
 
 enum SessionWrite {
     /// Written right away (a disconnect).
     Save(PersistedSession),
     Delete(String),
+    /// Writes the changed sessions now, then answers.
+    Flush(oneshot::Sender<()>),
 }
 
 /// Sessions of connected sockets, saved as they change.
@@ -311,6 +315,9 @@ struct Inner {
     subscribed: watch::Receiver<bool>,
     sessions: Mutex<Sessions>,
     session_writes: mpsc::UnboundedSender<SessionWrite>,
+    /// The value this node last wrote for each session (by pid): a disconnect noticed late
+    /// must not overwrite a session another node restored and saved since.
+    written: Mutex<HashMap<String, String>>,
 }
 
 impl StreamsAdapter {
@@ -381,6 +388,7 @@ impl StreamsAdapter {
             subscribed,
             sessions: Mutex::new(Sessions::default()),
             session_writes,
+            written: Mutex::new(HashMap::new()),
         });
         inner.spawn_outbox(outbox_rx);
         inner.spawn_receiver();
@@ -446,6 +454,9 @@ impl Inner {
                             inner.deliver_local(packet, &opts, None);
                         }
                         // Written: the reader delivers it locally, in stream order.
+                    }
+                    Outgoing::Flush(done) => {
+                        let _ = done.send(());
                     }
                     Outgoing::Publish(channel, payload) => {
                         let driver = inner.driver();
@@ -557,7 +568,12 @@ impl Inner {
                     write = rx.recv() => {
                         let Some(write) = write else { return };
                         let Some(inner) = weak.upgrade() else { return };
-                        inner.write_session(write, ttl).await;
+                        if let SessionWrite::Flush(done) = write {
+                            inner.flush_sessions(ttl).await;
+                            let _ = done.send(());
+                        } else {
+                            inner.write_session(write, ttl).await;
+                        }
                     }
                     _ = tick.tick() => {
                         let Some(inner) = weak.upgrade() else { return };
@@ -582,10 +598,31 @@ impl Inner {
         let result = match write {
             SessionWrite::Save(session) => {
                 let key = self.session_key(&session.pid);
+                let last = self.written.lock().remove(&session.pid);
+                if let Some(last) = last {
+                    // Someone else's value: the client already recovered on another node
+                    // (the reconnect overtook this disconnect), which owns the session now.
+                    if let Ok(Some(current)) = self.driver().get(key.clone()).await {
+                        if current != last {
+                            tracing::debug!(pid = %session.pid, "session moved to another node; not overwritten");
+                            return;
+                        }
+                    }
+                }
                 let value = codec::encode_session(&session);
                 self.driver().set_px(key, value, ttl).await
             }
-            SessionWrite::Delete(key) => self.driver().del(key).await,
+            SessionWrite::Delete(key) => {
+                let pid = key.strip_prefix(self.config().session_key_prefix.as_str());
+                if let Some(pid) = pid {
+                    self.written.lock().remove(pid);
+                }
+                self.driver().del(key).await
+            }
+            SessionWrite::Flush(done) => {
+                let _ = done.send(());
+                Ok(())
+            }
         };
         if let Err(error) = result {
             self.outage.failed("SET session", &error);
@@ -619,6 +656,10 @@ impl Inner {
             });
             let results = futures_util::future::join_all(writes).await;
             for (session, result) in chunk.iter().zip(results) {
+                if result.is_ok() {
+                    let value = codec::encode_session(session);
+                    self.written.lock().insert(session.pid.clone(), value);
+                }
                 if let Err(error) = result {
                     self.outage.failed("SET session", &error);
                     // Retried at the next flush while the socket is connected.
@@ -1354,5 +1395,27 @@ impl Adapter for StreamsAdapter {
     fn packets_after(&self, offset: &str, rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
         let (offset, rooms) = (offset.to_owned(), rooms.to_vec());
         Box::pin(async move { self.inner.broadcasts_after(&offset, &rooms).await })
+    }
+
+    /// Waits until the stream writes queued so far were made (or given up on, see
+    /// [`StreamsConfig::append_retry`]) and the changed and disconnected sessions were saved.
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (done, written) = oneshot::channel();
+            if self.inner.outbox.send(Outgoing::Flush(done)).await.is_ok() {
+                let _ = written.await;
+            }
+            if self.inner.recovery().is_some() {
+                let (done, saved) = oneshot::channel();
+                if self
+                    .inner
+                    .session_writes
+                    .send(SessionWrite::Flush(done))
+                    .is_ok()
+                {
+                    let _ = saved.await;
+                }
+            }
+        })
     }
 }
