@@ -134,6 +134,25 @@ cluster_e2e() {
   "$ROOT/scripts/cluster-e2e.sh"
 }
 
+# (j) rolling deploys behind HAProxy: two sockgate nodes, then two Node nodes, on Redis
+# Streams (issue 11); 200 clients here, 1,000 in scripts/reliability.sh. Its node --test
+# counts are added to the e2e counts.
+deploy_e2e() {
+  step "scripts/deploy-e2e.sh"
+  local log rc=0 pass fail
+  log="$(mktemp)"
+  timeout --kill-after=10 900 "$ROOT/scripts/deploy-e2e.sh" 2>&1 | tee "$log" || rc=$?
+  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  rm -f "$log"
+  pass="${pass:-0}"
+  fail="${fail:-0}"
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  NODE_PASS=$((NODE_PASS + pass))
+  NODE_FAIL=$((NODE_FAIL + fail))
+  return "$rc"
+}
+
 # Runs a step, records a failure and carries on, so one run shows every problem.
 # NB: `set -e` does not apply inside a function called from `if`, so every step
 # function must propagate its failures itself (`|| return 1`, or its last command).
@@ -160,6 +179,7 @@ main() {
     FAILED_STEPS+=(build_servers)
   fi
   run cluster_e2e
+  run deploy_e2e
   run bench_smoke
   run fuzz_smoke
 

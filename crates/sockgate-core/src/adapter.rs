@@ -248,6 +248,16 @@ pub trait Adapter: Send + Sync + 'static {
     }
     /// Keeps a disconnected socket's state for recovery.
     fn persist_session(&self, _session: PersistedSession) {}
+
+    /// Resolves once every session persisted so far (by [`Adapter::persist_session`] or when
+    /// a socket's rooms or data changed) is stored where another node can restore it: a
+    /// cluster adapter that writes sessions in the background awaits those writes here. A
+    /// graceful shutdown awaits it (bounded by its close timeout) before it closes the
+    /// transports, so a client that reconnects to another node finds its session. The
+    /// default resolves at once (sessions kept in memory are stored when persisted).
+    fn flush_sessions(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
     /// A connected socket's recoverable state: called when it connects and when its `data`
     /// changes (joins and leaves reach the adapter through [`Adapter::add_all`] and
     /// [`Adapter::del`]). An adapter that keeps sessions outside the process (the Redis

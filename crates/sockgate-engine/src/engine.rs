@@ -148,7 +148,16 @@ impl<H: EngineHandler> Engine<H> {
         left.len()
     }
 
-    /// Whether [`Engine::shutdown`] was called.
+    /// Starts a shutdown without closing anything: from now on handshakes are refused with
+    /// 503 and [`Engine::is_shutting_down`] is true (a health check answers 503 with it, so a
+    /// load balancer takes the node out), while the sessions already open keep working until
+    /// they are closed one by one, or all at once by [`Engine::shutdown`], which finishes it.
+    pub fn begin_shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Engine::shutdown`] or [`Engine::begin_shutdown`] was called (and the
+    /// shutdown has not finished yet).
     pub fn is_shutting_down(&self) -> bool {
         self.shared.shutting_down.load(Ordering::Acquire)
     }

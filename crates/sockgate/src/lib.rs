@@ -123,6 +123,36 @@
 //! included) are advertised and used as that bound, because JavaScript clients' timers
 //! overflow past 2^31 − 1 ms.
 //!
+//! # Graceful shutdown and rolling deploys
+//!
+//! [`SocketIo::close`] drains a node: handshakes and the [health check](SocketIoConfig::health_path)
+//! answer 503 at once, the clients keep being served for [`DrainConfig::delay`] (the load
+//! balancer takes the node out meanwhile), then the sockets leave with `server shutting down`
+//! (recoverable: their sessions are persisted and flushed by the adapter) and their transports
+//! close in slices spread over [`DrainConfig::window`], so the other nodes get the reconnects
+//! a few at a time; the close resolves within [`DrainConfig::bound`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sockgate::SocketIo;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let io = SocketIo::builder()
+//!     .health_path("/health")
+//!     .drain_delay(Duration::from_secs(2))
+//!     .drain_window(Duration::from_secs(10))
+//!     .build();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! let drained = io.clone();
+//! io.serve(listener)
+//!     .with_graceful_shutdown(async move {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!         drained.close().await; // the listener closes once the drain is done
+//!     })
+//!     .await
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -165,7 +195,7 @@ pub use operators::{BroadcastOperators, RemoteSocket};
 pub use payload::{Arg, IntoPayload, Payload};
 pub use reason::DisconnectReason;
 pub use server::{
-    ClientBundle, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
+    ClientBundle, DrainConfig, IoHandler, SocketIo, SocketIoBuilder, SocketIoConfig, SocketIoLayer,
     SocketIoService, DEFAULT_CLOSE_TIMEOUT,
 };
 pub use server_side::ClusterError;

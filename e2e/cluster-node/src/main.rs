@@ -351,7 +351,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         StreamsAdapter::factory_shared(driver.clone(), config)
     });
-    let mut builder = SocketIo::builder();
+    let mut builder = deploy_options(SocketIo::builder());
     if let Some(recovery) = recovery {
         builder = builder.connection_state_recovery(recovery);
     }
@@ -389,6 +389,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("cluster-node listening on http://127.0.0.1:{port} (redis {redis})");
-    io.serve(listener).await?;
+    // SIGTERM drains the node (health 503, sessions flushed, closes spread over the drain
+    // window) and exits once the close resolved: the rolling-deploy harness (e2e/deploy).
+    let drained = io.clone();
+    io.serve(listener)
+        .with_graceful_shutdown(async move {
+            terminated().await;
+            let started = std::time::Instant::now();
+            let timeout = drained.config().drain.close_timeout;
+            let dropped = drained.close_with_timeout(timeout).await;
+            println!(
+                "drained in {} ms, {dropped} connections dropped at the bound",
+                started.elapsed().as_millis()
+            );
+        })
+        .await?;
     Ok(())
+}
+
+/// The graceful-shutdown flags: `--health-path P`, `--drain-delay-ms N`,
+/// `--drain-window-ms N`, `--close-timeout-ms N`.
+fn deploy_options(mut builder: sockgate::SocketIoBuilder) -> sockgate::SocketIoBuilder {
+    let millis = |name: &str| {
+        flag(name)
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis)
+    };
+    if let Some(path) = flag("--health-path") {
+        builder = builder.health_path(&path);
+    }
+    if let Some(delay) = millis("--drain-delay-ms") {
+        builder = builder.drain_delay(delay);
+    }
+    if let Some(window) = millis("--drain-window-ms") {
+        builder = builder.drain_window(window);
+    }
+    if let Some(timeout) = millis("--close-timeout-ms") {
+        builder = builder.close_timeout(timeout);
+    }
+    builder
+}
+
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            term.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
 }

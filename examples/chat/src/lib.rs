@@ -21,7 +21,8 @@ pub use gateway::ExampleGateway;
 const PAGE: &str = include_str!("../static/index.html");
 
 /// The gateways of the chat: `ExampleGateway`, serving the browser client when the npm package
-/// `socket.io-client` is installed.
+/// `socket.io-client` is installed, and a health check at `/health` (503 while draining;
+/// `SOCKGATE_DRAIN_DELAY_MS` / `SOCKGATE_DRAIN_WINDOW_MS` set the drain of a shutdown).
 pub fn gateways() -> Result<Gateways, GatewayError> {
     gateways_on(None)
 }
@@ -45,6 +46,21 @@ pub fn gateways_with(
     match ClientBundle::locate() {
         Ok(bundle) => options.server.serve_client = Some(bundle),
         Err(error) => tracing::warn!(%error, "the chat page needs the browser client"),
+    }
+    // Rolling deploys (README "Rolling deploys"): a health check for the load balancer, and
+    // the drain of SIGTERM from the environment (default: everything at once).
+    options.server.health_path = Some("/health".to_owned());
+    let millis = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis)
+    };
+    if let Some(delay) = millis("SOCKGATE_DRAIN_DELAY_MS") {
+        options.server.drain.delay = delay;
+    }
+    if let Some(window) = millis("SOCKGATE_DRAIN_WINDOW_MS") {
+        options.server.drain.window = window;
     }
     let mut app = GatewayApp::new();
     if let Some(factory) = adapter {

@@ -113,3 +113,21 @@ async fn the_macro_edition_behaves_the_same() {
     let message = alice.wait_for("message", WAIT).await.unwrap();
     assert_eq!(message.args, vec![json!("alice : hi")]);
 }
+
+/// The load balancer's health check: `200 ok` while serving, `503 draining` once the
+/// graceful shutdown of SIGTERM started.
+#[tokio::test]
+async fn the_health_check_turns_503_when_the_chat_drains() {
+    let gateways = chat::gateways().unwrap();
+    let io = gateways.shared_servers()[0].clone();
+    assert!(io.matches("/health"));
+    assert_eq!(io.health_response().status(), 200);
+    io.engine().begin_shutdown();
+    assert_eq!(io.health_response().status(), 503);
+    gateways.close().await;
+    assert_eq!(
+        io.health_response().status(),
+        200,
+        "served again once closed"
+    );
+}

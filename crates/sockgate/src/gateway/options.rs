@@ -181,6 +181,8 @@ pub(crate) fn server_config_difference(
         max_pending_attachment_bytes,
         pending_attachments_timeout,
         max_decoded_bytes,
+        drain,
+        health_path,
     } = a;
     let EngineConfig {
         path,
@@ -256,6 +258,8 @@ pub(crate) fn server_config_difference(
             "engine.max_buffered_chunks",
         ),
         (trust_proxy == &be.trust_proxy, "engine.trust_proxy"),
+        (drain == &b.drain, "drain"),
+        (health_path == &b.health_path, "health_path"),
         (
             match (allowed_origins, &be.allowed_origins) {
                 (None, None) => true,

@@ -10,6 +10,7 @@ use sockgate_engine::EngineConfig;
 use sockgate_proto::socketio::Parser;
 
 use super::client_bundle::ClientBundle;
+use super::drain::DrainConfig;
 
 /// Options of a Socket.IO server. `SocketIoConfig::default()` matches Node's defaults.
 ///
@@ -53,6 +54,14 @@ pub struct SocketIoConfig {
     /// chosen by clients: without it every name a client tries lives forever. A child is
     /// created again, with its handlers, on the next CONNECT.
     pub cleanup_empty_child_namespaces: bool,
+    /// How a graceful shutdown drains the node: the delay before the first transport closes,
+    /// the window the closes are spread over, and the close timeout (see [`DrainConfig`];
+    /// default: everything at once, as Node does).
+    pub drain: DrainConfig,
+    /// A health-check path answered beside the Socket.IO path (default none): `GET` gets
+    /// `200 ok` while the server serves and `503 draining` from the start of a graceful
+    /// shutdown, so a load balancer takes the node out before its transports close.
+    pub health_path: Option<String>,
 }
 
 impl Default for SocketIoConfig {
@@ -69,6 +78,8 @@ impl Default for SocketIoConfig {
             recovery: None,
             serve_client: None,
             cleanup_empty_child_namespaces: true,
+            drain: DrainConfig::default(),
+            health_path: None,
         }
     }
 }
@@ -81,6 +92,8 @@ impl fmt::Debug for SocketIoConfig {
             .field("ack_timeout", &self.ack_timeout)
             .field("recovery", &self.recovery)
             .field("serve_client", &self.serve_client)
+            .field("drain", &self.drain)
+            .field("health_path", &self.health_path)
             .finish_non_exhaustive()
     }
 }

@@ -237,9 +237,38 @@ impl SocketIo {
         SocketIoLayer::new(vec![self.clone()])
     }
 
-    /// True when `path` belongs to this server.
+    /// True when `path` belongs to this server (its Socket.IO path, or its
+    /// [health path](SocketIoConfig::health_path)).
     pub fn matches(&self, path: &str) -> bool {
-        self.engine.matches(path)
+        self.engine.matches(path) || self.is_health_path(path)
+    }
+
+    fn is_health_path(&self, path: &str) -> bool {
+        self.registry.shared.config.health_path.as_deref() == Some(path)
+    }
+
+    /// True from the start of a graceful shutdown ([`SocketIo::close`]) until it resolved:
+    /// handshakes are refused and the health check answers 503. An application that answers
+    /// its own health check returns 503 while this is true.
+    pub fn is_draining(&self) -> bool {
+        self.engine.is_shutting_down()
+    }
+
+    /// The health check's answer: `200 ok` while serving, `503 draining` during a graceful
+    /// shutdown (served at [`SocketIoConfig::health_path`]).
+    pub fn health_response(&self) -> Response<ResponseBody> {
+        let (status, body) = if self.is_draining() {
+            (http::StatusCode::SERVICE_UNAVAILABLE, "draining")
+        } else {
+            (http::StatusCode::OK, "ok")
+        };
+        let mut response = Response::new(ResponseBody::new(Bytes::from_static(body.as_bytes())));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        response
     }
 
     /// Answers one HTTP request under this server's path.
@@ -248,6 +277,9 @@ impl SocketIo {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        if self.is_health_path(request.uri().path()) {
+            return self.health_response();
+        }
         if let Some(bundle) = &self.registry.shared.config.serve_client {
             let path = request.uri().path();
             if let Some(name) = path.strip_prefix(self.engine.config().path.as_str()) {
@@ -274,25 +306,52 @@ impl SocketIo {
     }
 
     /// Shuts the server down gracefully, like Node's `io.close()`, and resolves once it is
-    /// done: new handshakes are refused (503); every socket leaves with reason
-    /// `server shutting down` (its disconnect handlers run); every connection then delivers
-    /// what is queued for it and closes, so clients reconnect (to another node). Waits at
-    /// most [`DEFAULT_CLOSE_TIMEOUT`]; see [`SocketIo::close_with_timeout`].
+    /// done: new handshakes are refused (503) and the health check (if any) answers 503; after
+    /// [`DrainConfig::delay`](crate::DrainConfig::delay) every socket leaves with reason `server shutting down` (its
+    /// disconnect handlers run, its session is kept for recovery and flushed by the adapter),
+    /// and its connection delivers what is queued for it and closes, so the client reconnects
+    /// (to another node). The closes are spread over [`DrainConfig::window`](crate::DrainConfig::window); the whole close
+    /// takes at most [`DrainConfig::bound`](crate::DrainConfig::bound) (see [`SocketIo::close_with_timeout`]).
     ///
-    /// Packets that clients send once the close started are discarded: their sockets have
-    /// already left. Once it resolved, the server accepts clients again (a process normally
-    /// exits then; stop its listener with `serve(..).with_graceful_shutdown(..)`).
+    /// Packets that clients send to a socket that already left are discarded. Once it
+    /// resolved, the server accepts clients again (a process normally exits then; stop its
+    /// listener with `serve(..).with_graceful_shutdown(..)`).
     pub async fn close(&self) {
-        self.close_with_timeout(DEFAULT_CLOSE_TIMEOUT).await;
+        let timeout = self.registry.shared.config.drain.close_timeout;
+        self.close_with_timeout(timeout).await;
     }
 
-    /// [`SocketIo::close`] waiting at most `timeout` for the queues to be delivered; returns
-    /// how many connections were still open then and were dropped (clients too slow to read).
+    /// [`SocketIo::close`] giving the last transports `timeout` (instead of
+    /// [`DrainConfig::close_timeout`](crate::DrainConfig::close_timeout)) to deliver their queues; returns how many connections
+    /// were still open then and were dropped (clients too slow to read).
     pub async fn close_with_timeout(&self, timeout: Duration) -> usize {
+        let drain = &self.registry.shared.config.drain;
+        let started = std::time::Instant::now();
+        self.engine.begin_shutdown();
+        if !drain.delay.is_zero() {
+            tokio::time::sleep(drain.delay).await;
+        }
+        let deadline = started
+            + drain
+                .delay
+                .saturating_add(drain.window)
+                .saturating_add(timeout);
+        let namespaces = self.registry.all();
+        let flush = || {
+            let adapters: Vec<_> = namespaces.iter().map(|ns| ns.adapter().clone()).collect();
+            async move {
+                for adapter in adapters {
+                    adapter.flush_sessions().await;
+                }
+            }
+        };
+        super::drain::close_spread(self.engine.connections(), drain.window, deadline, flush).await;
+        // Sockets of connections that opened meanwhile (a handshake already past the check).
         for ns in self.registry.all() {
             NamespaceRef(ns).close_all(DisconnectReason::ServerShuttingDown);
         }
-        self.engine.shutdown(timeout).await
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        self.engine.shutdown(left).await
     }
 }
 

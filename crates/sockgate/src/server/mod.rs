@@ -8,6 +8,7 @@
 //! - `bridge`: [`IoHandler`], the engine handler that turns Engine.IO sessions into
 //!   Socket.IO connections;
 //! - `io`: [`SocketIo`], the public API (namespaces, broadcasts, HTTP entry, shutdown);
+//! - `drain`: [`DrainConfig`] and the spread close of a graceful shutdown (rolling deploys);
 //! - `client_bundle`: [`ClientBundle`], serving the official browser client;
 //! - `layer`: [`SocketIoLayer`] and [`SocketIoService`], the tower middleware.
 
@@ -15,6 +16,7 @@ mod bridge;
 mod builder;
 mod client_bundle;
 mod config;
+mod drain;
 mod io;
 mod layer;
 mod matcher;
@@ -25,6 +27,7 @@ pub use bridge::IoHandler;
 pub use builder::SocketIoBuilder;
 pub use client_bundle::ClientBundle;
 pub use config::SocketIoConfig;
+pub use drain::DrainConfig;
 pub use io::{SocketIo, DEFAULT_CLOSE_TIMEOUT};
 pub use layer::{SocketIoLayer, SocketIoService};
 pub(crate) use registry::{Registry, ServerShared};

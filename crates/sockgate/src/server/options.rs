@@ -292,6 +292,38 @@ server_options! { for SocketIoBuilder, GatewayOptions; {
         config.serve_client = Some(bundle);
     }
 
+    // ---- Graceful shutdown and rolling deploys ------------------------------------------
+
+    /// Sets the time between the start of a graceful shutdown (health check and handshakes
+    /// answer 503) and the first transport closed (default zero); make it a little longer
+    /// than the load balancer's health-check period. See [`DrainConfig::delay`](crate::DrainConfig::delay).
+    fn drain_delay(delay: Duration) |config| {
+        config.drain.delay = delay;
+    }
+
+    /// Spreads the transports' closes of a graceful shutdown over `window` (default zero:
+    /// all at once), so that the other nodes do not get every reconnect at once. See
+    /// [`DrainConfig::window`](crate::DrainConfig::window).
+    fn drain_window(window: Duration) |config| {
+        config.drain.window = window;
+    }
+
+    /// Sets how long the last transports have to deliver their queues once closed before
+    /// they are dropped (default 10 s); [`SocketIo::close`](crate::SocketIo::close) resolves
+    /// within [`DrainConfig::bound`](crate::DrainConfig::bound).
+    fn close_timeout(timeout: Duration) |config| {
+        config.drain.close_timeout = timeout;
+    }
+
+    /// Answers a health check at `path` (e.g. `/health`; default none): `200 ok` while
+    /// serving, `503 draining` once a graceful shutdown started. Served by
+    /// [`SocketIo::serve`](crate::SocketIo::serve) and the server's layer; the state is
+    /// [`SocketIo::is_draining`](crate::SocketIo::is_draining) for an application that
+    /// answers its own health check.
+    fn health_path(path: &str) |config| {
+        config.health_path = Some(path.to_owned());
+    }
+
     /// Frees empty children of dynamic namespaces (default on; see
     /// [`SocketIoConfig::cleanup_empty_child_namespaces`]).
     fn cleanup_empty_child_namespaces(cleanup: bool) |config| {

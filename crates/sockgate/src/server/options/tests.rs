@@ -99,6 +99,10 @@ fn every_setter_sets_its_own_option_the_same_way_on_both_types() {
             changed!(cleanup_empty_child_namespaces(false)),
             "cleanup_empty_child_namespaces",
         ),
+        (changed!(drain_delay(secs(1))), "drain"),
+        (changed!(drain_window(secs(1))), "drain"),
+        (changed!(close_timeout(secs(1))), "drain"),
+        (changed!(health_path("/health")), "health_path"),
     ];
     for (changed, expected) in &cases {
         assert_eq!(*changed, Some(*expected));
@@ -134,6 +138,8 @@ fn every_option_field() -> Vec<&'static str> {
         recovery: _,
         serve_client: _,
         cleanup_empty_child_namespaces: _,
+        drain: _,
+        health_path: _,
     } = SocketIoConfig::default();
     let sockgate_engine::EngineConfig {
         path: _,
@@ -176,6 +182,8 @@ fn every_option_field() -> Vec<&'static str> {
         "recovery",
         "serve_client",
         "cleanup_empty_child_namespaces",
+        "drain",
+        "health_path",
         "engine.path",
         "engine.transports",
         "engine.allow_upgrades",
