@@ -249,15 +249,6 @@ pub trait Adapter: Send + Sync + 'static {
     /// Keeps a disconnected socket's state for recovery.
     fn persist_session(&self, _session: PersistedSession) {}
 
-    /// Resolves once every session persisted so far (by [`Adapter::persist_session`] or when
-    /// a socket's rooms or data changed) is stored where another node can restore it: a
-    /// cluster adapter that writes sessions in the background awaits those writes here. A
-    /// graceful shutdown awaits it (bounded by its close timeout) before it closes the
-    /// transports, so a client that reconnects to another node finds its session. The
-    /// default resolves at once (sessions kept in memory are stored when persisted).
-    fn flush_sessions(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
     /// A connected socket's recoverable state: called when it connects and when its `data`
     /// changes (joins and leaves reach the adapter through [`Adapter::add_all`] and
     /// [`Adapter::del`]). An adapter that keeps sessions outside the process (the Redis
@@ -267,9 +258,11 @@ pub trait Adapter: Send + Sync + 'static {
     /// The socket left for a reason that allows no recovery: forget its session.
     fn forget_session(&self, _sid: Sid, _pid: &str) {}
     /// Resolves once everything this adapter queued for the cluster (broadcasts, room
-    /// operations, sessions) was handed to its transport, or given up on: call it during a
-    /// graceful shutdown, after the sockets left, bounded by your own timeout. Nothing to do
-    /// on a single node.
+    /// operations, sessions persisted by [`Adapter::persist_session`] or tracked as they
+    /// changed) was handed to its transport, or given up on. A graceful shutdown awaits it,
+    /// bounded by its close timeout, before it closes the transports, so a client that
+    /// reconnects to another node finds its session. Nothing to do on a single node (the
+    /// default resolves at once).
     fn flush(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }

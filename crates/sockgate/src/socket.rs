@@ -100,6 +100,10 @@ pub struct Socket {
     /// replay already carried them (same offset).
     replaying: AtomicBool,
     held: Mutex<Option<Vec<Packet>>>,
+    /// The newest offset the replay sent, set once it ended: a live copy of a replayed packet
+    /// can still arrive after that (a cluster node's stream reader lags the range read the
+    /// replay came from), and offsets only grow, so anything at or below it is a duplicate.
+    replayed_up_to: std::sync::OnceLock<OffsetKey>,
     pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
     pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
     pub(crate) any_outgoing: RwLock<Vec<OutgoingListener>>,
@@ -143,6 +147,7 @@ impl Socket {
             left: AtomicBool::new(false),
             replaying: AtomicBool::new(false),
             held: Mutex::new(None),
+            replayed_up_to: std::sync::OnceLock::new(),
             handlers: RwLock::new(HashMap::new()),
             any_handlers: RwLock::new(Vec::new()),
             any_outgoing: RwLock::new(Vec::new()),
@@ -402,9 +407,13 @@ impl Socket {
 
     /// While replaying, keeps a broadcast for later and returns `true`; otherwise `false`
     /// (send it now). One atomic load when not replaying: broadcasts pay nothing for this.
+    /// After the replay, also returns `true` (drop it) for a late copy of a replayed packet.
     pub(crate) fn hold_during_replay(&self, packet: &Packet) -> bool {
         if !self.replaying.load(Ordering::Acquire) {
-            return false;
+            return self
+                .replayed_up_to
+                .get()
+                .is_some_and(|newest| offset_key(packet).is_some_and(|key| key <= *newest));
         }
         match self.held.lock().as_mut() {
             Some(held) => {
@@ -424,15 +433,21 @@ impl Socket {
             .iter()
             .filter_map(|p| sockgate_core::packet_offset(p).map(str::to_owned))
             .collect();
+        let mut newest = None;
         for packet in missed {
+            newest = newest.max(offset_key(&packet));
             let _ = self.send_packet(packet);
         }
         for packet in held.take().unwrap_or_default() {
             let duplicate =
                 sockgate_core::packet_offset(&packet).is_some_and(|o| replayed.contains(o));
             if !duplicate {
+                newest = newest.max(offset_key(&packet));
                 let _ = self.send_packet(packet);
             }
+        }
+        if let Some(newest) = newest {
+            let _ = self.replayed_up_to.set(newest);
         }
         self.replaying.store(false, Ordering::Release);
     }
@@ -635,4 +650,17 @@ impl<T: IntoRooms + Clone, const N: usize> IntoRooms for [T; N] {
     fn into_rooms(self) -> Vec<Room> {
         self.into_iter().flat_map(IntoRooms::into_rooms).collect()
     }
+}
+
+/// A recovery offset as an ordered pair: `<a>-<b>` with both parts read as hex. That keeps
+/// the order of the in-memory adapter's offsets (hex) and of Redis stream ids (decimal
+/// `<ms>-<seq>`: decimal digit strings compare the same read in any radix up to 16).
+type OffsetKey = (u64, u64);
+
+fn offset_key(packet: &Packet) -> Option<OffsetKey> {
+    let (a, b) = sockgate_core::packet_offset(packet)?.split_once('-')?;
+    Some((
+        u64::from_str_radix(a, 16).ok()?,
+        u64::from_str_radix(b, 16).ok()?,
+    ))
 }

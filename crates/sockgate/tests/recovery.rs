@@ -234,3 +234,136 @@ async fn the_adapter_hears_of_sessions_at_connect_on_data_changes_and_when_they_
     );
     assert_eq!(log.lock().forgotten, [pid]);
 }
+
+/// An adapter whose live path lags its replay, as a cluster node's stream reader lags the
+/// range read a recovery replays from: 50 ms after a restore, it delivers the newest
+/// replayed packet to the recovered socket once more, live.
+struct LaggingReader {
+    inner: sockgate::core::InMemoryAdapter,
+    namespace: std::sync::Weak<dyn sockgate::core::LocalNamespace>,
+}
+
+mod lagging_impl {
+    use super::*;
+    use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+    use sockgate::{Room, Sid};
+    use sockgate_proto::socketio::Packet;
+
+    impl Adapter for LaggingReader {
+        fn add_all(&self, sid: Sid, rooms: &[Room]) {
+            self.inner.add_all(sid, rooms)
+        }
+        fn del(&self, sid: Sid, room: &str) {
+            self.inner.del(sid, room)
+        }
+        fn del_all(&self, sid: Sid) {
+            self.inner.del_all(sid)
+        }
+        fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+            self.inner.rooms_of(sid)
+        }
+        fn rooms(&self) -> Vec<Room> {
+            self.inner.rooms()
+        }
+        fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+            self.inner.local_sockets(opts)
+        }
+        fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
+            self.inner.broadcast(packet, opts)
+        }
+        fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
+            self.inner.fetch_sockets(opts)
+        }
+        fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+            self.inner.add_sockets(opts, rooms)
+        }
+        fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+            self.inner.del_sockets(opts, rooms)
+        }
+        fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
+            self.inner.disconnect_sockets(opts, close)
+        }
+        fn recovery_enabled(&self) -> bool {
+            true
+        }
+        fn persist_session(&self, session: PersistedSession) {
+            self.inner.persist_session(session)
+        }
+        fn restore_session(
+            &self,
+            pid: &str,
+            offset: &str,
+        ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
+            let restore = self.inner.restore_session(pid, offset);
+            Box::pin(async move {
+                let (session, missed) = restore.await?;
+                if let Some(newest) = missed.last().cloned() {
+                    let namespace = self.namespace.clone();
+                    let sid = session.sid;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if let Some(namespace) = namespace.upgrade() {
+                            namespace.deliver(&[sid], &newest, &Default::default());
+                        }
+                    });
+                }
+                Some((session, missed))
+            })
+        }
+        fn packets_after(
+            &self,
+            offset: &str,
+            rooms: &[Room],
+        ) -> BoxFuture<'_, Option<Vec<Packet>>> {
+            self.inner.packets_after(offset, rooms)
+        }
+    }
+}
+
+/// A live copy of a replayed packet that arrives after the replay ended is dropped by its
+/// offset. It used to be sent again: the rolling-deploy harness saw 1–8 duplicates per run,
+/// always the newest entry, replayed from XRANGE and then delivered by the lagging XREAD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_live_copy_of_a_replayed_packet_is_dropped() {
+    let recovery = RecoveryConfig::default();
+    let io = SocketIo::builder()
+        .connection_state_recovery(recovery)
+        .adapter(move |ns| {
+            Arc::new(LaggingReader {
+                inner: sockgate::core::InMemoryAdapter::new(ns.clone(), Some(recovery)),
+                namespace: ns,
+            }) as Arc<dyn sockgate::core::Adapter>
+        })
+        .build();
+    let sockets = record_sockets(&io);
+    let addr = serve(&io).await;
+
+    let (mut ws, pid) = Ws::connect_with_pid(addr).await;
+    io.emit("n", &1).unwrap();
+    let first = ws.next_text(Duration::from_secs(5)).await.unwrap();
+    let args: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();
+    let offset = args[2].as_str().unwrap().to_owned();
+    let old = sockets.lock()[0].clone();
+    #[allow(deprecated)]
+    ws.stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(ws);
+    assert!(eventually(Duration::from_secs(5), || !old.connected()).await);
+    io.emit("n", &2).unwrap();
+
+    let mut again = Ws::open(addr, "").await;
+    again
+        .send_text(&format!("40{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}"))
+        .await;
+    let answer = again.next_text(Duration::from_secs(5)).await.unwrap();
+    assert!(answer.starts_with("40{"), "{answer}");
+    let missed = again.next_text(Duration::from_secs(5)).await.unwrap();
+    assert!(missed.starts_with("42[\"n\",2,"), "the replay: {missed}");
+    // The lagging copy of 2 lands 50 ms after the restore; 3 is sent after it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    io.emit("n", &3).unwrap();
+    let next = again.next_text(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        next.starts_with("42[\"n\",3,"),
+        "2 only once, then 3: {next}"
+    );
+}

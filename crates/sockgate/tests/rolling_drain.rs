@@ -204,7 +204,7 @@ async fn a_drained_session_is_recovered_with_what_it_missed() {
 }
 
 /// The in-memory adapter with sessions written "in the background", as a Redis adapter
-/// writes them: `persist_session` only queues, `flush_sessions` stores after 200 ms.
+/// writes them: `persist_session` only queues, `flush` stores after 200 ms.
 struct BackgroundSessions {
     inner: sockgate::core::InMemoryAdapter,
     pending: Mutex<Vec<PersistedSession>>,
@@ -251,7 +251,7 @@ impl Adapter for BackgroundSessions {
     fn persist_session(&self, session: PersistedSession) {
         self.pending.lock().push(session);
     }
-    fn flush_sessions(&self) -> BoxFuture<'_, ()> {
+    fn flush(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
             for session in std::mem::take(&mut *self.pending.lock()) {

@@ -341,7 +341,7 @@ impl SocketIo {
             let adapters: Vec<_> = namespaces.iter().map(|ns| ns.adapter().clone()).collect();
             async move {
                 for adapter in adapters {
-                    adapter.flush_sessions().await;
+                    adapter.flush().await;
                 }
             }
         };
