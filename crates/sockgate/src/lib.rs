@@ -136,6 +136,7 @@ pub mod gateway;
 pub mod handler;
 mod handshake;
 mod namespace;
+pub mod observe;
 mod operators;
 mod payload;
 mod reason;
