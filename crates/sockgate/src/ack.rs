@@ -194,11 +194,15 @@ impl<T: FromAck> AckFuture<T> {
         let forget = ForgetOnDrop { socket, id };
         AckFuture {
             inner: Box::pin(async move {
-                let _forget = forget;
+                let forget = forget;
                 match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(payload)) => Ok(payload),
                     Ok(Err(_)) => Err(AckError::Disconnected),
-                    Err(_) => Err(AckError::Timeout),
+                    Err(_) => {
+                        let socket = &forget.socket;
+                        socket.ns.observe(|o, ns| o.ack_timed_out(ns, Some(socket)));
+                        Err(AckError::Timeout)
+                    }
                 }
             }),
             _marker: std::marker::PhantomData,
