@@ -29,7 +29,7 @@ pub fn gateways() -> Result<Gateways, GatewayError> {
 /// [`gateways`] on a cluster adapter (`None`: the in-memory adapter, one node).
 pub fn gateways_on(adapter: Option<AdapterFactory>) -> Result<Gateways, GatewayError> {
     let gateway = ExampleGateway;
-    let mut options = gateway.options();
+    let mut options = gateway.options().observer(metrics().clone());
     match ClientBundle::locate() {
         Ok(bundle) => options.server.serve_client = Some(bundle),
         Err(error) => tracing::warn!(%error, "the chat page needs the browser client"),
@@ -41,9 +41,18 @@ pub fn gateways_on(adapter: Option<AdapterFactory>) -> Result<Gateways, GatewayE
     app.gateway_with_options(gateway, options).build()
 }
 
-/// The whole application: the chat page at `/` and the gateways on the same port.
+/// The whole application: the chat page at `/`, the Prometheus metrics at `/metrics` and the
+/// gateways on the same port.
 pub fn router(gateways: &Gateways) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route_service("/metrics", metrics().service())
         .layer(gateways.layer())
+}
+
+/// The process's metrics, observed on every gateway built by [`gateways_on`] (one set per
+/// process, as a scrape endpoint expects).
+pub fn metrics() -> &'static sockgate_metrics::Metrics {
+    static METRICS: std::sync::OnceLock<sockgate_metrics::Metrics> = std::sync::OnceLock::new();
+    METRICS.get_or_init(sockgate_metrics::Metrics::new)
 }
