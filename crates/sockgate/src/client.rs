@@ -413,7 +413,19 @@ async fn connect(
     } else {
         let _ = socket.send_packet(Packet::connect(nsp, Some(reply)));
     }
+    // Entered after the last await: a span guard must not live across one.
+    let traced = socket.clone();
+    let _entered = traced.span().enter();
+    tracing::debug!(target: "sockgate::socket", recovered, "socket connected");
     if let Some(handler) = &ns.connect_handler {
+        let span = tracing::debug_span!(
+            target: "sockgate::event",
+            "event",
+            ns = nsp,
+            sid = %id,
+            event = "connection",
+        );
+        let _entered = span.enter();
         handler.call(
             SocketRef(socket),
             MessageParts {
