@@ -1,5 +1,8 @@
 //! The engine: the session table, request dispatch (routing itself is decided in `route`)
 //! and the handshake.
+//!
+//! One file because the session table, the request dispatch and the `Reporter` (settling
+//! closes) are one lock discipline over the same table.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

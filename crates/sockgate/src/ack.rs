@@ -1,4 +1,7 @@
 //! Acknowledgements in both directions.
+//!
+//! One file because the ack table, the futures that wait on it and the senders that answer
+//! share the entries' life cycle (an entry dies with its waiter).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,5 +1,9 @@
 //! One Engine.IO connection as Socket.IO sees it: its decoder and its sockets, one per
 //! namespace joined.
+//!
+//! One file because the decoding, the dispatch of each packet type and the CONNECT sequence
+//! share the connection's private state (`ClientState`, the partial packet) and its ordering
+//! rules (register first, check after).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,8 @@
 //! Namespaces: the sockets of one name, their adapter, connect handler and middlewares.
+//!
+//! One file because `Namespace` is both the server's namespace and the adapter's
+//! `LocalNamespace` (the fan-out), and `NamespaceRef` is its public face: splitting them
+//! would expose the private socket map across modules.
 
 use std::collections::HashMap;
 use std::fmt;
