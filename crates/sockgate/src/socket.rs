@@ -114,7 +114,13 @@ pub struct Socket {
     /// Typed per-socket values that are not serialized (use `set_data` for what must travel
     /// with `fetch_sockets` and recovery).
     pub extensions: Extensions,
+    /// The `socket` span, only while a subscriber wanted it at creation: an idle socket pays
+    /// one pointer for it otherwise.
+    span: Option<Box<tracing::Span>>,
 }
+
+/// The span of a socket whose span was disabled.
+static NO_SPAN: tracing::Span = tracing::Span::none();
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,9 +143,6 @@ impl Socket {
         data: Value,
     ) -> Socket {
         Socket {
-            id,
-            ns,
-            conn,
             handshake,
             pid,
             recovered,
@@ -156,7 +159,28 @@ impl Socket {
             acks: Mutex::new(AckTable::default()),
             data: Mutex::new(data),
             extensions: Extensions::new(),
+            span: {
+                let span = tracing::debug_span!(
+                    target: "sockgate::socket",
+                    "socket",
+                    ns = ns_name_of(&ns),
+                    sid = %id,
+                    session = %conn.sid(),
+                );
+                (!span.is_disabled()).then(|| Box::new(span))
+            },
+            id,
+            ns,
+            conn,
         }
+    }
+
+    /// The `socket` span (target `sockgate::socket`, level DEBUG, fields `ns`, `sid` and
+    /// `session`, the Engine.IO id): its events and handlers run in it. Use it as the parent
+    /// of your own spans for this socket; disabled when tracing was off for that target when
+    /// the socket connected.
+    pub fn span(&self) -> &tracing::Span {
+        self.span.as_deref().unwrap_or(&NO_SPAN)
     }
 
     /// The socket id.
@@ -217,6 +241,7 @@ impl Socket {
     pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), serde_json::Error> {
         *self.data.lock() = serde_json::to_value(data)?;
         self.track_session();
+        self.ns.observe(|o, ns| o.socket_data_changed(ns, self));
         Ok(())
     }
 
@@ -377,9 +402,48 @@ impl Socket {
             return Err(SendError::Disconnected);
         }
         let frames = encode_frames(self.ns.server().config.parser, &packet);
-        self.conn
-            .send_all(frames)
-            .map_err(|_| SendError::Disconnected)
+        if !self.ns.is_observed() {
+            return self
+                .conn
+                .send_all(frames)
+                .map_err(|_| SendError::Disconnected);
+        }
+        let bytes = frames.iter().map(|f| f.len()).sum();
+        let result = self.conn.send_all(frames);
+        self.observe_send(&packet, bytes, &result);
+        result.map_err(|_| SendError::Disconnected)
+    }
+
+    /// Tells the observers about one send to this socket (`result`: the queue's answer).
+    pub(crate) fn observe_send(
+        &self,
+        packet: &Packet,
+        bytes: usize,
+        result: &Result<(), sockgate_proto::engine::SessionError>,
+    ) {
+        match result {
+            Ok(()) => {
+                let event = crate::observe::PacketEvent {
+                    socket: Some(self),
+                    bytes,
+                    packet,
+                };
+                self.ns.observe(|o, ns| o.packet_sent(ns, &event));
+            }
+            Err(sockgate_proto::engine::SessionError::BufferFull) => {
+                self.observe_drop(crate::observe::DropReason::QueueFull);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Tells the observers that a packet for this socket was dropped.
+    pub(crate) fn observe_drop(&self, reason: crate::observe::DropReason) {
+        let event = crate::observe::DropEvent {
+            socket: self,
+            reason,
+        };
+        self.ns.observe(|o, ns| o.dropped(ns, &event));
     }
 
     /// Tells the adapter this socket's recoverable state (with recovery on): at connect and
@@ -457,16 +521,24 @@ impl Socket {
         if self.left.load(Ordering::Acquire) {
             return;
         }
-        self.ns.adapter().add_all(self.id, &rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        self.ns.adapter().add_all(self.id, &rooms);
         // A close that ran meanwhile may have cleared the rooms before this join landed.
         if self.left.load(Ordering::Acquire) {
             self.ns.adapter().del_all(self.id);
+            return;
+        }
+        for room in &rooms {
+            self.ns.observe(|o, ns| o.room_joined(ns, self, room));
         }
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
         self.ns.adapter().del(self.id, room);
+        if !self.left.load(Ordering::Acquire) {
+            self.ns.observe(|o, ns| o.room_left(ns, self, room));
+        }
     }
 
     /// Leaves every room but its own.
@@ -474,7 +546,7 @@ impl Socket {
         let own: Room = Room::from(self.id.as_str());
         for room in self.rooms() {
             if room != own {
-                self.ns.adapter().del(self.id, &room);
+                self.leave(&room);
             }
         }
     }
@@ -508,6 +580,7 @@ impl Socket {
     /// Volatile emit to this socket: dropped if the transport is not writable now.
     pub fn emit_volatile<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
         if !self.conn.is_writable() {
+            self.observe_drop(crate::observe::DropReason::Volatile);
             return Ok(());
         }
         self.emit_flagged(event, data, true)
@@ -537,6 +610,8 @@ impl Socket {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        let _entered = self.span().enter();
+        tracing::debug!(target: "sockgate::socket", %reason, "socket disconnected");
         self.left.store(true, Ordering::Release);
         let this = SocketRef(self.clone());
         for callback in std::mem::take(&mut *self.disconnecting.lock()) {
@@ -564,6 +639,8 @@ impl Socket {
         for callback in ns_callbacks {
             guarded(|| callback(this.clone(), reason));
         }
+        self.ns
+            .observe(|o, ns| o.socket_disconnected(ns, &this, reason));
         // Handlers capture sockets; dropping them breaks the reference cycles.
         self.handlers.write().clear();
         self.any_handlers.write().clear();
@@ -571,6 +648,16 @@ impl Socket {
     }
 
     pub(crate) fn dispatch(self: &Arc<Self>, parts: MessageParts) {
+        let span = tracing::debug_span!(
+            target: "sockgate::event",
+            parent: self.span(),
+            "event",
+            ns = self.ns_name(),
+            sid = %self.id,
+            event = %parts.event,
+            ack = parts.ack_id,
+        );
+        let _entered = span.enter();
         // `on_any` handlers borrow the message: their extractors copy only what they take.
         let any: Vec<BoxedMessageHandler> = self.any_handlers.read().clone();
         for handler in any {
@@ -587,6 +674,11 @@ impl Socket {
             None => tracing::trace!(socket = %self.id, event = %parts.event, "no handler"),
         }
     }
+}
+
+/// The namespace's name, for the span built before the socket exists.
+fn ns_name_of(ns: &Namespace) -> &str {
+    ns.name()
 }
 
 /// Runs user code, logging a panic instead of unwinding into the server.

@@ -39,7 +39,7 @@ pub fn gateways_with(
     recovery: Option<RecoveryConfig>,
 ) -> Result<Gateways, GatewayError> {
     let gateway = ExampleGateway;
-    let mut options = gateway.options();
+    let mut options = gateway.options().observer(metrics().clone());
     if recovery.is_some() {
         options.server.recovery = recovery;
     }
@@ -69,9 +69,18 @@ pub fn gateways_with(
     app.gateway_with_options(gateway, options).build()
 }
 
-/// The whole application: the chat page at `/` and the gateways on the same port.
+/// The whole application: the chat page at `/`, the Prometheus metrics at `/metrics` and the
+/// gateways on the same port.
 pub fn router(gateways: &Gateways) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route_service("/metrics", metrics().service())
         .layer(gateways.layer())
+}
+
+/// The process's metrics, observed on every gateway built by [`gateways_on`] (one set per
+/// process, as a scrape endpoint expects).
+pub fn metrics() -> &'static sockgate_metrics::Metrics {
+    static METRICS: std::sync::OnceLock<sockgate_metrics::Metrics> = std::sync::OnceLock::new();
+    METRICS.get_or_init(sockgate_metrics::Metrics::new)
 }

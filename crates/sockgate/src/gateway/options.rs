@@ -183,6 +183,7 @@ pub(crate) fn server_config_difference(
         max_decoded_bytes,
         drain,
         health_path,
+        observers,
     } = a;
     let EngineConfig {
         path,
@@ -285,6 +286,7 @@ pub(crate) fn server_config_difference(
             max_decoded_bytes == &b.max_decoded_bytes,
             "max_decoded_bytes",
         ),
+        (observers.same(&b.observers), "observers"),
         (connect_timeout == &b.connect_timeout, "connect_timeout"),
         (ack_timeout == &b.ack_timeout, "ack_timeout"),
         (parser == &b.parser, "parser"),

@@ -11,6 +11,7 @@ use sockgate_proto::socketio::Parser;
 
 use super::client_bundle::ClientBundle;
 use super::drain::DrainConfig;
+use crate::observe::Observers;
 
 /// Options of a Socket.IO server. `SocketIoConfig::default()` matches Node's defaults.
 ///
@@ -62,6 +63,8 @@ pub struct SocketIoConfig {
     /// `200 ok` while the server serves and `503 draining` from the start of a graceful
     /// shutdown, so a load balancer takes the node out before its transports close.
     pub health_path: Option<String>,
+    /// Who is told what the server does (none by default; see [`crate::observe`]).
+    pub observers: Observers,
 }
 
 impl Default for SocketIoConfig {
@@ -80,6 +83,7 @@ impl Default for SocketIoConfig {
             cleanup_empty_child_namespaces: true,
             drain: DrainConfig::default(),
             health_path: None,
+            observers: Observers::default(),
         }
     }
 }
@@ -94,6 +98,7 @@ impl fmt::Debug for SocketIoConfig {
             .field("serve_client", &self.serve_client)
             .field("drain", &self.drain)
             .field("health_path", &self.health_path)
+            .field("observers", &self.observers)
             .finish_non_exhaustive()
     }
 }
