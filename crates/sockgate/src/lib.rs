@@ -129,6 +129,8 @@
 #![doc = include_str!("../docs/guide.md")]
 
 mod ack;
+#[cfg(feature = "admin")]
+pub mod admin;
 mod client;
 mod extensions;
 pub mod extract;

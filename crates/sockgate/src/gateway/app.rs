@@ -31,6 +31,8 @@ pub struct GatewayApp {
     filters: Vec<Arc<dyn ExceptionFilter>>,
     state: Arc<Extensions>,
     adapter: Option<AdapterFactory>,
+    #[cfg(feature = "admin")]
+    admin: Option<crate::admin::AdminOptions>,
 }
 
 impl fmt::Debug for GatewayApp {
@@ -85,6 +87,15 @@ impl GatewayApp {
         self
     }
 
+    /// Serves the Admin UI's namespace on every server of the application (feature `admin`;
+    /// [`SocketIo::instrument`] on each, see [`crate::admin`]). Give each server its own
+    /// [`crate::admin::AdminOptions::server_id`] if several share a host.
+    #[cfg(feature = "admin")]
+    pub fn admin_ui(mut self, options: crate::admin::AdminOptions) -> Self {
+        self.admin = Some(options);
+        self
+    }
+
     /// Application state for the `State<T>` extractor.
     pub fn with_state<T: Clone + Send + Sync + 'static>(self, state: T) -> Self {
         self.state.insert(state);
@@ -105,6 +116,10 @@ impl GatewayApp {
             let io = builder.build();
             for pending in group.members {
                 (pending.install)(&io, &self.filters);
+            }
+            #[cfg(feature = "admin")]
+            if let Some(options) = &self.admin {
+                io.instrument(options.clone());
             }
             match group.port {
                 None => shared.push(io),

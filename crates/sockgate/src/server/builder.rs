@@ -109,6 +109,7 @@ impl SocketIoBuilder {
             config: self.config,
             state: self.state,
             adapter_factory,
+            admin_instrumented: Default::default(),
         });
         let registry = Arc::new(Registry {
             shared: shared.clone(),

@@ -1,0 +1,461 @@
+//! The official [Socket.IO Admin UI](https://socket.io/docs/v4/admin-ui/): the `/admin`
+//! namespace that `@socket.io/admin-ui` 0.5.1 talks to (feature `admin`).
+//!
+//! [`SocketIo::instrument`] is Node's `instrument(io, options)`:
+//!
+//! ```no_run
+//! use sockgate::admin::{AdminAuth, AdminMode, AdminOptions};
+//! use sockgate::SocketIo;
+//!
+//! # fn run() -> Result<(), sockgate::admin::AdminError> {
+//! let io = SocketIo::new();
+//! // The hash of the password (bcrypt, as `bcryptjs` or `htpasswd -nbBC 10` make it).
+//! let hash = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS";
+//! io.instrument(
+//!     AdminOptions::new(AdminAuth::basic("admin", hash)?)
+//!         .mode(AdminMode::Production)
+//!         .readonly(false),
+//! );
+//! # Ok(()) }
+//! ```
+//!
+//! and [`GatewayApp::admin_ui`](crate::gateway::GatewayApp::admin_ui) does the same for every
+//! server of a gateway application. Then open the UI (hosted, or its `ui/dist` served by your
+//! app) and connect it to the server's URL; with a WebSocket-only server tick "WebSocket only"
+//! in its advanced options.
+//!
+//! What the namespace does, as Node's does:
+//!
+//! - **Authentication**: [`AdminAuth::basic`] checks `auth.username` and `auth.password`
+//!   against a bcrypt hash (off the runtime's threads); a wrong pair is refused with a
+//!   `connect_error` "invalid credentials". A login gets a `session` event with a session id
+//!   that later connections send as `auth.sessionId` instead (the UI does on reload).
+//!   Sessions live 24 hours, at most 1024 at once. [`AdminAuth::None`] must be said
+//!   explicitly.
+//! - **`config`** on connect: the supported features (`EMIT`, `JOIN`, `LEAVE`, `DISCONNECT`,
+//!   `MJOIN`, `MLEAVE`, `MDISCONNECT` unless read-only, then `AGGREGATED_EVENTS`, and
+//!   `ALL_EVENTS` in development mode).
+//! - **`server_stats`** every 2 s: server id, host name, pid, uptime, clients (Engine.IO
+//!   sessions) and polling clients, the namespaces with their socket counts, and the
+//!   aggregated events since the previous stats. It is a broadcast on the admin namespace,
+//!   so with a cluster adapter it reaches UIs connected to any node, Node's included.
+//! - **Development mode**: `all_sockets` on connect (every socket of every namespace, from
+//!   every node through `fetch_sockets`), then `socket_connected`, `socket_updated`,
+//!   `socket_disconnected`, `room_joined`, `room_left`, `event_received` and `event_sent`.
+//! - **Commands** (unless read-only): `emit`, `join`, `leave` and `_disconnect`, each for a
+//!   namespace and optionally a room, through the adapter, so they reach every node.
+//!
+//! Once instrumented, a server's `fetch_sockets` answers carry `data._admin`
+//! (`{clientId, transport}`) as Node's do, which is what a UI connected to another node of a
+//! mixed cluster reads.
+
+mod commands;
+mod serialize;
+mod sessions;
+mod stats;
+mod time;
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use crate::namespace::MiddlewareError;
+use crate::server::SocketIo;
+use crate::socket::Socket;
+use crate::{NamespaceRef, SocketRef};
+
+use sessions::Sessions;
+use stats::{EventBuffer, NamespaceDetails, ServerStats};
+
+/// How the admin namespace authenticates the UI.
+#[derive(Clone)]
+pub enum AdminAuth {
+    /// Anyone who reaches the server may connect: say so explicitly (Node's `auth: false`).
+    None,
+    /// A username and the bcrypt hash of the password (build it with [`AdminAuth::basic`],
+    /// which checks the hash).
+    Basic {
+        /// The expected `auth.username`.
+        username: String,
+        /// The bcrypt hash (`$2a$`, `$2b$` or `$2y$`) of the password.
+        password_hash: String,
+    },
+}
+
+impl fmt::Debug for AdminAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminAuth::None => f.write_str("None"),
+            AdminAuth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl AdminAuth {
+    /// Basic authentication; fails if `password_hash` is not a bcrypt hash (a plain password
+    /// passed by mistake, a truncated hash): hash the password with [`hash_password`],
+    /// `bcryptjs` or `htpasswd -nbBC 10 user password`.
+    pub fn basic(
+        username: impl Into<String>,
+        password_hash: impl Into<String>,
+    ) -> Result<AdminAuth, AdminError> {
+        let password_hash = password_hash.into();
+        // Verifying any password parses the hash: an unparsable one is an error, not a
+        // mismatch.
+        if bcrypt::verify("", &password_hash).is_err() {
+            return Err(AdminError::InvalidPasswordHash);
+        }
+        Ok(AdminAuth::Basic {
+            username: username.into(),
+            password_hash,
+        })
+    }
+}
+
+/// The bcrypt hash of `password` at cost 10 (what `bcryptjs` uses by default), for
+/// [`AdminAuth::basic`]. Takes tens of milliseconds: call it once at start-up.
+pub fn hash_password(password: &str) -> Result<String, AdminError> {
+    bcrypt::hash(password, 10).map_err(|_| AdminError::InvalidPassword)
+}
+
+/// Why the admin namespace could not be configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The password hash is not a bcrypt hash: pass the *hash* of the password (see
+    /// [`hash_password`]), not the password itself.
+    InvalidPasswordHash,
+    /// The password cannot be hashed (it contains a NUL byte): choose another.
+    InvalidPassword,
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::InvalidPasswordHash => f.write_str(
+                "the admin password must be a valid bcrypt hash (hash it with sockgate::admin::hash_password or bcryptjs)",
+            ),
+            AdminError::InvalidPassword => {
+                f.write_str("the admin password cannot be hashed: it must not contain a NUL byte")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+/// Whether the UI gets every socket and event (development) or aggregated counts only
+/// (production, for servers with many clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdminMode {
+    /// `all_sockets` and the per-socket events, as well as the stats (Node's default).
+    #[default]
+    Development,
+    /// The stats and their aggregated events only.
+    Production,
+}
+
+/// The options of [`SocketIo::instrument`] (Node's `InstrumentOptions`).
+#[derive(Debug, Clone)]
+pub struct AdminOptions {
+    pub(crate) namespace: String,
+    pub(crate) auth: AdminAuth,
+    pub(crate) readonly: bool,
+    pub(crate) server_id: Option<String>,
+    pub(crate) mode: AdminMode,
+    pub(crate) stats_interval: Duration,
+}
+
+impl AdminOptions {
+    /// The defaults (namespace `/admin`, not read-only, development mode, stats every 2 s)
+    /// with `auth`, which has no default: pass [`AdminAuth::None`] to go without.
+    pub fn new(auth: AdminAuth) -> AdminOptions {
+        AdminOptions {
+            namespace: "/admin".to_owned(),
+            auth,
+            readonly: false,
+            server_id: None,
+            mode: AdminMode::default(),
+            stats_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// The name of the admin namespace (default `/admin`).
+    pub fn namespace(mut self, name: impl Into<String>) -> Self {
+        self.namespace = name.into();
+        self
+    }
+
+    /// Read-only: the UI may look but sends no command (default `false`).
+    pub fn readonly(mut self, readonly: bool) -> Self {
+        self.readonly = readonly;
+        self
+    }
+
+    /// The id the UI lists this server under (default: the host name). Give each node of a
+    /// cluster on one host its own.
+    pub fn server_id(mut self, id: impl Into<String>) -> Self {
+        self.server_id = Some(id.into());
+        self
+    }
+
+    /// Development or production (default development, as Node without `NODE_ENV`).
+    pub fn mode(mut self, mode: AdminMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// How often `server_stats` is sent (default 2 s, what the UI expects: it marks a server
+    /// unhealthy after 10 s of silence).
+    pub fn stats_interval(mut self, interval: Duration) -> Self {
+        self.stats_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+}
+
+/// What the admin namespace of one server shares.
+pub(crate) struct Admin {
+    options: AdminOptions,
+    features: Vec<&'static str>,
+    sessions: Mutex<Sessions>,
+    pub(crate) events: Mutex<EventBuffer>,
+    server_id: String,
+    hostname: String,
+    started: Instant,
+}
+
+/// A login's new session id, from the middleware to the connect handler.
+#[derive(Clone)]
+struct NewSession(String);
+
+impl SocketIo {
+    /// Serves the Admin UI's namespace on this server (Node's `instrument(io, options)`; see
+    /// [`crate::admin`]). Call it once, from inside the Tokio runtime (the stats timer is
+    /// spawned on it; outside one, the timer starts with the first admin connection).
+    pub fn instrument(&self, options: AdminOptions) -> NamespaceRef {
+        install(self, options)
+    }
+}
+
+fn supported_features(options: &AdminOptions) -> Vec<&'static str> {
+    let mut features = if options.readonly {
+        Vec::new()
+    } else {
+        vec![
+            "EMIT",
+            "JOIN",
+            "LEAVE",
+            "DISCONNECT",
+            "MJOIN",
+            "MLEAVE",
+            "MDISCONNECT",
+        ]
+    };
+    features.push("AGGREGATED_EVENTS");
+    if options.mode == AdminMode::Development {
+        features.push("ALL_EVENTS");
+    }
+    features
+}
+
+fn install(io: &SocketIo, options: AdminOptions) -> NamespaceRef {
+    let hostname = stats::hostname();
+    let admin = Arc::new(Admin {
+        features: supported_features(&options),
+        sessions: Mutex::new(Sessions::default()),
+        events: Mutex::new(EventBuffer::default()),
+        server_id: options
+            .server_id
+            .clone()
+            .unwrap_or_else(|| hostname.clone()),
+        hostname,
+        started: Instant::now(),
+        options,
+    });
+    io.registry()
+        .shared
+        .admin_instrumented
+        .store(true, Ordering::Relaxed);
+    let timer_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let connect = {
+        let admin = admin.clone();
+        let io = io.clone();
+        let timer_started = timer_started.clone();
+        move |socket: SocketRef| on_admin_connect(&io, &admin, &timer_started, socket)
+    };
+    let ns = io.ns(&admin.options.namespace, connect);
+    ns.use_middleware({
+        let admin = admin.clone();
+        move |socket: SocketRef| authenticate(admin.clone(), socket)
+    });
+    if !admin.options.readonly {
+        commands::register(io, &ns);
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        start_stats_timer(io, &admin, &timer_started);
+    }
+    ns
+}
+
+fn on_admin_connect(
+    io: &SocketIo,
+    admin: &Arc<Admin>,
+    timer_started: &Arc<std::sync::atomic::AtomicBool>,
+    socket: SocketRef,
+) {
+    start_stats_timer(io, admin, timer_started);
+    if let Some(NewSession(id)) = socket.extensions.remove::<NewSession>() {
+        let _ = socket.emit("session", &id);
+    }
+    let _ = socket.emit("config", &json!({ "supportedFeatures": admin.features }));
+    if admin.options.mode == AdminMode::Development {
+        let io = io.clone();
+        tokio::spawn(async move {
+            let sockets = fetch_all_sockets(&io).await;
+            let _ = socket.emit("all_sockets", &Value::Array(sockets));
+        });
+    }
+}
+
+/// The middleware: a live session id, or the username and a password matching the hash.
+async fn authenticate(admin: Arc<Admin>, socket: SocketRef) -> Result<(), MiddlewareError> {
+    let (username, password_hash) = match &admin.options.auth {
+        AdminAuth::None => return Ok(()),
+        AdminAuth::Basic {
+            username,
+            password_hash,
+        } => (username.clone(), password_hash.clone()),
+    };
+    let auth = &socket.handshake().auth;
+    if let Some(session_id) = auth.get("sessionId").and_then(Value::as_str) {
+        if admin.sessions.lock().is_valid(session_id, Instant::now()) {
+            return Ok(());
+        }
+    }
+    let given_user = auth.get("username").and_then(Value::as_str);
+    let given_password = auth.get("password").and_then(Value::as_str);
+    if let (Some(user), Some(password)) = (given_user, given_password) {
+        if user == username {
+            let password = password.to_owned();
+            // bcrypt costs tens of milliseconds of CPU by design: not on a runtime thread.
+            let matches = tokio::task::spawn_blocking(move || {
+                bcrypt::verify(password, &password_hash).unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
+            if matches {
+                let id = sessions::new_session_id();
+                admin.sessions.lock().insert(id.clone(), Instant::now());
+                socket.extensions.insert(NewSession(id));
+                return Ok(());
+            }
+        }
+    }
+    tracing::debug!(target: "sockgate::admin", "admin UI login refused: invalid credentials");
+    Err(MiddlewareError::new("invalid credentials"))
+}
+
+fn start_stats_timer(
+    io: &SocketIo,
+    admin: &Arc<Admin>,
+    started: &Arc<std::sync::atomic::AtomicBool>,
+) {
+    if started.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let io = io.clone();
+    let admin = admin.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(admin.options.stats_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if io.engine().is_shutting_down() {
+                break;
+            }
+            let Some(ns) = io.of(&admin.options.namespace) else {
+                break;
+            };
+            let stats = server_stats(&io, &admin);
+            let _ = ns.emit("server_stats", &stats::to_value(&stats));
+        }
+    });
+}
+
+fn server_stats(io: &SocketIo, admin: &Admin) -> ServerStats {
+    let connections = io.engine().connections();
+    let polling = connections
+        .iter()
+        .filter(|c| c.transport().as_str() == "polling")
+        .count();
+    let mut namespaces: Vec<NamespaceDetails> = io
+        .registry()
+        .all()
+        .iter()
+        .map(|ns| NamespaceDetails {
+            name: ns.name().to_owned(),
+            sockets_count: ns.socket_count(),
+        })
+        .collect();
+    namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+    ServerStats {
+        server_id: admin.server_id.clone(),
+        hostname: admin.hostname.clone(),
+        pid: std::process::id(),
+        uptime: stats::process_uptime(admin.started),
+        clients_count: connections.len(),
+        polling_clients_count: polling,
+        aggregated_events: admin.events.lock().take(),
+        namespaces,
+    }
+}
+
+/// Every socket of every namespace of this server, from every node (`fetch_sockets`).
+async fn fetch_all_sockets(io: &SocketIo) -> Vec<Value> {
+    let mut namespaces = io.registry().all();
+    namespaces.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut all = Vec::new();
+    for ns in namespaces {
+        let name = ns.name().to_owned();
+        let sockets = NamespaceRef(ns).broadcast().fetch_sockets().await;
+        for socket in sockets {
+            let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+            all.push(serialize::serialize(
+                &name,
+                &socket.id().to_string(),
+                &rooms,
+                socket.data(),
+                socket.handshake(),
+            ));
+        }
+    }
+    all
+}
+
+/// `data` of a local socket with `_admin` (its client id and transport), for the
+/// `fetch_sockets` answers of an instrumented server.
+pub(crate) fn data_with_admin_field(socket: &Socket, data: Value) -> Value {
+    let sid = socket.conn.sid().to_string();
+    serialize::with_admin_field(data, serialize::admin_field(&sid, socket.transport()))
+}
+
+/// A local socket serialized as Node's admin does.
+#[allow(dead_code)]
+pub(crate) fn serialize_local(socket: &Socket) -> Value {
+    let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+    let data = data_with_admin_field(socket, socket.data_value());
+    serialize::serialize(
+        socket.ns_name(),
+        &socket.id().to_string(),
+        &rooms,
+        &data,
+        &socket.handshake().to_json(),
+    )
+}
