@@ -33,4 +33,17 @@ pub trait EngineHandler: Send + Sync + 'static {
 
     /// The session closed; nothing more can be sent.
     fn on_close(&self, connection: &Connection<Self::Data>, reason: CloseReason);
+
+    /// The session upgraded from polling to WebSocket (between `on_open` and `on_close`).
+    /// Does nothing unless implemented.
+    fn on_upgrade(&self, connection: &Arc<Connection<Self::Data>>) {
+        let _ = connection;
+    }
+
+    /// One WebSocket write carried `frames` frames (more than one: they were coalesced).
+    /// Called on the driver after each write of the session's queue; does nothing unless
+    /// implemented.
+    fn on_frames_written(&self, connection: &Connection<Self::Data>, frames: usize) {
+        let _ = (connection, frames);
+    }
 }

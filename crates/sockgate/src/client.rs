@@ -81,6 +81,8 @@ type Conn = Arc<Connection<ClientState>>;
 /// A binary packet waiting for its attachments, and the timer that gives up on it.
 struct Partial {
     decoder: Decoder,
+    /// Bytes of the messages fed so far (the packet's size on the wire, for observers).
+    bytes: usize,
     started: Instant,
     timer: Option<AbortHandle>,
 }
@@ -143,15 +145,22 @@ fn protocol_violation(conn: &Conn, why: &str) {
 }
 
 pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMessage) {
-    let decoded = {
+    let (decoded, bytes) = {
         let mut slot = conn.data().decoder.lock();
         let mut partial = slot.take().unwrap_or_else(|| {
             Box::new(Partial {
                 decoder: new_decoder(registry),
+                bytes: 0,
                 started: Instant::now(),
                 timer: None,
             })
         });
+        // Counted as Engine.IO packets, like the frames sent: a text one has its `4` type.
+        partial.bytes += match &message {
+            EioMessage::Text(data) => 1 + data.len(),
+            EioMessage::Binary(data) => data.len(),
+        };
+        let bytes = partial.bytes;
         let decoded = partial.decoder.feed(message);
         if matches!(decoded, Ok(None)) {
             // Attachments are still to come: keep the partial packet, for a bounded time.
@@ -161,16 +170,26 @@ pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMess
             }
             *slot = Some(partial);
         }
-        decoded
+        (decoded, bytes)
     };
     match decoded {
-        Ok(Some(packet)) => dispatch(registry, conn, packet),
+        Ok(Some(packet)) => dispatch(registry, conn, packet, bytes),
         Ok(None) => {}
         Err(error) => protocol_violation(conn, &error.to_string()),
     }
 }
 
-fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet) {
+/// Tells the observers of `socket`'s namespace that `packet` (`bytes` on the wire) arrived.
+fn observe_received(socket: &Socket, packet: &Packet, bytes: usize) {
+    let event = crate::observe::PacketEvent {
+        socket: Some(socket),
+        bytes,
+        packet,
+    };
+    socket.ns.observe(|o, ns| o.packet_received(ns, &event));
+}
+
+fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize) {
     let client = conn.data();
     match packet.kind {
         PacketType::Connect => {
@@ -183,11 +202,17 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet) {
                 }
                 connecting.push(nsp.clone());
             }
-            let auth = packet.data;
             let registry = registry.clone();
             let conn = conn.clone();
             run_future(async move {
                 if let Some(ns) = registry.namespace_for(&nsp) {
+                    let event = crate::observe::PacketEvent {
+                        socket: None,
+                        bytes,
+                        packet: &packet,
+                    };
+                    ns.observe(|o, ns| o.packet_received(ns, &event));
+                    let auth = packet.data;
                     connect(&registry, &conn, &ns, &nsp, auth).await;
                     registry.connect_done(&ns);
                 } else {
@@ -201,13 +226,17 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet) {
             });
         }
         PacketType::Disconnect => match client.socket(normalize(&packet.nsp)) {
-            Some(socket) => socket.close(DisconnectReason::ClientNamespaceDisconnect),
+            Some(socket) => {
+                observe_received(&socket, &packet, bytes);
+                socket.close(DisconnectReason::ClientNamespaceDisconnect)
+            }
             None => protocol_violation(conn, "DISCONNECT for a namespace not joined"),
         },
         PacketType::Event | PacketType::BinaryEvent => {
             let Some(socket) = client.socket(normalize(&packet.nsp)) else {
                 return protocol_violation(conn, "EVENT for a namespace not joined");
             };
+            observe_received(&socket, &packet, bytes);
             let mut args = match packet.data {
                 Some(Value::Array(args)) => args,
                 _ => return protocol_violation(conn, "EVENT payload is not an array"),
@@ -231,6 +260,7 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet) {
             let Some(socket) = client.socket(normalize(&packet.nsp)) else {
                 return protocol_violation(conn, "ACK for a namespace not joined");
             };
+            observe_received(&socket, &packet, bytes);
             let (Some(id), Some(Value::Array(args))) = (packet.id, packet.data) else {
                 return protocol_violation(conn, "ACK without id or arguments");
             };
@@ -275,6 +305,8 @@ async fn connect(
             (auth.get("pid"), auth.get("offset"))
         {
             restored = adapter.restore_session(pid, offset).await;
+            let succeeded = restored.is_some();
+            ns.observe(|o, ns| o.recovery(ns, succeeded));
         }
     }
     let recovered = restored.is_some();
@@ -337,6 +369,10 @@ async fn connect(
     join.extend(rooms);
     adapter.add_all(id, &join);
     client.sockets.lock().push(socket.clone());
+    if ns.is_observed() {
+        let socket = SocketRef(socket.clone());
+        ns.observe(|o, view| o.socket_connected(view, &socket));
+    }
     // Registered first, checked after: a close racing the registration (ping timeout, connect
     // timeout, transport error on another thread) either sees this socket in `on_close`, or
     // is seen here. The close marks the session before `on_close` reads the client's sockets,

@@ -138,6 +138,7 @@ pub mod gateway;
 pub mod handler;
 mod handshake;
 mod namespace;
+pub mod observe;
 mod operators;
 mod payload;
 mod reason;

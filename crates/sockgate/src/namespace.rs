@@ -80,6 +80,8 @@ pub(crate) struct Namespace {
     pub(crate) cleanup: OnceLock<Weak<crate::server::Registry>>,
     /// CONNECTs to this namespace still in their middlewares.
     pub(crate) connecting: std::sync::atomic::AtomicUsize,
+    /// Each observer's slot in this namespace (empty when nothing observes).
+    observed: crate::observe::NamespaceSlots,
 }
 
 pub(crate) type NsDisconnectCallback = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
@@ -116,6 +118,7 @@ impl Namespace {
             ack_ids: AtomicU64::new(0),
             cleanup: OnceLock::new(),
             connecting: std::sync::atomic::AtomicUsize::new(0),
+            observed: crate::observe::NamespaceSlots::new(&server.config.observers),
         });
         let _ = ns.this.set(Arc::downgrade(&ns));
         let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&ns) as Weak<dyn LocalNamespace>;
@@ -133,6 +136,25 @@ impl Namespace {
 
     pub(crate) fn server(&self) -> &ServerShared {
         &self.server
+    }
+
+    /// Whether anything observes this server (then build what the observers are given).
+    #[inline]
+    pub(crate) fn is_observed(&self) -> bool {
+        !self.server.config.observers.is_empty()
+    }
+
+    /// Calls `f` on every observer with its view of this namespace; one length check when
+    /// there is none.
+    #[inline]
+    pub(crate) fn observe(
+        &self,
+        f: impl FnMut(&dyn crate::observe::Observer, &crate::observe::ObservedNamespace<'_>),
+    ) {
+        let observers = &self.server.config.observers;
+        if !observers.is_empty() {
+            observers.each_in(&self.name, &self.observed, f);
+        }
     }
 
     pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
@@ -242,8 +264,18 @@ impl LocalNamespace for Namespace {
                 .filter_map(|sid| sockets.get(sid).cloned())
                 .collect()
         };
+        let observed = self.is_observed();
+        let bytes: usize = if observed {
+            frames.iter().map(|f| f.len()).sum()
+        } else {
+            0
+        };
+        let mut delivered = 0;
         for socket in recipients {
             if flags.volatile && !socket.conn.is_writable() {
+                if observed {
+                    socket.observe_drop(crate::observe::DropReason::Volatile);
+                }
                 continue;
             }
             if let Some(event) = event {
@@ -267,11 +299,23 @@ impl LocalNamespace for Namespace {
             }
             // A fan-out may wait for the write coalescing window; a single recipient is
             // served at once.
-            let _ = if fan_out {
+            let result = if fan_out {
                 socket.conn.send_all_coalesced(frames.iter().cloned())
             } else {
                 socket.conn.send_all(frames.iter().cloned())
             };
+            if observed {
+                delivered += usize::from(result.is_ok());
+                socket.observe_send(packet, bytes, &result);
+            }
+        }
+        if observed {
+            let broadcast = crate::observe::BroadcastEvent {
+                event,
+                recipients: delivered,
+                bytes,
+            };
+            self.observe(|o, ns| o.broadcast(ns, &broadcast));
         }
     }
 

@@ -211,6 +211,7 @@ impl Socket {
     /// Sets `socket.data`, which travels with `fetch_sockets` and recovery.
     pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), serde_json::Error> {
         *self.data.lock() = serde_json::to_value(data)?;
+        self.ns.observe(|o, ns| o.socket_data_changed(ns, self));
         Ok(())
     }
 
@@ -371,9 +372,48 @@ impl Socket {
             return Err(SendError::Disconnected);
         }
         let frames = encode_frames(self.ns.server().config.parser, &packet);
-        self.conn
-            .send_all(frames)
-            .map_err(|_| SendError::Disconnected)
+        if !self.ns.is_observed() {
+            return self
+                .conn
+                .send_all(frames)
+                .map_err(|_| SendError::Disconnected);
+        }
+        let bytes = frames.iter().map(|f| f.len()).sum();
+        let result = self.conn.send_all(frames);
+        self.observe_send(&packet, bytes, &result);
+        result.map_err(|_| SendError::Disconnected)
+    }
+
+    /// Tells the observers about one send to this socket (`result`: the queue's answer).
+    pub(crate) fn observe_send(
+        &self,
+        packet: &Packet,
+        bytes: usize,
+        result: &Result<(), sockgate_proto::engine::SessionError>,
+    ) {
+        match result {
+            Ok(()) => {
+                let event = crate::observe::PacketEvent {
+                    socket: Some(self),
+                    bytes,
+                    packet,
+                };
+                self.ns.observe(|o, ns| o.packet_sent(ns, &event));
+            }
+            Err(sockgate_proto::engine::SessionError::BufferFull) => {
+                self.observe_drop(crate::observe::DropReason::QueueFull);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Tells the observers that a packet for this socket was dropped.
+    pub(crate) fn observe_drop(&self, reason: crate::observe::DropReason) {
+        let event = crate::observe::DropEvent {
+            socket: self,
+            reason,
+        };
+        self.ns.observe(|o, ns| o.dropped(ns, &event));
     }
 
     /// Holds live broadcasts until [`Socket::end_replay`] (before the socket is registered).
@@ -424,16 +464,24 @@ impl Socket {
         if self.left.load(Ordering::Acquire) {
             return;
         }
-        self.ns.adapter().add_all(self.id, &rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        self.ns.adapter().add_all(self.id, &rooms);
         // A close that ran meanwhile may have cleared the rooms before this join landed.
         if self.left.load(Ordering::Acquire) {
             self.ns.adapter().del_all(self.id);
+            return;
+        }
+        for room in &rooms {
+            self.ns.observe(|o, ns| o.room_joined(ns, self, room));
         }
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
         self.ns.adapter().del(self.id, room);
+        if !self.left.load(Ordering::Acquire) {
+            self.ns.observe(|o, ns| o.room_left(ns, self, room));
+        }
     }
 
     /// Leaves every room but its own.
@@ -441,7 +489,7 @@ impl Socket {
         let own: Room = Room::from(self.id.as_str());
         for room in self.rooms() {
             if room != own {
-                self.ns.adapter().del(self.id, &room);
+                self.leave(&room);
             }
         }
     }
@@ -475,6 +523,7 @@ impl Socket {
     /// Volatile emit to this socket: dropped if the transport is not writable now.
     pub fn emit_volatile<P: IntoPayload>(&self, event: &str, data: P) -> Result<(), SendError> {
         if !self.conn.is_writable() {
+            self.observe_drop(crate::observe::DropReason::Volatile);
             return Ok(());
         }
         self.emit_flagged(event, data, true)
@@ -529,6 +578,8 @@ impl Socket {
         for callback in ns_callbacks {
             guarded(|| callback(this.clone(), reason));
         }
+        self.ns
+            .observe(|o, ns| o.socket_disconnected(ns, &this, reason));
         // Handlers capture sockets; dropping them breaks the reference cycles.
         self.handlers.write().clear();
         self.any_handlers.write().clear();

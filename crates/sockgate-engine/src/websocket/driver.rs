@@ -147,7 +147,11 @@ impl<H: EngineHandler> Driver<H> {
         let written = if batch.frames.is_empty() {
             Ok(())
         } else {
-            self.write(&batch.frames).await
+            let written = self.write(&batch.frames).await;
+            self.shared
+                .handler
+                .on_frames_written(&self.connection, batch.frames.len());
+            written
         };
         batch.written(&self.connection, written)
     }
@@ -218,7 +222,13 @@ pub(super) fn route_message<H: EngineHandler>(
 ) -> Routed {
     match handle_ws_message(message) {
         WsStep::Packet(packet) => match role {
-            WsRole::Probe => on_probe_packet(connection, role, packet),
+            WsRole::Probe => {
+                let routed = on_probe_packet(connection, role, packet);
+                if matches!(role, WsRole::Transport) {
+                    shared.handler.on_upgrade(connection);
+                }
+                routed
+            }
             WsRole::Transport => on_packet(shared, connection, role, packet),
         },
         WsStep::Pong(payload) => Routed::Pong(payload),

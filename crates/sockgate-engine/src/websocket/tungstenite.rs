@@ -216,6 +216,11 @@ impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
                 break;
             }
         }
+        if !batch.frames.is_empty() {
+            self.shared
+                .handler
+                .on_frames_written(&self.connection, batch.frames.len());
+        }
         batch.written(&self.connection, written)
     }
 

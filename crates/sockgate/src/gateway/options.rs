@@ -181,6 +181,7 @@ pub(crate) fn server_config_difference(
         max_pending_attachment_bytes,
         pending_attachments_timeout,
         max_decoded_bytes,
+        observers,
     } = a;
     let EngineConfig {
         path,
@@ -281,6 +282,7 @@ pub(crate) fn server_config_difference(
             max_decoded_bytes == &b.max_decoded_bytes,
             "max_decoded_bytes",
         ),
+        (observers.same(&b.observers), "observers"),
         (connect_timeout == &b.connect_timeout, "connect_timeout"),
         (ack_timeout == &b.ack_timeout, "ack_timeout"),
         (parser == &b.parser, "parser"),

@@ -8,6 +8,7 @@ use sockgate_proto::socketio::EioMessage;
 
 use super::registry::Registry;
 use crate::client::{self, ClientState};
+use crate::observe::{Observer, SessionEvent};
 
 /// Bridges Engine.IO sessions to Socket.IO (the engine handler of a [`SocketIo`](crate::SocketIo)).
 pub struct IoHandler {
@@ -35,6 +36,7 @@ impl EngineHandler for IoHandler {
             }
         });
         connection.data().set_connect_timer(timer.abort_handle());
+        self.observe_session(connection, |o, session| o.session_opened(session));
     }
 
     fn on_message(&self, connection: &Arc<Connection<ClientState>>, message: Message) {
@@ -47,5 +49,39 @@ impl EngineHandler for IoHandler {
 
     fn on_close(&self, connection: &Connection<ClientState>, reason: CloseReason) {
         client::on_close(connection, reason.into());
+        self.observe_session(connection, |o, session| o.session_closed(session, reason));
+    }
+
+    fn on_upgrade(&self, connection: &Arc<Connection<ClientState>>) {
+        self.observe_session(connection, |o, session| o.session_upgraded(session));
+    }
+
+    fn on_frames_written(&self, _connection: &Connection<ClientState>, frames: usize) {
+        self.registry
+            .shared
+            .config
+            .observers
+            .each(|o| o.frames_written(frames));
+    }
+}
+
+impl IoHandler {
+    /// Calls `f` on every observer with a view of `connection`'s session.
+    #[inline]
+    fn observe_session(
+        &self,
+        connection: &Connection<ClientState>,
+        mut f: impl FnMut(&dyn Observer, &SessionEvent<'_>),
+    ) {
+        let observers = &self.registry.shared.config.observers;
+        if observers.is_empty() {
+            return;
+        }
+        let session = SessionEvent {
+            sid: connection.sid(),
+            transport: connection.transport(),
+            request: connection.info(),
+        };
+        observers.each(|o| f(o, &session));
     }
 }

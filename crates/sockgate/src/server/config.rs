@@ -10,6 +10,7 @@ use sockgate_engine::EngineConfig;
 use sockgate_proto::socketio::Parser;
 
 use super::client_bundle::ClientBundle;
+use crate::observe::Observers;
 
 /// Options of a Socket.IO server. `SocketIoConfig::default()` matches Node's defaults.
 ///
@@ -53,6 +54,8 @@ pub struct SocketIoConfig {
     /// chosen by clients: without it every name a client tries lives forever. A child is
     /// created again, with its handlers, on the next CONNECT.
     pub cleanup_empty_child_namespaces: bool,
+    /// Who is told what the server does (none by default; see [`crate::observe`]).
+    pub observers: Observers,
 }
 
 impl Default for SocketIoConfig {
@@ -69,6 +72,7 @@ impl Default for SocketIoConfig {
             recovery: None,
             serve_client: None,
             cleanup_empty_child_namespaces: true,
+            observers: Observers::default(),
         }
     }
 }
@@ -81,6 +85,7 @@ impl fmt::Debug for SocketIoConfig {
             .field("ack_timeout", &self.ack_timeout)
             .field("recovery", &self.recovery)
             .field("serve_client", &self.serve_client)
+            .field("observers", &self.observers)
             .finish_non_exhaustive()
     }
 }

@@ -293,6 +293,20 @@ server_options! { for SocketIoBuilder, GatewayOptions; {
     fn cleanup_empty_child_namespaces(cleanup: bool) |config| {
         config.cleanup_empty_child_namespaces = cleanup;
     }
+
+    // ---- Observability -------------------------------------------------------------------
+
+    /// Adds an [`Observer`](crate::observe::Observer), told what the server does (see
+    /// [`crate::observe`]); several may be added, each is called in the order added.
+    fn observer[O: crate::observe::Observer](observer: O) |config| {
+        config.observers.push(Arc::new(observer));
+    }
+
+    /// [`observer`](Self::observer) for an observer the caller keeps a handle on (to read
+    /// what it gathered).
+    fn observer_arc(observer: Arc<dyn crate::observe::Observer>) |config| {
+        config.observers.push(observer);
+    }
 }}
 
 #[cfg(test)]

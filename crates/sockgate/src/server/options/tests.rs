@@ -111,6 +111,7 @@ fn every_setter_sets_its_own_option_the_same_way_on_both_types() {
         let elsewhere = [
             "engine.allow_request", // `allow_request_is_compared_by_identity...`
             "serve_client",         // needs the npm bundle on disk; a plain `Some(bundle)`
+            "observers",            // `observers_are_compared_by_identity`
         ];
         assert!(
             tested(field) || elsewhere.contains(&field),
@@ -134,6 +135,7 @@ fn every_option_field() -> Vec<&'static str> {
         recovery: _,
         serve_client: _,
         cleanup_empty_child_namespaces: _,
+        observers: _,
     } = SocketIoConfig::default();
     let sockgate_engine::EngineConfig {
         path: _,
@@ -176,6 +178,7 @@ fn every_option_field() -> Vec<&'static str> {
         "recovery",
         "serve_client",
         "cleanup_empty_child_namespaces",
+        "observers",
         "engine.path",
         "engine.transports",
         "engine.allow_upgrades",
@@ -237,4 +240,22 @@ fn setters_do_not_depend_on_their_order() {
         assert_eq!(engine.http.header_read_timeout, None);
         assert!(engine.allow_request.is_some());
     }
+}
+
+#[test]
+fn observers_are_compared_by_identity() {
+    struct Quiet;
+    impl crate::observe::Observer for Quiet {}
+    let shared: Arc<dyn crate::observe::Observer> = Arc::new(Quiet);
+    let a = GatewayOptions::new().observer_arc(shared.clone());
+    let b = GatewayOptions::new().observer_arc(shared);
+    assert_eq!(a.server_difference(&b), None);
+    // Each side its own observer: the setter added one to each, and they differ.
+    let c = GatewayOptions::new().observer(Quiet);
+    assert_eq!(c.server.observers.len(), 1);
+    assert_eq!(a.server_difference(&c), Some("observers"));
+    assert_eq!(
+        GatewayOptions::new().server_difference(&c),
+        Some("observers")
+    );
 }
