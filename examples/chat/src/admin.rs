@@ -43,8 +43,10 @@ pub fn options_from_env() -> Result<Option<AdminOptions>, AdminSettingError> {
             "ADMIN_PASSWORD is empty: set a password, or unset it to turn the admin UI off".into(),
         ));
     }
-    let hash = hash_password(&password).map_err(|e| AdminSettingError(format!("ADMIN_PASSWORD: {e}")))?;
-    let auth = AdminAuth::basic(ADMIN_USERNAME, hash).map_err(|e| AdminSettingError(e.to_string()))?;
+    let hash =
+        hash_password(&password).map_err(|e| AdminSettingError(format!("ADMIN_PASSWORD: {e}")))?;
+    let auth =
+        AdminAuth::basic(ADMIN_USERNAME, hash).map_err(|e| AdminSettingError(e.to_string()))?;
     let mut options = AdminOptions::new(auth);
     match std::env::var("ADMIN_MODE").as_deref() {
         Err(_) | Ok("") | Ok("development") => {}
@@ -154,9 +156,18 @@ mod tests {
             file(&dir, "js/app.js").await.headers()[header::CONTENT_TYPE],
             "application/javascript; charset=utf-8"
         );
-        assert_eq!(file(&dir, "../etc/passwd").await.status(), StatusCode::NOT_FOUND);
-        assert_eq!(file(&dir, "/etc/passwd").await.status(), StatusCode::NOT_FOUND);
-        assert_eq!(file(&dir, "missing.js").await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            file(&dir, "../etc/passwd").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            file(&dir, "/etc/passwd").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            file(&dir, "missing.js").await.status(),
+            StatusCode::NOT_FOUND
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

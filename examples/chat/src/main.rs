@@ -46,7 +46,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let admin_on = admin.is_some();
     let gateways = chat::gateways_with(adapter, admin)?;
-    let ui_dir = if admin_on { chat::admin::locate_ui() } else { None };
+    let ui_dir = if admin_on {
+        chat::admin::locate_ui()
+    } else {
+        None
+    };
     let app = chat::router_with_admin_ui(&gateways, ui_dir.clone());
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;

@@ -3,34 +3,51 @@
 //!
 //! A malformed command (wrong types, missing namespace) is logged at `debug` and ignored,
 //! as Node ignores a command for a filter that matches nobody.
+//!
+//! A join or leave applied through the adapter does not pass through `Socket::join`, so the
+//! server's `room_joined` / `room_left` hooks do not see it; in development mode the command
+//! fetches its targets first (from every node) and reports the rooms that changed itself.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::time::now_iso;
+use super::{Admin, AdminMode};
 use crate::operators::BroadcastOperators;
 use crate::server::SocketIo;
 use crate::NamespaceRef;
 use crate::Payload;
 
+/// Join or leave.
+#[derive(Clone, Copy, PartialEq)]
+enum RoomOp {
+    Join,
+    Leave,
+}
+
 /// Registers the four commands on the admin namespace.
-pub(super) fn register(io: &SocketIo, admin: &NamespaceRef) {
+pub(super) fn register(io: &SocketIo, admin: &NamespaceRef, state: &Arc<Admin>) {
     let server = io.clone();
     admin.on("emit", move |payload: Payload| {
         if let Err(why) = emit(&server, &payload) {
             tracing::debug!(target: "sockgate::admin", "ignored emit command: {why}");
         }
     });
-    let server = io.clone();
-    admin.on("join", move |payload: Payload| {
-        if let Err(why) = rooms_command(&server, &payload, BroadcastOperators::sockets_join) {
-            tracing::debug!(target: "sockgate::admin", "ignored join command: {why}");
-        }
-    });
-    let server = io.clone();
-    admin.on("leave", move |payload: Payload| {
-        if let Err(why) = rooms_command(&server, &payload, BroadcastOperators::sockets_leave) {
-            tracing::debug!(target: "sockgate::admin", "ignored leave command: {why}");
-        }
-    });
+    for op in [RoomOp::Join, RoomOp::Leave] {
+        let server = io.clone();
+        let state = state.clone();
+        let name = if op == RoomOp::Join { "join" } else { "leave" };
+        admin.on(name, move |payload: Payload| {
+            let server = server.clone();
+            let state = state.clone();
+            async move {
+                if let Err(why) = rooms_command(&server, &state, &payload, op).await {
+                    tracing::debug!(target: "sockgate::admin", "ignored {name} command: {why}");
+                }
+            }
+        });
+    }
     let server = io.clone();
     admin.on("_disconnect", move |payload: Payload| {
         if let Err(why) = disconnect(&server, &payload) {
@@ -48,14 +65,41 @@ fn emit(io: &SocketIo, payload: &Payload) -> Result<(), String> {
 }
 
 /// `join(nsp, room, filter?)` / `leave(nsp, room, filter?)`.
-fn rooms_command(
+async fn rooms_command(
     io: &SocketIo,
+    admin: &Admin,
     payload: &Payload,
-    run: fn(BroadcastOperators, Vec<crate::Room>),
+    op: RoomOp,
 ) -> Result<(), String> {
     let targets = targets(io, payload, 2)?;
     let room = string_arg(payload, 1).ok_or("the room (argument 2) must be a string")?;
-    run(targets, vec![room.into()]);
+    let nsp = string_arg(payload, 0).unwrap_or_default();
+    let before = match admin.options.mode {
+        AdminMode::Development => targets.clone().fetch_sockets().await,
+        AdminMode::Production => Vec::new(),
+    };
+    match op {
+        RoomOp::Join => targets.sockets_join(room.as_str()),
+        RoomOp::Leave => targets.sockets_leave(room.as_str()),
+    }
+    let event = match op {
+        RoomOp::Join => "room_joined",
+        RoomOp::Leave => "room_left",
+    };
+    for socket in before {
+        let was_in = socket.rooms().iter().any(|r| **r == *room);
+        if was_in == (op == RoomOp::Leave) {
+            admin.queue.push(
+                event,
+                vec![
+                    Value::from(nsp.as_str()),
+                    Value::from(room.as_str()),
+                    Value::from(socket.id().as_str()),
+                    Value::from(now_iso()),
+                ],
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,21 +1,26 @@
 //! The official [Socket.IO Admin UI](https://socket.io/docs/v4/admin-ui/): the `/admin`
 //! namespace that `@socket.io/admin-ui` 0.5.1 talks to (feature `admin`).
 //!
-//! [`SocketIo::instrument`] is Node's `instrument(io, options)`:
+//! [`SocketIoBuilder::admin_ui`](crate::SocketIoBuilder::admin_ui) is Node's
+//! `instrument(io, options)`, given when the server is built (the admin namespace watches the
+//! server through an [`Observer`](crate::observe::Observer), and observers are part of the
+//! configuration):
 //!
 //! ```no_run
-//! use sockgate::admin::{AdminAuth, AdminMode, AdminOptions};
+//! use sockgate::admin::{hash_password, AdminAuth, AdminMode, AdminOptions};
 //! use sockgate::SocketIo;
 //!
 //! # fn run() -> Result<(), sockgate::admin::AdminError> {
-//! let io = SocketIo::new();
-//! // The hash of the password (bcrypt, as `bcryptjs` or `htpasswd -nbBC 10` make it).
-//! let hash = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS";
-//! io.instrument(
-//!     AdminOptions::new(AdminAuth::basic("admin", hash)?)
-//!         .mode(AdminMode::Production)
-//!         .readonly(false),
-//! );
+//! // The bcrypt hash of the password (as `bcryptjs` or `htpasswd -nbBC 10` make it).
+//! let hash = hash_password("change me")?;
+//! let io = SocketIo::builder()
+//!     .admin_ui(
+//!         AdminOptions::new(AdminAuth::basic("admin", hash)?)
+//!             .mode(AdminMode::Production)
+//!             .readonly(false),
+//!     )
+//!     .build();
+//! # let _ = io;
 //! # Ok(()) }
 //! ```
 //!
@@ -50,6 +55,7 @@
 //! mixed cluster reads.
 
 mod commands;
+mod events;
 mod serialize;
 mod sessions;
 mod stats;
@@ -220,29 +226,47 @@ impl AdminOptions {
     }
 }
 
-/// What the admin namespace of one server shares.
+/// What the admin namespace of one server shares; also the server's observer.
 pub(crate) struct Admin {
     options: AdminOptions,
     features: Vec<&'static str>,
     sessions: Mutex<Sessions>,
-    pub(crate) events: Mutex<EventBuffer>,
+    events: Mutex<EventBuffer>,
+    queue: events::EventQueue,
+    /// The admin namespace, once installed (weak: the server owns this observer).
+    namespace: std::sync::OnceLock<std::sync::Weak<crate::namespace::Namespace>>,
     server_id: String,
     hostname: String,
     started: Instant,
+    tasks_started: std::sync::atomic::AtomicBool,
+}
+
+impl Admin {
+    /// The admin state for `options`, to register as the server's observer before it is
+    /// built, then [`install`] once it is.
+    pub(crate) fn new(options: AdminOptions) -> Arc<Admin> {
+        let hostname = stats::hostname();
+        Arc::new(Admin {
+            features: supported_features(&options),
+            sessions: Mutex::new(Sessions::default()),
+            events: Mutex::new(EventBuffer::default()),
+            queue: events::EventQueue::new(),
+            namespace: std::sync::OnceLock::new(),
+            server_id: options
+                .server_id
+                .clone()
+                .unwrap_or_else(|| hostname.clone()),
+            hostname,
+            started: Instant::now(),
+            tasks_started: Default::default(),
+            options,
+        })
+    }
 }
 
 /// A login's new session id, from the middleware to the connect handler.
 #[derive(Clone)]
 struct NewSession(String);
-
-impl SocketIo {
-    /// Serves the Admin UI's namespace on this server (Node's `instrument(io, options)`; see
-    /// [`crate::admin`]). Call it once, from inside the Tokio runtime (the stats timer is
-    /// spawned on it; outside one, the timer starts with the first admin connection).
-    pub fn instrument(&self, options: AdminOptions) -> NamespaceRef {
-        install(self, options)
-    }
-}
 
 fn supported_features(options: &AdminOptions) -> Vec<&'static str> {
     let mut features = if options.readonly {
@@ -265,52 +289,37 @@ fn supported_features(options: &AdminOptions) -> Vec<&'static str> {
     features
 }
 
-fn install(io: &SocketIo, options: AdminOptions) -> NamespaceRef {
-    let hostname = stats::hostname();
-    let admin = Arc::new(Admin {
-        features: supported_features(&options),
-        sessions: Mutex::new(Sessions::default()),
-        events: Mutex::new(EventBuffer::default()),
-        server_id: options
-            .server_id
-            .clone()
-            .unwrap_or_else(|| hostname.clone()),
-        hostname,
-        started: Instant::now(),
-        options,
-    });
+/// Declares the admin namespace on the built server whose observers include `admin`.
+///
+/// The stats timer and the event task are spawned on the Tokio runtime if this runs inside
+/// one, else with the first admin connection.
+pub(crate) fn install(io: &SocketIo, admin: Arc<Admin>) -> NamespaceRef {
     io.registry()
         .shared
         .admin_instrumented
         .store(true, Ordering::Relaxed);
-    let timer_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let connect = {
         let admin = admin.clone();
         let io = io.clone();
-        let timer_started = timer_started.clone();
-        move |socket: SocketRef| on_admin_connect(&io, &admin, &timer_started, socket)
+        move |socket: SocketRef| on_admin_connect(&io, &admin, socket)
     };
     let ns = io.ns(&admin.options.namespace, connect);
+    let _ = admin.namespace.set(Arc::downgrade(&ns.0));
     ns.use_middleware({
         let admin = admin.clone();
         move |socket: SocketRef| authenticate(admin.clone(), socket)
     });
     if !admin.options.readonly {
-        commands::register(io, &ns);
+        commands::register(io, &ns, &admin);
     }
     if tokio::runtime::Handle::try_current().is_ok() {
-        start_stats_timer(io, &admin, &timer_started);
+        start_tasks(io, &admin);
     }
     ns
 }
 
-fn on_admin_connect(
-    io: &SocketIo,
-    admin: &Arc<Admin>,
-    timer_started: &Arc<std::sync::atomic::AtomicBool>,
-    socket: SocketRef,
-) {
-    start_stats_timer(io, admin, timer_started);
+fn on_admin_connect(io: &SocketIo, admin: &Arc<Admin>, socket: SocketRef) {
+    start_tasks(io, admin);
     if let Some(NewSession(id)) = socket.extensions.remove::<NewSession>() {
         let _ = socket.emit("session", &id);
     }
@@ -362,13 +371,14 @@ async fn authenticate(admin: Arc<Admin>, socket: SocketRef) -> Result<(), Middle
     Err(MiddlewareError::new("invalid credentials"))
 }
 
-fn start_stats_timer(
-    io: &SocketIo,
-    admin: &Arc<Admin>,
-    started: &Arc<std::sync::atomic::AtomicBool>,
-) {
-    if started.swap(true, Ordering::AcqRel) {
+/// The stats timer (ends when the server shuts down) and the task emitting the queued
+/// development-mode events, started once.
+fn start_tasks(io: &SocketIo, admin: &Arc<Admin>) {
+    if admin.tasks_started.swap(true, Ordering::AcqRel) {
         return;
+    }
+    if let Some(namespace) = admin.namespace.get() {
+        admin.queue.start(namespace.clone());
     }
     let io = io.clone();
     let admin = admin.clone();
@@ -447,7 +457,6 @@ pub(crate) fn data_with_admin_field(socket: &Socket, data: Value) -> Value {
 }
 
 /// A local socket serialized as Node's admin does.
-#[allow(dead_code)]
 pub(crate) fn serialize_local(socket: &Socket) -> Value {
     let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
     let data = data_with_admin_field(socket, socket.data_value());

@@ -88,7 +88,8 @@ impl GatewayApp {
     }
 
     /// Serves the Admin UI's namespace on every server of the application (feature `admin`;
-    /// [`SocketIo::instrument`] on each, see [`crate::admin`]). Give each server its own
+    /// [`SocketIoBuilder::admin_ui`](crate::SocketIoBuilder::admin_ui) on each, see
+    /// [`crate::admin`]). Give each server its own
     /// [`crate::admin::AdminOptions::server_id`] if several share a host.
     #[cfg(feature = "admin")]
     pub fn admin_ui(mut self, options: crate::admin::AdminOptions) -> Self {
@@ -113,13 +114,13 @@ impl GatewayApp {
             if let Some(factory) = self.adapter.clone() {
                 builder = builder.adapter(move |namespace| factory(namespace));
             }
+            #[cfg(feature = "admin")]
+            if let Some(options) = &self.admin {
+                builder = builder.admin_ui(options.clone());
+            }
             let io = builder.build();
             for pending in group.members {
                 (pending.install)(&io, &self.filters);
-            }
-            #[cfg(feature = "admin")]
-            if let Some(options) = &self.admin {
-                io.instrument(options.clone());
             }
             match group.port {
                 None => shared.push(io),
