@@ -183,6 +183,89 @@ describe("admin namespace of the chat (development mode)", () => {
   });
 });
 
+describe("development-mode events and aggregated counts", () => {
+  let chat;
+  before(async () => {
+    chat = await startChat();
+  });
+  after(async () => {
+    closeAll();
+    await chat?.stop();
+  });
+  afterEach(() => closeAll());
+
+  test("socket_connected, event_received, event_sent, room and socket updates, socket_disconnected", async () => {
+    const { socket } = await loggedIn(chat.url, { username: "admin", password: PASSWORD });
+    await sleep(100);
+    const events = [];
+    socket.onAny((event, ...args) => events.push([event, ...args]));
+    const sawEvent = (pick, what) =>
+      within(5000, (async () => { for (;;) { const e = events.find(pick); if (e) return e; await sleep(20); } })(), what);
+
+    const bob = chatter(chat.url, "bob");
+    await connected(bob);
+    const [, serialized, at] = await sawEvent((e) => e[0] === "socket_connected" && e[1].id === bob.id, "socket_connected");
+    assert.equal(serialized.nsp, "/example");
+    assert.equal(serialized.transport, "websocket");
+    assert.equal(serialized.clientId, bob.io.engine.id.slice(0, 12));
+    assert.deepEqual(serialized.rooms, [bob.id]);
+    assert.equal(serialized.handshake.query.name, "bob");
+    assert.ok(Math.abs(Date.parse(at) - Date.now()) < 10_000, `an ISO timestamp: ${at}`);
+
+    // bob sends "message": received from bob, then the chat's broadcast sent to bob.
+    bob.emit("message", "hi there");
+    const received = await sawEvent((e) => e[0] === "event_received" && e[2] === bob.id, "event_received");
+    assert.deepEqual(received.slice(1, 4), ["/example", bob.id, ["message", "hi there"]]);
+    const sent = await sawEvent((e) => e[0] === "event_sent" && e[2] === bob.id && e[3][0] === "message", "event_sent");
+    assert.deepEqual(sent.slice(1, 4), ["/example", bob.id, ["message", "bob : hi there"]]);
+
+    // A join through the admin command is reported.
+    socket.emit("join", "/example", "lobby", bob.id);
+    const joined = await sawEvent((e) => e[0] === "room_joined" && e[2] === "lobby", "room_joined");
+    assert.deepEqual(joined.slice(1, 4), ["/example", "lobby", bob.id]);
+
+    // bob leaves: socket_disconnected with the reason, then room_left for its rooms.
+    const bobId = bob.id;
+    bob.disconnect();
+    const gone = await sawEvent((e) => e[0] === "socket_disconnected" && e[2] === bobId, "socket_disconnected");
+    assert.deepEqual(gone.slice(1, 4), ["/example", bobId, "client namespace disconnect"]);
+    await sawEvent((e) => e[0] === "room_left" && e[2] === "lobby" && e[3] === bobId, "room_left lobby");
+    await sawEvent((e) => e[0] === "room_left" && e[2] === bobId && e[3] === bobId, "room_left of its own room");
+
+    // Nothing is reported about the admin namespace's own events.
+    assert.ok(!events.some((e) => (e[0] === "event_sent" || e[0] === "event_received") && e[1] === "/admin"));
+  });
+
+  test("aggregated events count connections, disconnections by reason, packets and bytes", async () => {
+    const { socket } = await loggedIn(chat.url, { username: "admin", password: PASSWORD });
+    const stats = record(socket, "server_stats");
+    await within(5000, (async () => { while (stats.length < 1) await sleep(20); })(), "first stats");
+    const from = stats.length;
+    const N = 3;
+    const chatters = [];
+    for (let i = 0; i < N; i++) chatters.push(await connected(chatter(chat.url, `c${i}`)));
+    for (const c of chatters) c.emit("message", "x".repeat(100));
+    await sleep(300);
+    for (const c of chatters) c.close();
+    await within(9000, (async () => { while (stats.length < from + 2) await sleep(50); })(), "two more stats");
+    const events = stats.slice(from).flatMap((s) => s.args[0].aggregatedEvents);
+    const total = (type, subType) =>
+      events.filter((e) => e.type === type && (subType === undefined || e.subType === subType)).reduce((n, e) => n + e.count, 0);
+    assert.equal(total("rawConnection"), N);
+    assert.equal(total("rawDisconnection", "transport close"), N);
+    // N CONNECTs and N messages in; N CONNECT answers and N×N broadcast messages (plus the
+    // joined/left notices) out.
+    assert.ok(total("packetsIn") >= 2 * N, `packetsIn ${total("packetsIn")}`);
+    assert.ok(total("bytesIn") >= N * 100, `bytesIn ${total("bytesIn")}`);
+    assert.ok(total("packetsOut") >= N + N * N, `packetsOut ${total("packetsOut")}`);
+    assert.ok(total("bytesOut") > total("bytesIn"), "the broadcasts are bigger than what came in");
+    for (const e of events) {
+      assert.equal(e.timestamp % 1000, 0, "per-second buckets");
+      assert.ok(Math.abs(e.timestamp - Date.now()) < 20_000);
+    }
+  });
+});
+
 describe("read-only and production modes", () => {
   afterEach(() => closeAll());
 
