@@ -25,6 +25,7 @@ await Promise.all([pub.connect(), sub.connect()]);
 
 const httpServer = createServer();
 const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }) });
+io.of("/example"); // the chat's namespace, so that this node's admin lists its sockets too
 io.on("connection", (socket) => {
   socket.data.node = "node";
   if (socket.handshake.query.room) socket.join(socket.handshake.query.room);
