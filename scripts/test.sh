@@ -134,6 +134,22 @@ cluster_e2e() {
   "$ROOT/scripts/cluster-e2e.sh"
 }
 
+# (j) the official Socket.IO Admin UI (issue 12): its protocol, the real UI in Chromium, a mixed
+# cluster with a Node node running @socket.io/admin-ui; counted with the node e2e tests
+admin_e2e() {
+  step "scripts/admin-e2e.sh"
+  local log rc=0 pass fail
+  log="$(mktemp)"
+  "$ROOT/scripts/admin-e2e.sh" 2>&1 | tee "$log" || rc=$?
+  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  rm -f "$log"
+  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then fail=1; fi
+  NODE_PASS=$((NODE_PASS + ${pass:-0}))
+  NODE_FAIL=$((NODE_FAIL + ${fail:-0}))
+  return "$rc"
+}
+
 # Runs a step, records a failure and carries on, so one run shows every problem.
 # NB: `set -e` does not apply inside a function called from `if`, so every step
 # function must propagate its failures itself (`|| return 1`, or its last command).
@@ -160,6 +176,7 @@ main() {
     FAILED_STEPS+=(build_servers)
   fi
   run cluster_e2e
+  run admin_e2e
   run bench_smoke
   run fuzz_smoke
 
