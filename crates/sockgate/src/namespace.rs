@@ -232,6 +232,7 @@ impl Namespace {
         self.sockets.read().get(&id).cloned()
     }
 
+    #[cfg(feature = "admin")]
     pub(crate) fn socket_count(&self) -> usize {
         self.sockets.read().len()
     }

@@ -247,6 +247,7 @@ pub struct SessionEvent<'a> {
     /// The handshake request (address, headers, query).
     pub request: &'a sockgate_engine::RequestInfo,
     /// The session's sockets (for the admin UI's `socket_updated` on upgrade).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(crate) client: &'a crate::client::ClientState,
 }
 
