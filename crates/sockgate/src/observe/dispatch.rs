@@ -22,6 +22,7 @@ impl Observers {
     }
 
     /// Removes `observer` (the same `Arc`), if present.
+    #[cfg(feature = "admin")]
     pub(crate) fn remove(&mut self, observer: &Arc<dyn Observer>) {
         self.0
             .retain(|o| !std::ptr::addr_eq(Arc::as_ptr(o), Arc::as_ptr(observer)));

@@ -84,6 +84,7 @@ impl SocketIo {
         &self.registry.shared.config
     }
 
+    #[cfg(feature = "admin")]
     pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }

@@ -21,6 +21,7 @@ pub(crate) struct ServerShared {
     pub(crate) adapter_factory: AdapterFactory,
     /// Set by the admin UI's `instrument`: `fetch_sockets` answers then carry `data._admin`
     /// (client id and transport), as Node's instrumented servers' do.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(crate) admin_instrumented: std::sync::atomic::AtomicBool,
 }
 
