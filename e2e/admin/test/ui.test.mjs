@@ -9,7 +9,7 @@
 //
 // Without /usr/bin/chromium the test fails in CI (CI set) and is skipped elsewhere.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
@@ -59,8 +59,15 @@ test("log in, see the server and its client, list the socket, join a room and di
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  // The UI links Google's fonts and a CDN's icon font: nothing leaves 127.0.0.1.
-  await page.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
+  // The UI links Google's fonts and a CDN's icon font: nothing leaves 127.0.0.1. The icon
+  // font is answered from the pinned npm package @mdi/font, so buttons show their icons.
+  await page.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => {
+    const mdi = route.request().url().match(/\/npm\/@mdi\/font@[^/]+\/((?:css|fonts)\/[^?#]+)/);
+    if (!mdi) return route.abort();
+    const file = path.join(here, "..", "node_modules", "@mdi", "font", mdi[1]);
+    const type = file.endsWith(".css") ? "text/css" : file.endsWith(".woff2") ? "font/woff2" : "application/octet-stream";
+    return route.fulfill({ status: 200, contentType: type, body: readFileSync(file) });
+  });
   await page.goto(`${chat.url}/admin/`);
   try {
     await drive(page, alice);
@@ -95,6 +102,7 @@ async function drive(page, alice) {
   // Namespaces with their socket counts, from server_stats.
   assert.match(dashboard, /\/example\s+1/);
   assert.match(dashboard, /\/admin\s+1/);
+  await page.waitForTimeout(1500); // the charts' animations
   await page.screenshot({ path: path.join(artifacts, "admin-dashboard.png") });
 
   // Servers page: this server by its id.
