@@ -134,7 +134,7 @@ cluster_e2e() {
   "$ROOT/scripts/cluster-e2e.sh"
 }
 
-# (j) the official Socket.IO Admin UI (issue 12): its protocol, the real UI in Chromium, a mixed
+# (k) the official Socket.IO Admin UI (issue 12): its protocol, the real UI in Chromium, a mixed
 # cluster with a Node node running @socket.io/admin-ui; counted with the node e2e tests
 admin_e2e() {
   step "scripts/admin-e2e.sh"
@@ -148,6 +148,36 @@ admin_e2e() {
   NODE_PASS=$((NODE_PASS + ${pass:-0}))
   NODE_FAIL=$((NODE_FAIL + ${fail:-0}))
   return "$rc"
+}
+
+# (j) promtool for e2e/js/test/metrics.test.mjs (issue 12), which checks the chat example's
+# /metrics with `promtool check metrics`: Debian's prometheus package, installed when missing
+# (only its promtool is used; no Prometheus server is started)
+metrics_deps() {
+  step "promtool (Debian's prometheus package)"
+  if ! command -v promtool >/dev/null 2>&1; then
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+      command -v sudo >/dev/null 2>&1 || {
+        echo "promtool is missing and this is not root: install Debian's prometheus package" >&2
+        return 1
+      }
+      sudo="sudo -n"
+    fi
+    echo "installing prometheus (apt-get) for promtool..." >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    # A policy-rc.d answering 101 ("action forbidden") keeps the install from starting the
+    # package's Prometheus server; it is removed again if we created it.
+    local policy=/usr/sbin/policy-rc.d created=0 rc=0
+    if [ ! -e "$policy" ]; then
+      $sudo sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy" && created=1
+    fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold prometheus >/dev/null || rc=$?
+    [ "$created" -eq 1 ] && $sudo rm -f "$policy"
+    [ "$rc" -eq 0 ] || return 1
+  fi
+  promtool --version 2>&1 | head -1
 }
 
 # Runs a step, records a failure and carries on, so one run shows every problem.
@@ -170,6 +200,7 @@ main() {
     run rust_test
   fi
   run browser_deps
+  run metrics_deps
   if build_servers; then
     run node_e2e
   else

@@ -50,6 +50,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         builder = builder.write_coalescing(std::time::Duration::from_millis(ms));
     }
+    let metrics = std::env::args().any(|a| a == "--metrics");
+    if metrics {
+        builder = builder.observer(sockgate_metrics::Metrics::new());
+    }
     // The adapters made (one per namespace), to wait for their subscriptions before listening.
     let adapters: Arc<Mutex<Vec<Arc<ClassicAdapter>>>> = Arc::default();
     let redis = arg("redis");
@@ -93,9 +97,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let port = port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let observed = if metrics { " (metrics on)" } else { "" };
     match &redis {
-        Some(url) => println!("sockgate listening on http://127.0.0.1:{port} (redis {url})"),
-        None => println!("sockgate listening on http://127.0.0.1:{port}"),
+        Some(url) => {
+            println!("sockgate listening on http://127.0.0.1:{port} (redis {url}){observed}")
+        }
+        None => println!("sockgate listening on http://127.0.0.1:{port}{observed}"),
     }
     io.serve(listener).await?;
     Ok(())

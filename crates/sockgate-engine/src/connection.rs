@@ -73,6 +73,18 @@ impl<D: Send + Sync + 'static> Connection<D> {
         &self.data
     }
 
+    /// A `session` span (target `sockgate_engine::session`, level DEBUG) with this session's
+    /// id and transport: the WebSocket driver and each polling request run in one. Disabled
+    /// (and free) unless a subscriber enables that target at DEBUG.
+    pub fn span(&self) -> tracing::Span {
+        tracing::debug_span!(
+            target: "sockgate_engine::session",
+            "session",
+            sid = %self.sid,
+            transport = self.transport().as_str(),
+        )
+    }
+
     /// The transport in use now.
     pub fn transport(&self) -> TransportKind {
         self.state.lock().session.transport()

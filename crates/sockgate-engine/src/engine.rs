@@ -1,5 +1,8 @@
 //! The engine: the session table, request dispatch (routing itself is decided in `route`)
 //! and the handshake.
+//!
+//! One file because the session table, the request dispatch and the `Reporter` (settling
+//! closes) are one lock discipline over the same table.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +16,7 @@ use http_body::Body;
 use http_body_util::Full;
 use parking_lot::Mutex;
 use sockgate_proto::engine::{handshake_json, Session, SessionConfig, Sid, TransportKind};
+use tracing::Instrument;
 
 use crate::config::EngineConfig;
 use crate::connection::{Connection, Reporter};
@@ -251,9 +255,15 @@ impl<H: EngineHandler> Shared<H> {
                         websocket::upgrade(self, request, Some(connection))
                     }
                     SessionRoute::PollGet => {
-                        polling::get(&self, &connection, request.headers()).await
+                        polling::get(&self, &connection, request.headers())
+                            .instrument(connection.span())
+                            .await
                     }
-                    SessionRoute::PollPost => polling::post(&self, &connection, request).await,
+                    SessionRoute::PollPost => {
+                        polling::post(&self, &connection, request)
+                            .instrument(connection.span())
+                            .await
+                    }
                 }
             }
             Target::Handshake(transport) => {
@@ -271,7 +281,10 @@ impl<H: EngineHandler> Shared<H> {
                             "0{}",
                             handshake_json(connection.sid(), self.upgrades(), &self.session_config)
                         );
-                        self.handler.on_open(&connection);
+                        connection.span().in_scope(|| {
+                            tracing::debug!(target: "sockgate_engine::session", "session opened");
+                            self.handler.on_open(&connection);
+                        });
                         Ok(polling::text_response(Bytes::from(body)))
                     }
                     // The session itself opens once the 101 is sent (see `websocket::upgrade`).
@@ -364,7 +377,10 @@ impl<H: EngineHandler> Reporter<H::Data> for Shared<H> {
             self.sessions.lock().remove(&connection.sid());
         }
         if let Some(reason) = report {
-            self.handler.on_close(connection, reason);
+            connection.span().in_scope(|| {
+                tracing::debug!(target: "sockgate_engine::session", %reason, "session closed");
+                self.handler.on_close(connection, reason);
+            });
         }
     }
 

@@ -1,4 +1,7 @@
 //! Acknowledgements in both directions.
+//!
+//! One file because the ack table, the futures that wait on it and the senders that answer
+//! share the entries' life cycle (an entry dies with its waiter).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -194,11 +197,15 @@ impl<T: FromAck> AckFuture<T> {
         let forget = ForgetOnDrop { socket, id };
         AckFuture {
             inner: Box::pin(async move {
-                let _forget = forget;
+                let forget = forget;
                 match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(payload)) => Ok(payload),
                     Ok(Err(_)) => Err(AckError::Disconnected),
-                    Err(_) => Err(AckError::Timeout),
+                    Err(_) => {
+                        let socket = &forget.socket;
+                        socket.ns.observe(|o, ns| o.ack_timed_out(ns, Some(socket)));
+                        Err(AckError::Timeout)
+                    }
                 }
             }),
             _marker: std::marker::PhantomData,

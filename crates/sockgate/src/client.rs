@@ -1,5 +1,9 @@
 //! One Engine.IO connection as Socket.IO sees it: its decoder and its sockets, one per
 //! namespace joined.
+//!
+//! One file because the decoding, the dispatch of each packet type and the CONNECT sequence
+//! share the connection's private state (`ClientState`, the partial packet) and its ordering
+//! rules (register first, check after).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -413,7 +417,19 @@ async fn connect(
     } else {
         let _ = socket.send_packet(Packet::connect(nsp, Some(reply)));
     }
+    // Entered after the last await: a span guard must not live across one.
+    let traced = socket.clone();
+    let _entered = traced.span().enter();
+    tracing::debug!(target: "sockgate::socket", recovered, "socket connected");
     if let Some(handler) = &ns.connect_handler {
+        let span = tracing::debug_span!(
+            target: "sockgate::event",
+            "event",
+            ns = nsp,
+            sid = %id,
+            event = "connection",
+        );
+        let _entered = span.enter();
         handler.call(
             SocketRef(socket),
             MessageParts {

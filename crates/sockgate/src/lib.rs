@@ -114,6 +114,31 @@
 //! included) are advertised and used as that bound, because JavaScript clients' timers
 //! overflow past 2^31 − 1 ms.
 //!
+//! # Observing a server: metrics, admin tools, logs
+//!
+//! An [`observe::Observer`] registered with `observer(..)` on the builder or the gateway
+//! options is told what the server does (sessions, sockets, packets with their sizes, rooms,
+//! broadcasts, drops, ack timeouts, recoveries, handler failures and durations, adapter
+//! requests); without one, each hook is one length check. The `sockgate-metrics` crate is
+//! such an observer, with a Prometheus endpoint.
+//!
+//! Logs and spans go through `tracing`. The spans nest as `session` > `socket` > `event`,
+//! all at DEBUG, each with its ids as fields, and a handler's future stays in its event's span
+//! when it waits:
+//!
+//! | target | level | what |
+//! |---|---|---|
+//! | `sockgate_engine::session` | DEBUG | span `session{sid, transport}` around a WebSocket's task and each polling request; events `session opened`, `session closed{reason}` |
+//! | `sockgate::socket` | DEBUG | span `socket{ns, sid, session}` (also [`Socket::span`], to parent your own spans); events `socket connected{recovered}`, `socket disconnected{reason}`; ERROR: a disconnect callback panicked |
+//! | `sockgate::event` | DEBUG | span `event{ns, sid, event, ack}` around every handler of an incoming event (`event = "connection"` for the connect handler) |
+//! | `sockgate::handler` | WARN / ERROR | an extractor rejected a message, a handler returned an error (WARN); a handler panicked (ERROR) |
+//! | `sockgate::client`, `sockgate_engine::*` | DEBUG | protocol violations and transport faults, with the session id |
+//!
+//! `RUST_LOG=sockgate=debug` turns them all on (an `EnvFilter` target matches by prefix, so
+//! `sockgate` also covers `sockgate_engine`); `RUST_LOG=sockgate::event=debug` only the event
+//! spans. A span is created only if its target and level are enabled, and a socket keeps its
+//! span only then: with tracing off, spans cost a callsite check and no memory.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |

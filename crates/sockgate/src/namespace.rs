@@ -1,4 +1,8 @@
 //! Namespaces: the sockets of one name, their adapter, connect handler and middlewares.
+//!
+//! One file because `Namespace` is both the server's namespace and the adapter's
+//! `LocalNamespace` (the fan-out), and `NamespaceRef` is its public face: splitting them
+//! would expose the private socket map across modules.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -477,7 +481,10 @@ impl NamespaceRef {
     /// How many servers serve this namespace, this one included (Node's
     /// `adapter.serverCount()`); 1 without a cluster adapter.
     pub async fn server_count(&self) -> usize {
-        self.0.adapter().server_count().await
+        let timer = crate::operators::AdapterTimer::start(&self.0);
+        let count = self.0.adapter().server_count().await;
+        timer.finish(&self.0, "server_count", true);
+        count
     }
 
     /// Called for every socket of this namespace that disconnects.

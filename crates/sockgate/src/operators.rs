@@ -136,11 +136,13 @@ impl BroadcastOperators {
                     },
                 ));
             });
+            let timer = AdapterTimer::start(&self.ns);
             expected += self
                 .ns
                 .adapter()
                 .broadcast_with_ack_remote(packet, self.opts.clone(), on_ack)
                 .await;
+            timer.finish(&self.ns, "broadcast_with_ack", true);
         }
         drop(tx);
 
@@ -153,7 +155,11 @@ impl BroadcastOperators {
         while responses.answers.len() < expected {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(answer)) => responses.answers.push(answer),
-                Ok(None) | Err(_) => break,
+                Ok(None) => break,
+                Err(_) => {
+                    self.ns.observe(|o, ns| o.ack_timed_out(ns, None));
+                    break;
+                }
             }
         }
         let answered: HashSet<Sid> = responses.answers.iter().filter_map(|(s, _)| *s).collect();
@@ -169,7 +175,9 @@ impl BroadcastOperators {
     /// all answer in time, the adapter logs it and this returns what it has (at least this
     /// node's sockets); use [`BroadcastOperators::try_fetch_sockets`] to get the error.
     pub async fn fetch_sockets(self) -> Vec<RemoteSocket> {
+        let timer = AdapterTimer::start(&self.ns);
         let details = self.ns.adapter().fetch_sockets(self.opts.clone()).await;
+        timer.finish(&self.ns, "fetch_sockets", true);
         self.remote_sockets(details)
     }
 
@@ -177,12 +185,10 @@ impl BroadcastOperators {
     /// or do not all answer within the adapter's request timeout (see
     /// [`sockgate_core::AdapterError`] for what to do).
     pub async fn try_fetch_sockets(self) -> Result<Vec<RemoteSocket>, sockgate_core::AdapterError> {
-        let details = self
-            .ns
-            .adapter()
-            .try_fetch_sockets(self.opts.clone())
-            .await?;
-        Ok(self.remote_sockets(details))
+        let timer = AdapterTimer::start(&self.ns);
+        let details = self.ns.adapter().try_fetch_sockets(self.opts.clone()).await;
+        timer.finish(&self.ns, "fetch_sockets", details.is_ok());
+        Ok(self.remote_sockets(details?))
     }
 
     fn remote_sockets(&self, details: Vec<SocketDetails>) -> Vec<RemoteSocket> {
@@ -212,11 +218,14 @@ impl BroadcastOperators {
             .flags
             .timeout
             .unwrap_or(self.ns.server().config.ack_timeout);
+        let timer = AdapterTimer::start(&self.ns);
         let answers = self
             .ns
             .adapter()
             .server_side_emit_with_ack(data, timeout)
-            .await?;
+            .await;
+        timer.finish(&self.ns, "server_side_emit_with_ack", answers.is_ok());
+        let answers = answers?;
         Ok(AckResponses {
             expected: answers.len(),
             missing: Vec::new(),
@@ -237,12 +246,40 @@ impl BroadcastOperators {
 
     /// Makes every matching socket join `rooms`.
     pub fn sockets_join<R: IntoRooms>(self, rooms: R) {
-        self.ns.adapter().add_sockets(self.opts, rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        let local = self.observed_locals();
+        self.ns.adapter().add_sockets(self.opts, rooms.clone());
+        for socket in local {
+            for room in &rooms {
+                self.ns.observe(|o, ns| o.room_joined(ns, &socket, room));
+            }
+        }
     }
 
     /// Makes every matching socket leave `rooms`.
     pub fn sockets_leave<R: IntoRooms>(self, rooms: R) {
-        self.ns.adapter().del_sockets(self.opts, rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        let local = self.observed_locals();
+        self.ns.adapter().del_sockets(self.opts, rooms.clone());
+        for socket in local {
+            for room in &rooms {
+                self.ns.observe(|o, ns| o.room_left(ns, &socket, room));
+            }
+        }
+    }
+
+    /// The local sockets this operator selects, when anything observes (for the room
+    /// callbacks of `sockets_join` / `sockets_leave`); nothing is looked up otherwise.
+    fn observed_locals(&self) -> Vec<Arc<crate::socket::Socket>> {
+        if !self.ns.is_observed() {
+            return Vec::new();
+        }
+        self.ns
+            .adapter()
+            .local_sockets(&self.opts)
+            .into_iter()
+            .filter_map(|sid| self.ns.socket(sid))
+            .collect()
     }
 
     /// Disconnects every matching socket (`close`: also close their connections).
@@ -319,5 +356,25 @@ struct ForgetBroadcastAcks<'a> {
 impl Drop for ForgetBroadcastAcks<'_> {
     fn drop(&mut self) {
         self.ns.forget_broadcast_acks(self.sids, self.id);
+    }
+}
+
+/// When an adapter request started, if anything observes the namespace.
+pub(crate) struct AdapterTimer(Option<std::time::Instant>);
+
+impl AdapterTimer {
+    pub(crate) fn start(ns: &Namespace) -> AdapterTimer {
+        AdapterTimer(ns.is_observed().then(std::time::Instant::now))
+    }
+
+    pub(crate) fn finish(self, ns: &Namespace, kind: &'static str, ok: bool) {
+        if let Some(started) = self.0 {
+            let request = crate::observe::AdapterRequestEvent {
+                kind,
+                latency: started.elapsed(),
+                ok,
+            };
+            ns.observe(|o, view| o.adapter_request(view, &request));
+        }
     }
 }

@@ -110,7 +110,13 @@ pub struct Socket {
     /// Typed per-socket values that are not serialized (use `set_data` for what must travel
     /// with `fetch_sockets` and recovery).
     pub extensions: Extensions,
+    /// The `socket` span, only while a subscriber wanted it at creation: an idle socket pays
+    /// one pointer for it otherwise.
+    span: Option<Box<tracing::Span>>,
 }
+
+/// The span of a socket whose span was disabled.
+static NO_SPAN: tracing::Span = tracing::Span::none();
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,9 +139,6 @@ impl Socket {
         data: Value,
     ) -> Socket {
         Socket {
-            id,
-            ns,
-            conn,
             handshake,
             pid,
             recovered,
@@ -151,7 +154,28 @@ impl Socket {
             acks: Mutex::new(AckTable::default()),
             data: Mutex::new(data),
             extensions: Extensions::new(),
+            span: {
+                let span = tracing::debug_span!(
+                    target: "sockgate::socket",
+                    "socket",
+                    ns = ns_name_of(&ns),
+                    sid = %id,
+                    session = %conn.sid(),
+                );
+                (!span.is_disabled()).then(|| Box::new(span))
+            },
+            id,
+            ns,
+            conn,
         }
+    }
+
+    /// The `socket` span (target `sockgate::socket`, level DEBUG, fields `ns`, `sid` and
+    /// `session`, the Engine.IO id): its events and handlers run in it. Use it as the parent
+    /// of your own spans for this socket; disabled when tracing was off for that target when
+    /// the socket connected.
+    pub fn span(&self) -> &tracing::Span {
+        self.span.as_deref().unwrap_or(&NO_SPAN)
     }
 
     /// The socket id.
@@ -553,6 +577,8 @@ impl Socket {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        let _entered = self.span().enter();
+        tracing::debug!(target: "sockgate::socket", %reason, "socket disconnected");
         self.left.store(true, Ordering::Release);
         let this = SocketRef(self.clone());
         for callback in std::mem::take(&mut *self.disconnecting.lock()) {
@@ -587,6 +613,16 @@ impl Socket {
     }
 
     pub(crate) fn dispatch(self: &Arc<Self>, parts: MessageParts) {
+        let span = tracing::debug_span!(
+            target: "sockgate::event",
+            parent: self.span(),
+            "event",
+            ns = self.ns_name(),
+            sid = %self.id,
+            event = %parts.event,
+            ack = parts.ack_id,
+        );
+        let _entered = span.enter();
         // `on_any` handlers borrow the message: their extractors copy only what they take.
         let any: Vec<BoxedMessageHandler> = self.any_handlers.read().clone();
         for handler in any {
@@ -603,6 +639,11 @@ impl Socket {
             None => tracing::trace!(socket = %self.id, event = %parts.event, "no handler"),
         }
     }
+}
+
+/// The namespace's name, for the span built before the socket exists.
+fn ns_name_of(ns: &Namespace) -> &str {
+    ns.name()
 }
 
 /// Runs user code, logging a panic instead of unwinding into the server.

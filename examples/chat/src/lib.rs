@@ -38,7 +38,7 @@ pub fn gateways_with(
     admin: Option<sockgate::admin::AdminOptions>,
 ) -> Result<Gateways, GatewayError> {
     let gateway = ExampleGateway;
-    let mut options = gateway.options();
+    let mut options = gateway.options().observer(metrics().clone());
     match ClientBundle::locate() {
         Ok(bundle) => options.server.serve_client = Some(bundle),
         Err(error) => tracing::warn!(%error, "the chat page needs the browser client"),
@@ -53,16 +53,26 @@ pub fn gateways_with(
     app.gateway_with_options(gateway, options).build()
 }
 
-/// The whole application: the chat page at `/` and the gateways on the same port.
+/// The whole application: the chat page at `/`, the Prometheus metrics at `/metrics` and the
+/// gateways on the same port.
 pub fn router(gateways: &Gateways) -> Router {
     router_with_admin_ui(gateways, None)
 }
 
 /// [`router`] also serving the Admin UI from `ui_dir` at `/admin/` ([`admin::ui_routes`]).
 pub fn router_with_admin_ui(gateways: &Gateways, ui_dir: Option<std::path::PathBuf>) -> Router {
-    let mut router = Router::new().route("/", get(|| async { Html(PAGE) }));
+    let mut router = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route_service("/metrics", metrics().service());
     if let Some(dir) = ui_dir {
         router = router.merge(admin::ui_routes(dir));
     }
     router.layer(gateways.layer())
+}
+
+/// The process's metrics, observed on every gateway built by [`gateways_on`] (one set per
+/// process, as a scrape endpoint expects).
+pub fn metrics() -> &'static sockgate_metrics::Metrics {
+    static METRICS: std::sync::OnceLock<sockgate_metrics::Metrics> = std::sync::OnceLock::new();
+    METRICS.get_or_init(sockgate_metrics::Metrics::new)
 }

@@ -1,6 +1,7 @@
 //! The HTTP side of a WebSocket: checking the upgrade request, answering 101, and the task
 //! that waits for hyper to hand the connection over.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use http_body_util::Full;
 use hyper::upgrade::OnUpgrade;
 use sockgate_proto::engine::{handshake_json, CloseReason, Frame, TransportKind};
 use sockgate_proto::ws;
+use tracing::Instrument;
 
 use super::driver::Driver;
 use super::socket::Socket;
@@ -65,16 +67,24 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
     let info = Arc::new(RequestInfo::from_parts(&parts, shared.config.trust_proxy));
     // The connection's place under `max_connections` moves to the WebSocket's task. Without a
     // cap the task is the driver's future alone (an idle socket's memory is mostly that task).
+    let span = tracing::debug_span!(
+        target: "sockgate_engine::session",
+        "session",
+        sid = tracing::field::Empty,
+        transport = "websocket",
+    );
+    if let Some(connection) = &connection {
+        span.record("sid", tracing::field::display(connection.sid()));
+    }
     match parts.extensions.remove::<ConnectionSlot>() {
-        None => {
-            tokio::spawn(run_upgraded(shared, on_upgrade, connection, refused, info));
-        }
-        Some(slot) => {
-            tokio::spawn(async move {
-                run_upgraded(shared, on_upgrade, connection, refused, info).await;
-                drop(slot);
-            });
-        }
+        None => spawn_in(
+            span,
+            run_upgraded(shared, on_upgrade, connection, refused, info),
+        ),
+        Some(slot) => spawn_in(span, async move {
+            run_upgraded(shared, on_upgrade, connection, refused, info).await;
+            drop(slot);
+        }),
     }
 
     let mut response = Response::new(Full::new(Bytes::new()));
@@ -86,6 +96,16 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     Ok(response)
+}
+
+/// Spawns a WebSocket's task, in `span` when tracing enabled it: a disabled span is dropped
+/// here, so the task of an idle socket carries no span.
+fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + Send + 'static) {
+    if span.is_disabled() {
+        tokio::spawn(task);
+    } else {
+        tokio::spawn(task.instrument(span));
+    }
 }
 
 /// The task of one WebSocket: waits for the upgrade, then runs the driver. The driver is built
@@ -123,6 +143,7 @@ async fn run_upgraded<H: EngineHandler>(
         None => {
             let connection = shared.open(TransportKind::WebSocket, info);
             connection.set_ws_attached(true);
+            tracing::Span::current().record("sid", tracing::field::display(connection.sid()));
             connection
         }
     };
@@ -168,6 +189,7 @@ pub(super) fn opened<H: EngineHandler>(
         connection.settle();
         return false;
     }
+    tracing::debug!(target: "sockgate_engine::session", "session opened");
     shared.handler.on_open(connection);
     true
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::deliver::deliver;
 use super::exception::{ExceptionContext, FilterChain, WsException};
 use super::extract::GatewayContext;
-use super::response::IntoWsReply;
+use super::response::{IntoWsReply, Reply};
 use crate::handler::{FromMessageParts, HandlerOutput, HandlerScope, HasReceiver, MessageParts};
 use crate::socket::SocketRef;
 
@@ -119,7 +119,15 @@ impl<G: Send + Sync + 'static> FromMessageParts<GatewayScope<G>> for Arc<G> {
 
 /// A gateway handler's return value is its reply (see [`IntoWsReply`]).
 impl<G: Send + Sync + 'static, R: IntoWsReply> HandlerOutput<GatewayScope<G>> for R {
-    fn finish(self, _: &SocketRef, _: &str, scope: GatewayScope<G>) {
-        deliver(self.into_reply(), scope);
+    fn finish(self, socket: &SocketRef, event: &str, scope: GatewayScope<G>) {
+        let reply = self.into_reply();
+        if matches!(reply, Reply::Exception(_)) {
+            crate::observe::handler_failed(
+                socket,
+                event,
+                crate::observe::HandlerFailureKind::Errored,
+            );
+        }
+        deliver(reply, scope);
     }
 }

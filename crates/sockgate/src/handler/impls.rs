@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 
 use super::MessageParts;
 use super::{marker, run_future, FromMessageParts, HandlerOutput, HandlerScope, MessageHandler};
+use crate::observe::{self, HandlerFailureKind, HandlerTimer};
 use crate::socket::SocketRef;
 
 /// A scope holding a value handlers may borrow as their first argument (a gateway).
@@ -45,10 +46,12 @@ fn extract<S: HandlerScope, E: ExtractAll<S>>(
     match extracted {
         Ok(Ok(values)) => Some((values, scope)),
         Ok(Err(rejection)) => {
+            observe::handler_failed(socket, &parts.event, HandlerFailureKind::Rejected);
             scope.rejected(socket, parts, rejection);
             None
         }
         Err(panic) => {
+            observe::handler_failed(socket, &parts.event, HandlerFailureKind::Panicked);
             scope.panicked(socket, &parts.event, panic);
             None
         }
@@ -61,10 +64,15 @@ where
     S: HandlerScope,
     R: HandlerOutput<S>,
 {
+    let timer = HandlerTimer::start(&socket);
     match std::panic::catch_unwind(AssertUnwindSafe(|| call(&scope))) {
         Ok(output) => output.finish(&socket, &parts.event, scope),
-        Err(panic) => scope.panicked(&socket, &parts.event, panic),
+        Err(panic) => {
+            observe::handler_failed(&socket, &parts.event, HandlerFailureKind::Panicked);
+            scope.panicked(&socket, &parts.event, panic);
+        }
     }
+    timer.finish(&socket, &parts.event);
 }
 
 /// Runs a handler that returns a future: polled once right away (see [`run_future`]).
@@ -78,9 +86,14 @@ fn run_async<S, Fut, R>(
     Fut: Future<Output = R> + Send + 'static,
     R: HandlerOutput<S>,
 {
+    let timer = HandlerTimer::start(&socket);
     let future = match std::panic::catch_unwind(AssertUnwindSafe(call)) {
         Ok(future) => future,
-        Err(panic) => return scope.panicked(&socket, &parts.event, panic),
+        Err(panic) => {
+            observe::handler_failed(&socket, &parts.event, HandlerFailureKind::Panicked);
+            scope.panicked(&socket, &parts.event, panic);
+            return timer.finish(&socket, &parts.event);
+        }
     };
     // Only the event name outlives the call (for the report): the payload is not copied.
     let event = match parts {
@@ -91,8 +104,12 @@ fn run_async<S, Fut, R>(
         let result: Result<R, Box<dyn Any + Send>> = AssertUnwindSafe(future).catch_unwind().await;
         match result {
             Ok(output) => output.finish(&socket, &event, scope),
-            Err(panic) => scope.panicked(&socket, &event, panic),
+            Err(panic) => {
+                observe::handler_failed(&socket, &event, HandlerFailureKind::Panicked);
+                scope.panicked(&socket, &event, panic);
+            }
         }
+        timer.finish(&socket, &event);
     });
 }
 

@@ -298,6 +298,12 @@ pub(crate) fn run_future(future: impl Future<Output = ()> + Send + 'static) {
     }));
     let mut cx = Context::from_waker(Waker::noop());
     if future.as_mut().poll(&mut cx).is_pending() {
-        tokio::spawn(future);
+        // The rest of the handler runs in the span it started in (its event's).
+        let span = tracing::Span::current();
+        if span.is_disabled() {
+            tokio::spawn(future);
+        } else {
+            tokio::spawn(tracing::Instrument::instrument(future, span));
+        }
     }
 }

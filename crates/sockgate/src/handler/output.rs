@@ -22,6 +22,11 @@ impl HandlerOutput for () {
 impl<E: Into<HandlerError> + Send + 'static> HandlerOutput for Result<(), E> {
     fn finish(self, socket: &SocketRef, event: &str, _scope: ()) {
         if let Err(error) = self {
+            crate::observe::handler_failed(
+                socket,
+                event,
+                crate::observe::HandlerFailureKind::Errored,
+            );
             let error = error.into();
             tracing::warn!(socket = %socket.id(), event, %error, "handler returned an error");
         }

@@ -92,3 +92,38 @@ impl NamespaceSlots {
         NamespaceSlots((0..observers.len()).map(|_| OnceLock::new()).collect())
     }
 }
+
+/// Tells `socket`'s observers that a handler of `event` failed.
+pub(crate) fn handler_failed(
+    socket: &crate::socket::Socket,
+    event: &str,
+    kind: super::HandlerFailureKind,
+) {
+    let failure = super::HandlerFailure {
+        socket,
+        event,
+        kind,
+    };
+    socket.ns.observe(|o, ns| o.handler_failed(ns, &failure));
+}
+
+/// When a handler started, if anything observes its namespace (no clock read otherwise).
+pub(crate) struct HandlerTimer(Option<std::time::Instant>);
+
+impl HandlerTimer {
+    #[inline]
+    pub(crate) fn start(socket: &crate::socket::Socket) -> HandlerTimer {
+        HandlerTimer(socket.ns.is_observed().then(std::time::Instant::now))
+    }
+
+    /// The handler of `event` completed (returned, its future ended, or it panicked).
+    #[inline]
+    pub(crate) fn finish(self, socket: &crate::socket::Socket, event: &str) {
+        if let Some(started) = self.0 {
+            let duration = started.elapsed();
+            socket
+                .ns
+                .observe(|o, ns| o.handler_finished(ns, event, duration));
+        }
+    }
+}

@@ -82,8 +82,8 @@ use sockgate_proto::socketio::Packet;
 pub use sockgate_engine::{CloseReason, TransportKind};
 pub use sockgate_proto::socketio::PacketType;
 
-pub(crate) use dispatch::NamespaceSlots;
 pub use dispatch::Observers;
+pub(crate) use dispatch::{handler_failed, HandlerTimer, NamespaceSlots};
 
 use crate::reason::DisconnectReason;
 use crate::socket::{Socket, SocketRef};
@@ -358,14 +358,17 @@ pub enum HandlerFailureKind {
     Rejected,
     /// The handler panicked (caught; the server goes on).
     Panicked,
+    /// The handler returned an error (a plain server's `Err`, a gateway's exception).
+    Errored,
 }
 
 impl HandlerFailureKind {
-    /// `"rejected"` or `"panicked"` (label values).
+    /// `"rejected"`, `"panicked"` or `"errored"` (label values).
     pub fn as_str(self) -> &'static str {
         match self {
             HandlerFailureKind::Rejected => "rejected",
             HandlerFailureKind::Panicked => "panicked",
+            HandlerFailureKind::Errored => "errored",
         }
     }
 }
@@ -386,8 +389,9 @@ pub struct HandlerFailure<'a> {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct AdapterRequestEvent {
-    /// `"fetch_sockets"`, `"server_side_emit"` (with ack), `"server_count"` or
-    /// `"broadcast_with_ack"`.
+    /// `"fetch_sockets"`, `"server_side_emit_with_ack"`, `"server_count"` or
+    /// `"broadcast_with_ack"` (the remote part of a broadcast with acks: until the other
+    /// servers said how many answers to expect).
     pub kind: &'static str,
     /// From the call to its answer.
     pub latency: Duration,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::extract::Data;
@@ -130,6 +130,37 @@ impl Observer for Recorder {
     fn dropped(&self, ns: &ObservedNamespace<'_>, drop: &DropEvent<'_>) {
         self.push(format!("dropped {} {}", ns.name(), drop.reason.as_str()));
     }
+    fn ack_timed_out(&self, ns: &ObservedNamespace<'_>, socket: Option<&Socket>) {
+        self.push(format!("ack_timed_out {} {}", ns.name(), socket.is_some()));
+    }
+    fn recovery(&self, ns: &ObservedNamespace<'_>, succeeded: bool) {
+        self.push(format!("recovery {} {succeeded}", ns.name()));
+    }
+    fn handler_failed(&self, ns: &ObservedNamespace<'_>, failure: &HandlerFailure<'_>) {
+        self.push(format!(
+            "handler_failed {} {} {}",
+            ns.name(),
+            failure.event,
+            failure.kind.as_str()
+        ));
+    }
+    fn handler_finished(&self, ns: &ObservedNamespace<'_>, event: &str, duration: Duration) {
+        // Only the "slow" handler's duration is asserted: it sleeps 30 ms.
+        let slow = if event == "slow" {
+            format!(" slow={}", duration >= Duration::from_millis(30))
+        } else {
+            String::new()
+        };
+        self.push(format!("handler_finished {} {event}{slow}", ns.name()));
+    }
+    fn adapter_request(&self, ns: &ObservedNamespace<'_>, request: &AdapterRequestEvent) {
+        self.push(format!(
+            "adapter_request {} {} {}",
+            ns.name(),
+            request.kind,
+            request.ok
+        ));
+    }
 }
 
 fn server(recorder: &Arc<Recorder>) -> SocketIo {
@@ -173,6 +204,7 @@ async fn a_session_of_one_socket_calls_each_callback_once_in_order() {
         "received / Connect None 2 socket=false args=[]",
         "socket_connected / rooms=1",
         r#"sent / Connect None 32"#,
+        "handler_finished / connection",
         r#"received / Event Some("hello") 17 socket=true args=["ann"]"#,
         "room_joined / room",
         r#"data / {"name":"ann"}"#,
@@ -182,6 +214,7 @@ async fn a_session_of_one_socket_calls_each_callback_once_in_order() {
         r#"sent / Event Some("all") 11"#,
         r#"broadcast / Some("all") 1 11"#,
         "room_left / room",
+        "handler_finished / hello",
         "received / Disconnect None 2 socket=true args=[]",
         "socket_disconnected / client namespace disconnect",
         "session_closed websocket transport close",
@@ -275,4 +308,92 @@ fn a_slot_holding_another_type_gives_none_without_calling_init() {
     assert_eq!(ns.cached(|_| 7u32), Some(&7));
     assert_eq!(ns.cached(|_| 8u32), Some(&7));
     assert_eq!(ns.cached::<String>(|_| unreachable!()), None);
+}
+
+#[tokio::test]
+async fn handlers_acks_recovery_operators_and_adapter_requests_are_reported() {
+    let recorder = Arc::new(Recorder::default());
+    let io = SocketIo::builder()
+        .observer_arc(recorder.clone())
+        .connection_state_recovery(crate::RecoveryConfig::default())
+        .build();
+    io.ns("/", |socket: SocketRef| {
+        socket.on("number", |Data(_n): Data<u32>| {});
+        socket.on("boom", || -> () { panic!("boom") });
+        socket.on("fails", || -> crate::handler::HandlerResult {
+            Err("no".into())
+        });
+        socket.on("slow", || async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        });
+        socket.on("unanswered", |socket: SocketRef| async move {
+            let answer = socket
+                .timeout(Duration::from_millis(20))
+                .emit_with_ack::<Value, _>("question", ())
+                .await;
+            assert!(matches!(answer, Err(crate::AckError::Timeout)));
+            let all = socket
+                .namespace()
+                .broadcast()
+                .timeout(Duration::from_millis(20))
+                .emit_with_ack("question", ())
+                .await
+                .unwrap();
+            assert_eq!(all.missing.len(), 1);
+            socket.namespace().broadcast().sockets_join("club");
+            socket.namespace().broadcast().sockets_leave("club");
+            let fetched = socket.namespace().broadcast().fetch_sockets().await;
+            assert_eq!(fetched.len(), 1);
+            assert_eq!(socket.namespace().server_count().await, 1);
+            socket.emit("done", ()).unwrap();
+        });
+    });
+    let client = TestClient::connect(&io).await.unwrap();
+    // An unknown session: the recovery fails and the socket connects anew.
+    let socket = client
+        .socket("/", Some(json!({ "pid": "nope", "offset": "nope" })))
+        .await
+        .unwrap();
+    for event in ["number", "boom", "fails", "slow"] {
+        socket.emit(event, "text").unwrap();
+    }
+    socket.emit("unanswered", ()).unwrap();
+    socket
+        .wait_for("done", Duration::from_secs(2))
+        .await
+        .unwrap();
+    recorder.wait_for("handler_finished / slow slow=true").await;
+    recorder.wait_for("handler_finished / unanswered").await;
+
+    let interesting = |l: &String| {
+        ["recovery", "handler_", "ack_", "adapter_", "room_"]
+            .iter()
+            .any(|p| l.starts_with(p))
+    };
+    let mut recorded: Vec<String> = recorder.lines().into_iter().filter(interesting).collect();
+    // The slow handler ends while the others run: compare it apart.
+    let slow = recorded
+        .iter()
+        .position(|l| l == "handler_finished / slow slow=true")
+        .unwrap();
+    recorded.remove(slow);
+    let expected = [
+        "recovery / false",
+        "handler_finished / connection",
+        // The extractor refused a string for a `u32`: the handler was not called.
+        "handler_failed / number rejected",
+        "handler_failed / boom panicked",
+        "handler_finished / boom",
+        "handler_failed / fails errored",
+        "handler_finished / fails",
+        "ack_timed_out / true",
+        "adapter_request / broadcast_with_ack true",
+        "ack_timed_out / false",
+        "room_joined / club",
+        "room_left / club",
+        "adapter_request / fetch_sockets true",
+        "adapter_request / server_count true",
+        "handler_finished / unanswered",
+    ];
+    assert_eq!(recorded, expected);
 }
