@@ -161,3 +161,35 @@ async fn an_upgrade_from_polling_is_reported_as_socket_updated() {
         assert_eq!(update.args[0]["data"], json!({"name": "alice"}));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_logins_is_refused_and_a_right_one_still_gets_in() {
+    let hash = hash_password("pw").unwrap();
+    let io = server(AdminOptions::new(AdminAuth::basic("admin", hash).unwrap()));
+    let mut attempts = Vec::new();
+    for i in 0..20 {
+        let io = io.clone();
+        attempts.push(tokio::spawn(async move {
+            let client = TestClient::connect(&io).await.unwrap();
+            let refused = client
+                .socket(
+                    "/admin",
+                    Some(json!({"username": "admin", "password": format!("wrong{i}")})),
+                )
+                .await;
+            matches!(refused, Err(sockgate::testing::TestError::Refused(_)))
+        }));
+    }
+    let client = TestClient::connect(&io).await.unwrap();
+    let admin = client
+        .socket(
+            "/admin",
+            Some(json!({"username": "admin", "password": "pw"})),
+        )
+        .await
+        .expect("the right password gets in while wrong ones queue");
+    admin.wait_for("config", WAIT).await.unwrap();
+    for attempt in attempts {
+        assert!(attempt.await.unwrap(), "every wrong password is refused");
+    }
+}

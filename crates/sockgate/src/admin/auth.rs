@@ -8,6 +8,9 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::{sessions, Admin, NewSession};
+
+/// Password checks running at once, per admin namespace.
+pub(super) const MAX_CONCURRENT_CHECKS: usize = 2;
 use crate::namespace::MiddlewareError;
 use crate::SocketRef;
 
@@ -114,7 +117,12 @@ pub(super) async fn authenticate(
     if let (Some(user), Some(password)) = (given_user, given_password) {
         if user == username {
             let password = password.to_owned();
-            // bcrypt costs tens of milliseconds of CPU by design: not on a runtime thread.
+            // bcrypt costs tens of milliseconds of CPU by design: not on a runtime thread,
+            // and at most `MAX_CONCURRENT_CHECKS` at once, so a flood of logins queues
+            // instead of taking every core from the server's clients.
+            let Ok(_permit) = admin.password_checks.acquire().await else {
+                return Err(MiddlewareError::new("invalid credentials"));
+            };
             let matches = tokio::task::spawn_blocking(move || {
                 bcrypt::verify(password, &password_hash).unwrap_or(false)
             })

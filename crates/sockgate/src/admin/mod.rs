@@ -32,7 +32,8 @@
 //! What the namespace does, as Node's does:
 //!
 //! - **Authentication**: [`AdminAuth::basic`] checks `auth.username` and `auth.password`
-//!   against a bcrypt hash (off the runtime's threads); a wrong pair is refused with a
+//!   against a bcrypt hash (off the runtime's threads, two checks at a time so that a flood
+//!   of logins queues instead of taking every core); a wrong pair is refused with a
 //!   `connect_error` "invalid credentials". A login gets a `session` event with a session id
 //!   that later connections send as `auth.sessionId` instead (the UI does on reload).
 //!   Sessions live 24 hours, at most 1024 at once. [`AdminAuth::None`] must be said
@@ -159,6 +160,7 @@ pub(crate) struct Admin {
     hostname: String,
     started: Instant,
     tasks_started: std::sync::atomic::AtomicBool,
+    password_checks: tokio::sync::Semaphore,
 }
 
 impl Admin {
@@ -179,6 +181,7 @@ impl Admin {
             hostname,
             started: Instant::now(),
             tasks_started: Default::default(),
+            password_checks: tokio::sync::Semaphore::new(auth::MAX_CONCURRENT_CHECKS),
             options,
         })
     }
