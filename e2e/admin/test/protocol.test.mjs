@@ -223,6 +223,8 @@ describe("development-mode events and aggregated counts", () => {
     socket.emit("join", "/example", "lobby", bob.id);
     const joined = await sawEvent((e) => e[0] === "room_joined" && e[2] === "lobby", "room_joined");
     assert.deepEqual(joined.slice(1, 4), ["/example", "lobby", bob.id]);
+    await sleep(300);
+    assert.equal(events.filter((e) => e[0] === "room_joined" && e[2] === "lobby").length, 1, "reported once");
 
     // bob leaves: socket_disconnected with the reason, then room_left for its rooms.
     const bobId = bob.id;

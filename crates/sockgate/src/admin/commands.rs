@@ -4,9 +4,10 @@
 //! A malformed command (wrong types, missing namespace) is logged at `debug` and ignored,
 //! as Node ignores a command for a filter that matches nobody.
 //!
-//! A join or leave applied through the adapter does not pass through `Socket::join`, so the
-//! server's `room_joined` / `room_left` hooks do not see it; in development mode the command
-//! fetches its targets first (from every node) and reports the rooms that changed itself.
+//! `sockets_join` / `sockets_leave` fire the room hooks for this node's sockets only: another
+//! node's adapter applies the operation to its index directly. So in development mode the
+//! command fetches its targets first (from every node) and reports the rooms that changed
+//! for the sockets of other nodes itself.
 
 use std::sync::Arc;
 
@@ -86,7 +87,14 @@ async fn rooms_command(
         RoomOp::Join => "room_joined",
         RoomOp::Leave => "room_left",
     };
+    let local = io.of(&nsp);
     for socket in before {
+        if local
+            .as_ref()
+            .is_some_and(|ns| ns.get_socket(socket.id()).is_some())
+        {
+            continue; // reported by this node's room hooks
+        }
         let was_in = socket.rooms().iter().any(|r| **r == *room);
         if was_in == (op == RoomOp::Leave) {
             admin.queue.push(
