@@ -153,7 +153,23 @@ deploy_e2e() {
   return "$rc"
 }
 
-# (k) promtool for e2e/js/test/metrics.test.mjs (issue 12), which checks the chat example's
+# (k) the official Socket.IO Admin UI (issue 12): its protocol, the real UI in Chromium, a mixed
+# cluster with a Node node running @socket.io/admin-ui; counted with the node e2e tests
+admin_e2e() {
+  step "scripts/admin-e2e.sh"
+  local log rc=0 pass fail
+  log="$(mktemp)"
+  "$ROOT/scripts/admin-e2e.sh" 2>&1 | tee "$log" || rc=$?
+  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  rm -f "$log"
+  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then fail=1; fi
+  NODE_PASS=$((NODE_PASS + ${pass:-0}))
+  NODE_FAIL=$((NODE_FAIL + ${fail:-0}))
+  return "$rc"
+}
+
+# (l) promtool for e2e/js/test/metrics.test.mjs (issue 12), which checks the chat example's
 # /metrics with `promtool check metrics`: Debian's prometheus package, installed when missing
 # (only its promtool is used; no Prometheus server is started)
 metrics_deps() {
@@ -211,6 +227,7 @@ main() {
   fi
   run cluster_e2e
   run deploy_e2e
+  run admin_e2e
   run bench_smoke
   run fuzz_smoke
 

@@ -184,6 +184,7 @@
 //! | `macros` | yes | `#[gateway]` and `#[subscribe_message]` ([`gateway`]) |
 //! | `testing` | no | `sockgate::testing`, an in-process test client (pulls hyper's client) |
 //! | `validator` | no | `gateway::Valid<T>` and the `validator` re-export (NestJS's `ValidationPipe`) |
+//! | `admin` | no | `sockgate::admin`: the official Socket.IO Admin UI's `/admin` namespace (pulls `bcrypt`) |
 //!
 //! `testing` and `validator` are off by default, as in axum-extra: they pull in dependencies
 //! a server does not need, and `validator` makes that crate's API part of this one. Enable
@@ -192,6 +193,8 @@
 #![doc = include_str!("../docs/guide.md")]
 
 mod ack;
+#[cfg(feature = "admin")]
+pub mod admin;
 mod client;
 mod extensions;
 pub mod extract;

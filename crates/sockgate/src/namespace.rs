@@ -236,6 +236,11 @@ impl Namespace {
         self.sockets.read().get(&id).cloned()
     }
 
+    #[cfg(feature = "admin")]
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.read().len()
+    }
+
     pub(crate) fn all_sockets(&self) -> Vec<Arc<Socket>> {
         self.sockets.read().values().cloned().collect()
     }
@@ -321,11 +326,18 @@ impl LocalNamespace for Namespace {
 
     fn details(&self, sid: Sid) -> Option<SocketDetails> {
         let socket = self.socket(sid)?;
+        let data = socket.data_value();
+        #[cfg(feature = "admin")]
+        let data = if self.server.admin_instrumented.load(Ordering::Relaxed) {
+            crate::admin::data_with_admin_field(&socket, data)
+        } else {
+            data
+        };
         Some(SocketDetails {
             id: sid,
             handshake: socket.handshake().to_json(),
             rooms: socket.rooms(),
-            data: socket.data_value(),
+            data,
         })
     }
 

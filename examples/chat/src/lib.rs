@@ -5,6 +5,7 @@
 //! `REDIS_URL` set the binary joins a cluster ([`cluster`]) and builds its gateways with
 //! [`gateways_on`].
 
+pub mod admin;
 pub mod cluster;
 pub mod gateway;
 pub mod with_macros;
@@ -29,14 +30,16 @@ pub fn gateways() -> Result<Gateways, GatewayError> {
 
 /// [`gateways`] on a cluster adapter (`None`: the in-memory adapter, one node).
 pub fn gateways_on(adapter: Option<AdapterFactory>) -> Result<Gateways, GatewayError> {
-    gateways_with(adapter, None)
+    gateways_with(adapter, None, None)
 }
 
 /// [`gateways_on`] with connection state recovery (`Some` with the streams adapter, see
-/// [`cluster::ClusterSettings::recovery`]).
+/// [`cluster::ClusterSettings::recovery`]) and the Admin UI's namespace when `admin` is given
+/// ([`admin`]).
 pub fn gateways_with(
     adapter: Option<AdapterFactory>,
     recovery: Option<RecoveryConfig>,
+    admin: Option<sockgate::admin::AdminOptions>,
 ) -> Result<Gateways, GatewayError> {
     let gateway = ExampleGateway;
     let mut options = gateway.options().observer(metrics().clone());
@@ -66,16 +69,27 @@ pub fn gateways_with(
     if let Some(factory) = adapter {
         app = app.adapter(move |namespace| factory(namespace));
     }
+    if let Some(admin) = admin {
+        app = app.admin_ui(admin);
+    }
     app.gateway_with_options(gateway, options).build()
 }
 
 /// The whole application: the chat page at `/`, the Prometheus metrics at `/metrics` and the
 /// gateways on the same port.
 pub fn router(gateways: &Gateways) -> Router {
-    Router::new()
+    router_with_admin_ui(gateways, None)
+}
+
+/// [`router`] also serving the Admin UI from `ui_dir` at `/admin/` ([`admin::ui_routes`]).
+pub fn router_with_admin_ui(gateways: &Gateways, ui_dir: Option<std::path::PathBuf>) -> Router {
+    let mut router = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route_service("/metrics", metrics().service())
-        .layer(gateways.layer())
+        .route_service("/metrics", metrics().service());
+    if let Some(dir) = ui_dir {
+        router = router.merge(admin::ui_routes(dir));
+    }
+    router.layer(gateways.layer())
 }
 
 /// The process's metrics, observed on every gateway built by [`gateways_on`] (one set per

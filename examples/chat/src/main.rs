@@ -11,6 +11,10 @@
 //! connection state recovery on; see [`chat::cluster`]).
 //! A wrong setting exits with status 2 and a message saying what to fix; an unreachable Redis
 //! does not stop the node (it serves its own clients and joins when Redis answers).
+//!
+//! `ADMIN_PASSWORD=...` turns on the Socket.IO Admin UI's namespace `/admin` (user `admin`)
+//! and serves the UI at `/admin/` when `@socket.io/admin-ui` is installed (see
+//! [`chat::admin`]).
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,8 +42,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     };
     let recovery = cluster.as_ref().and_then(|c| c.recovery());
-    let gateways = chat::gateways_with(adapter, recovery)?;
-    let app = chat::router(&gateways);
+    let admin = match chat::admin::options_from_env() {
+        Ok(admin) => admin,
+        Err(error) => exit_with(&error),
+    };
+    let admin_on = admin.is_some();
+    let gateways = chat::gateways_with(adapter, recovery, admin)?;
+    let ui_dir = if admin_on {
+        chat::admin::locate_ui()
+    } else {
+        None
+    };
+    let app = chat::router_with_admin_ui(&gateways, ui_dir.clone());
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     println!("chat listening on http://{addr}/");
@@ -55,6 +69,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         ),
         None => println!("single node (in-memory adapter; set REDIS_URL to join a cluster)"),
+    }
+    match (admin_on, &ui_dir) {
+        (false, _) => {}
+        (true, Some(dir)) => println!(
+            "admin UI: namespace /admin (user admin), UI at http://{addr}/admin/ (from {})",
+            dir.display()
+        ),
+        (true, None) => println!(
+            "admin UI: namespace /admin (user admin); UI not installed (npm ci --prefix e2e/admin)"
+        ),
     }
     // On SIGTERM or Ctrl-C: stop accepting, let every socket leave with `server shutting
     // down` and every queue reach its client, then exit (clients reconnect elsewhere).

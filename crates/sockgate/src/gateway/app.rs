@@ -31,6 +31,8 @@ pub struct GatewayApp {
     filters: Vec<Arc<dyn ExceptionFilter>>,
     state: Arc<Extensions>,
     adapter: Option<AdapterFactory>,
+    #[cfg(feature = "admin")]
+    admin: Option<crate::admin::AdminOptions>,
 }
 
 impl fmt::Debug for GatewayApp {
@@ -85,6 +87,16 @@ impl GatewayApp {
         self
     }
 
+    /// Serves the Admin UI's namespace on every server of the application (feature `admin`;
+    /// [`SocketIoBuilder::admin_ui`](crate::SocketIoBuilder::admin_ui) on each, see
+    /// [`crate::admin`]). Give each server its own
+    /// [`crate::admin::AdminOptions::server_id`] if several share a host.
+    #[cfg(feature = "admin")]
+    pub fn admin_ui(mut self, options: crate::admin::AdminOptions) -> Self {
+        self.admin = Some(options);
+        self
+    }
+
     /// Application state for the `State<T>` extractor.
     pub fn with_state<T: Clone + Send + Sync + 'static>(self, state: T) -> Self {
         self.state.insert(state);
@@ -101,6 +113,10 @@ impl GatewayApp {
                 .shared_state(self.state.clone());
             if let Some(factory) = self.adapter.clone() {
                 builder = builder.adapter(move |namespace| factory(namespace));
+            }
+            #[cfg(feature = "admin")]
+            if let Some(options) = &self.admin {
+                builder = builder.admin_ui(options.clone());
             }
             let io = builder.build();
             for pending in group.members {

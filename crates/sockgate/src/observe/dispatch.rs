@@ -21,6 +21,13 @@ impl Observers {
         self.0.push(observer);
     }
 
+    /// Removes `observer` (the same `Arc`), if present.
+    #[cfg(feature = "admin")]
+    pub(crate) fn remove(&mut self, observer: &Arc<dyn Observer>) {
+        self.0
+            .retain(|o| !std::ptr::addr_eq(Arc::as_ptr(o), Arc::as_ptr(observer)));
+    }
+
     /// Number of observers.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -246,6 +246,9 @@ pub struct SessionEvent<'a> {
     pub transport: TransportKind,
     /// The handshake request (address, headers, query).
     pub request: &'a sockgate_engine::RequestInfo,
+    /// The session's sockets (for the admin UI's `socket_updated` on upgrade).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) client: &'a crate::client::ClientState,
 }
 
 /// One Socket.IO packet, received or sent.

@@ -81,6 +81,7 @@ impl IoHandler {
             sid: connection.sid(),
             transport: connection.transport(),
             request: connection.info(),
+            client: connection.data(),
         };
         observers.each(|o| f(o, &session));
     }

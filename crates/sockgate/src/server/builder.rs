@@ -46,6 +46,8 @@ pub struct SocketIoBuilder {
     pub(super) config: SocketIoConfig,
     state: Arc<Extensions>,
     adapter_factory: Option<AdapterFactory>,
+    #[cfg(feature = "admin")]
+    admin: Option<Arc<crate::admin::Admin>>,
 }
 
 impl fmt::Debug for SocketIoBuilder {
@@ -62,7 +64,25 @@ impl SocketIoBuilder {
             config,
             state: Arc::new(Extensions::new()),
             adapter_factory: None,
+            #[cfg(feature = "admin")]
+            admin: None,
         }
+    }
+
+    /// Serves the official Socket.IO Admin UI's namespace (`/admin` by default) on this server
+    /// (feature `admin`; Node's `instrument(io, options)`, see [`crate::admin`]). It watches
+    /// the server through an observer added to the configuration here. A second call replaces
+    /// the first's options.
+    #[cfg(feature = "admin")]
+    pub fn admin_ui(mut self, options: crate::admin::AdminOptions) -> Self {
+        let admin = crate::admin::Admin::new(options);
+        if let Some(previous) = self.admin.take() {
+            let previous: Arc<dyn crate::observe::Observer> = previous;
+            self.config.observers.remove(&previous);
+        }
+        self.config.observers.push(admin.clone());
+        self.admin = Some(admin);
+        self
     }
 
     /// Replaces the whole configuration. Internal: only called right after
@@ -109,6 +129,7 @@ impl SocketIoBuilder {
             config: self.config,
             state: self.state,
             adapter_factory,
+            admin_instrumented: Default::default(),
         });
         let registry = Arc::new(Registry {
             shared: shared.clone(),
@@ -128,6 +149,11 @@ impl SocketIoBuilder {
                 registry: registry.clone(),
             },
         );
-        SocketIo { registry, engine }
+        let io = SocketIo { registry, engine };
+        #[cfg(feature = "admin")]
+        if let Some(admin) = self.admin {
+            crate::admin::install(&io, admin);
+        }
+        io
     }
 }

@@ -84,6 +84,11 @@ impl SocketIo {
         &self.registry.shared.config
     }
 
+    #[cfg(feature = "admin")]
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// Declares a namespace and the handler called for each socket that connects to it
     /// (Node's `io.of(name).on("connection", handler)`). Its extractors see the `auth`
     /// payload as [`crate::extract::Data`].

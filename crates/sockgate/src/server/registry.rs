@@ -19,6 +19,10 @@ pub(crate) struct ServerShared {
     pub(crate) config: SocketIoConfig,
     pub(crate) state: Arc<Extensions>,
     pub(crate) adapter_factory: AdapterFactory,
+    /// Set by the admin UI's `instrument`: `fetch_sockets` answers then carry `data._admin`
+    /// (client id and transport), as Node's instrumented servers' do.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) admin_instrumented: std::sync::atomic::AtomicBool,
 }
 
 /// A dynamic namespace: the names it serves and what its children inherit.
@@ -97,7 +101,7 @@ impl Registry {
         self.namespaces.write().insert(ns.name().to_owned(), ns);
     }
 
-    pub(super) fn all(&self) -> Vec<Arc<Namespace>> {
+    pub(crate) fn all(&self) -> Vec<Arc<Namespace>> {
         self.namespaces.read().values().cloned().collect()
     }
 }
