@@ -119,6 +119,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | `#[gateway]` and `#[subscribe_message]` ([`gateway`]) |
+//! | `typed` | yes | [`typed`]: typed events, TypeScript and AsyncAPI generation (ts-rs, schemars) |
 //! | `testing` | no | `sockgate::testing`, an in-process test client (pulls hyper's client) |
 //! | `validator` | no | `gateway::Valid<T>` and the `validator` re-export (NestJS's `ValidationPipe`) |
 //!
@@ -144,6 +145,8 @@ pub mod server_side;
 mod socket;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "typed")]
+pub mod typed;
 
 use std::fmt;
 

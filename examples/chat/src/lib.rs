@@ -6,7 +6,9 @@
 //! [`gateways_on`].
 
 pub mod cluster;
+pub mod contract;
 pub mod gateway;
+pub mod typed_gateway;
 pub mod with_macros;
 
 use axum::response::Html;
@@ -17,10 +19,11 @@ use sockgate::gateway::{Gateway, GatewayApp, GatewayError, Gateways};
 use sockgate::ClientBundle;
 
 pub use gateway::ExampleGateway;
+pub use typed_gateway::TypedExampleGateway;
 
 const PAGE: &str = include_str!("../static/index.html");
 
-/// The gateways of the chat: `ExampleGateway`, serving the browser client when the npm package
+/// The gateways of the chat: `ExampleGateway` with typed events ([`TypedExampleGateway`]), serving the browser client when the npm package
 /// `socket.io-client` is installed.
 pub fn gateways() -> Result<Gateways, GatewayError> {
     gateways_on(None)
@@ -28,7 +31,7 @@ pub fn gateways() -> Result<Gateways, GatewayError> {
 
 /// [`gateways`] on a cluster adapter (`None`: the in-memory adapter, one node).
 pub fn gateways_on(adapter: Option<AdapterFactory>) -> Result<Gateways, GatewayError> {
-    let gateway = ExampleGateway;
+    let gateway = TypedExampleGateway;
     let mut options = gateway.options();
     match ClientBundle::locate() {
         Ok(bundle) => options.server.serve_client = Some(bundle),
