@@ -12,6 +12,43 @@ export declare const NAMESPACE: "/example";
 export type ChatText = string;
 
 /**
+ * The ack of a sent `message`: the line everyone received.
+ */
+export type Delivered = { 
+/**
+ * `"<name> : <text>"`.
+ */
+line: string, };
+
+/**
+ * The message that caused an [`ExceptionPayload`].
+ */
+export type ExceptionCause = { 
+/**
+ * The event name.
+ */
+pattern: string, 
+/**
+ * The body as received.
+ */
+data: JsonValue, };
+
+/**
+ * One invalid field in an [`ExceptionPayload`].
+ */
+export type ExceptionFieldError = { 
+/**
+ * The field path.
+ */
+field: string, 
+/**
+ * What is wrong with it.
+ */
+messages: Array<string>, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+/**
  * Who joined or left the chat.
  */
 export type Presence = { 
@@ -42,43 +79,6 @@ errors?: Array<ExceptionFieldError>,
  * The message that failed (absent with `exclude_cause`).
  */
 cause?: ExceptionCause, };
-
-/**
- * One invalid field in an [`ExceptionPayload`].
- */
-export type ExceptionFieldError = { 
-/**
- * The field path.
- */
-field: string, 
-/**
- * What is wrong with it.
- */
-messages: Array<string>, };
-
-/**
- * The message that caused an [`ExceptionPayload`].
- */
-export type ExceptionCause = { 
-/**
- * The event name.
- */
-pattern: string, 
-/**
- * The body as received.
- */
-data: JsonValue, };
-
-export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
-
-/**
- * The ack of a sent `message`: the line everyone received.
- */
-export type Delivered = { 
-/**
- * `"<name> : <text>"`.
- */
-line: string, };
 
 /** What the server emits: the client's `ListenEvents`. */
 export interface ServerToClientEvents {

@@ -13,7 +13,7 @@ pub struct TypeScriptOptions {
     pub regenerate_hint: Option<String>,
 }
 
-/// The named TypeScript types a contract needs, each declared once, in the order met.
+/// The named TypeScript types a contract needs, each declared once.
 #[derive(Debug, Default)]
 pub(crate) struct Declarations {
     seen: Vec<TypeId>,
@@ -33,7 +33,7 @@ impl ts_rs::TypeVisitor for Declarations {
             let name = T::ident();
             let decl = T::decl();
             let docs = T::docs().unwrap_or_default();
-            let text = format!("{docs}export {decl}");
+            let text = json_numbers(&format!("{docs}export {decl}"));
             match self.declared.iter().find(|(n, _)| *n == name) {
                 Some((_, existing)) if *existing != text => self.clash = Some(name),
                 Some(_) => {}
@@ -58,7 +58,8 @@ impl Declarations {
 /// has one (`(payload: P, ack: (response: A) => void) => void`).
 ///
 /// Types come out as serde serializes them (ts-rs reads the serde attributes: `rename_all`,
-/// `tag`, `untagged`, `skip_serializing_if`, `flatten`...).
+/// `tag`, `untagged`, `skip_serializing_if`, `flatten`...), except that 64- and 128-bit
+/// integers are `number` (what `JSON.parse` gives), where ts-rs writes `bigint`.
 ///
 /// # Errors
 ///
@@ -93,6 +94,8 @@ pub fn typescript<C: Contract>(options: &TypeScriptOptions) -> Result<String, Co
         "export declare const NAMESPACE: {};\n",
         string_literal(C::NAMESPACE)
     );
+    // Sorted by name: the order ts-rs visits dependencies in differs between builds.
+    declarations.declared.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, text) in &declarations.declared {
         let _ = writeln!(out, "{text}\n");
     }
@@ -122,7 +125,50 @@ pub fn typescript<C: Contract>(options: &TypeScriptOptions) -> Result<String, Co
 }
 
 fn ts_name(info: &TypeInfo) -> String {
-    (info.ts_name)()
+    json_numbers(&(info.ts_name)())
+}
+
+/// ts-rs writes 64- and 128-bit integers as `bigint`, but serde_json writes them as JSON
+/// numbers and `JSON.parse` (socket.io-parser) reads numbers: the `bigint` type keyword,
+/// outside string literals, becomes `number`.
+fn json_numbers(ts: &str) -> String {
+    let mut out = String::with_capacity(ts.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut rest = ts;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(after) = rest.strip_prefix("bigint") {
+            let before_ok = !out.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
+            let after_ok = !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
+            if before_ok && after_ok {
+                out.push_str("number");
+                rest = after;
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_numbers;
+
+    #[test]
+    fn bigint_becomes_number_outside_strings() {
+        assert_eq!(
+            json_numbers(r#"type A = { n: bigint, m: Array<bigint | null>, "bigint": "bigint", s: "a\"bigint" };"#),
+            r#"type A = { n: number, m: Array<number | null>, "bigint": "bigint", s: "a\"bigint" };"#
+        );
+        assert_eq!(json_numbers("type bigints = notbigint"), "type bigints = notbigint");
+    }
 }
 
 fn signature(event: &EventInfo) -> String {
