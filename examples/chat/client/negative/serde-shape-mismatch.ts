@@ -1,4 +1,4 @@
-// expect-error: TS2353
+// expect-error: TS2561
 // expect-message: 'display_name' does not exist in type 'Profile'
 // Without `rename_all = "camelCase"` serde would write `display_name`: the generated type says
 // `displayName`, so a value of the other shape does not type-check (the samples can fail).
