@@ -18,13 +18,20 @@ struct DirectionAttr {
     ack: Option<Type>,
 }
 
-fn single_attr<'a>(input: &'a DeriveInput, name: &str, usage: &str) -> syn::Result<&'a syn::Attribute> {
+fn single_attr<'a>(
+    input: &'a DeriveInput,
+    name: &str,
+    usage: &str,
+) -> syn::Result<&'a syn::Attribute> {
     let mut found = input.attrs.iter().filter(|a| a.path().is_ident(name));
-    let first = found
-        .next()
-        .ok_or_else(|| syn::Error::new_spanned(&input.ident, format!("missing #[{name}(...)]: {usage}")))?;
+    let first = found.next().ok_or_else(|| {
+        syn::Error::new_spanned(&input.ident, format!("missing #[{name}(...)]: {usage}"))
+    })?;
     if let Some(second) = found.next() {
-        return Err(syn::Error::new_spanned(second, format!("one #[{name}(...)] only")));
+        return Err(syn::Error::new_spanned(
+            second,
+            format!("one #[{name}(...)] only"),
+        ));
     }
     Ok(first)
 }
@@ -49,7 +56,10 @@ pub(crate) fn derive_event(input: DeriveInput) -> syn::Result<TokenStream> {
             if let Some(trait_name) = direction_trait(&key) {
                 let trait_name = Ident::new(trait_name, key.span());
                 if directions.iter().any(|d| d.trait_name == trait_name) {
-                    return Err(syn::Error::new_spanned(&key, format!("`{key}` is given twice")));
+                    return Err(syn::Error::new_spanned(
+                        &key,
+                        format!("`{key}` is given twice"),
+                    ));
                 }
                 let mut ack = None;
                 if stream.peek(syn::token::Paren) {
@@ -57,7 +67,10 @@ pub(crate) fn derive_event(input: DeriveInput) -> syn::Result<TokenStream> {
                     syn::parenthesized!(content in stream);
                     let ack_key: Ident = content.parse()?;
                     if ack_key != "ack" {
-                        return Err(syn::Error::new_spanned(ack_key, format!("expected `{key}(ack = AckType)`")));
+                        return Err(syn::Error::new_spanned(
+                            ack_key,
+                            format!("expected `{key}(ack = AckType)`"),
+                        ));
                     }
                     content.parse::<Token![=]>()?;
                     ack = Some(content.parse()?);
@@ -70,7 +83,10 @@ pub(crate) fn derive_event(input: DeriveInput) -> syn::Result<TokenStream> {
                 stream.parse::<Token![=]>()?;
                 payload = Some(stream.parse()?);
             } else {
-                return Err(syn::Error::new_spanned(&key, format!("unknown key `{key}`: {EVENT_USAGE}")));
+                return Err(syn::Error::new_spanned(
+                    &key,
+                    format!("unknown key `{key}`: {EVENT_USAGE}"),
+                ));
             }
             if !stream.is_empty() {
                 stream.parse::<Token![,]>()?;
@@ -78,16 +94,29 @@ pub(crate) fn derive_event(input: DeriveInput) -> syn::Result<TokenStream> {
         }
         Ok(())
     })?;
-    let name = name.ok_or_else(|| syn::Error::new_spanned(attr, format!("missing `name = \"...\"`: {EVENT_USAGE}")))?;
-    let payload = payload.ok_or_else(|| syn::Error::new_spanned(attr, format!("missing `payload = Type`: {EVENT_USAGE}")))?;
+    let name = name.ok_or_else(|| {
+        syn::Error::new_spanned(attr, format!("missing `name = \"...\"`: {EVENT_USAGE}"))
+    })?;
+    let payload = payload.ok_or_else(|| {
+        syn::Error::new_spanned(attr, format!("missing `payload = Type`: {EVENT_USAGE}"))
+    })?;
     if directions.is_empty() {
-        return Err(syn::Error::new_spanned(attr, format!("no direction: {EVENT_USAGE}")));
+        return Err(syn::Error::new_spanned(
+            attr,
+            format!("no direction: {EVENT_USAGE}"),
+        ));
     }
     let event = name.value();
     if event.is_empty() {
-        return Err(syn::Error::new_spanned(&name, "the event name cannot be empty"));
+        return Err(syn::Error::new_spanned(
+            &name,
+            "the event name cannot be empty",
+        ));
     }
-    if RESERVED_EVENTS.iter().any(|(reserved, _)| *reserved == event) {
+    if RESERVED_EVENTS
+        .iter()
+        .any(|(reserved, _)| *reserved == event)
+    {
         return Err(syn::Error::new_spanned(
             &name,
             format!("`{event}` is a reserved Socket.IO event name: pick another"),
@@ -135,14 +164,20 @@ pub(crate) fn derive_contract(input: DeriveInput) -> syn::Result<TokenStream> {
                 stream.parse::<Token![=]>()?;
                 let value: LitStr = stream.parse()?;
                 if !value.value().starts_with('/') {
-                    return Err(syn::Error::new_spanned(value, "a namespace starts with `/`"));
+                    return Err(syn::Error::new_spanned(
+                        value,
+                        "a namespace starts with `/`",
+                    ));
                 }
                 namespace = Some(value);
             } else if key == "name" {
                 stream.parse::<Token![=]>()?;
                 name = Some(stream.parse()?);
             } else {
-                return Err(syn::Error::new_spanned(&key, format!("unknown key `{key}`: {CONTRACT_USAGE}")));
+                return Err(syn::Error::new_spanned(
+                    &key,
+                    format!("unknown key `{key}`: {CONTRACT_USAGE}"),
+                ));
             }
             if !stream.is_empty() {
                 stream.parse::<Token![,]>()?;
@@ -150,8 +185,12 @@ pub(crate) fn derive_contract(input: DeriveInput) -> syn::Result<TokenStream> {
         }
         Ok(())
     })?;
-    let namespace = namespace
-        .ok_or_else(|| syn::Error::new_spanned(attr, format!("missing `namespace = \"/...\"`: {CONTRACT_USAGE}")))?;
+    let namespace = namespace.ok_or_else(|| {
+        syn::Error::new_spanned(
+            attr,
+            format!("missing `namespace = \"/...\"`: {CONTRACT_USAGE}"),
+        )
+    })?;
     let ident = &input.ident;
     let name = name.unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
     let calls = lists.iter().flat_map(|(direction, events)| {

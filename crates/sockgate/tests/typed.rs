@@ -91,7 +91,10 @@ async fn a_typed_handler_gets_the_payload_and_answers_the_typed_ack() {
     assert_eq!(ack.args, vec![json!({"length": 5})]);
     // `to("readers")` from the writer: the reader gets it, in serde's shape.
     let received = reader.wait_for("note", WAIT).await.unwrap();
-    assert_eq!(received.args, vec![json!({"noteText": "hello", "urgent": true})]);
+    assert_eq!(
+        received.args,
+        vec![json!({"noteText": "hello", "urgent": true})]
+    );
     assert!(writer
         .wait_for("note", Duration::from_millis(100))
         .await
@@ -124,9 +127,14 @@ async fn typed_emits_from_the_namespace_and_the_server_reach_every_client() {
     let namespace = io.of("/notes").unwrap();
     namespace.emit_typed(NoteEvent, &note("to all")).unwrap();
     let received = socket.wait_for("note", WAIT).await.unwrap();
-    assert_eq!(received.args, vec![json!({"noteText": "to all", "urgent": null})]);
+    assert_eq!(
+        received.args,
+        vec![json!({"noteText": "to all", "urgent": null})]
+    );
     for server_socket in namespace.sockets() {
-        server_socket.emit_typed(NoteEvent, &note("to one")).unwrap();
+        server_socket
+            .emit_typed(NoteEvent, &note("to one"))
+            .unwrap();
     }
     let received = socket.wait_for("note", WAIT).await.unwrap();
     assert_eq!(received.args[0]["noteText"], "to one");
@@ -141,7 +149,9 @@ impl Gateway for NoteGateway {
     fn register(router: &mut GatewayRouter<Self>) {
         router.on_typed(
             NoteEvent,
-            |_: &NoteGateway, Typed(note): Typed<NoteEvent>| -> Result<sockgate::gateway::Json<Receipt>, WsException> {
+            |_: &NoteGateway,
+             Typed(note): Typed<NoteEvent>|
+             -> Result<sockgate::gateway::Json<Receipt>, WsException> {
                 Ok(sockgate::gateway::Json(Receipt {
                     length: note.note_text.len(),
                 }))
@@ -167,8 +177,13 @@ async fn in_a_gateway_a_wrong_payload_is_a_validation_exception() {
     assert_eq!(exception.args[0]["status"], "error");
     assert_eq!(exception.args[0]["message"], "Validation failed");
     assert_eq!(exception.args[0]["errors"][0]["field"], "body");
-    let messages = exception.args[0]["errors"][0]["messages"][0].as_str().unwrap();
-    assert!(messages.contains("not a valid `note` payload"), "{messages}");
+    let messages = exception.args[0]["errors"][0]["messages"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        messages.contains("not a valid `note` payload"),
+        "{messages}"
+    );
     // The exception payload is the one `sockgate::typed::Exception` declares.
     let _: sockgate::typed::ExceptionPayload =
         serde_json::from_value(exception.args[0].clone()).unwrap();
@@ -177,17 +192,35 @@ async fn in_a_gateway_a_wrong_payload_is_a_validation_exception() {
 #[test]
 fn the_typescript_has_the_three_event_maps_with_acks() {
     let ts = typescript::<Notes>(&Default::default()).unwrap();
-    assert!(ts.contains("export declare const NAMESPACE: \"/notes\";"), "{ts}");
-    assert!(ts.contains("export type Note = { noteText: string, urgent: boolean | null, };"), "{ts}");
-    assert!(ts.contains("export type Receipt = { length: number, };"), "{ts}");
-    assert!(ts.contains("export interface ServerToClientEvents {\n  \"note\": (payload: Note) => void;\n}"), "{ts}");
+    assert!(
+        ts.contains("export declare const NAMESPACE: \"/notes\";"),
+        "{ts}"
+    );
+    assert!(
+        ts.contains("export type Note = { noteText: string, urgent: boolean | null, };"),
+        "{ts}"
+    );
+    assert!(
+        ts.contains("export type Receipt = { length: number, };"),
+        "{ts}"
+    );
+    assert!(
+        ts.contains(
+            "export interface ServerToClientEvents {\n  \"note\": (payload: Note) => void;\n}"
+        ),
+        "{ts}"
+    );
     assert!(ts.contains("export interface ClientToServerEvents {\n  \"note\": (payload: Note, ack: (response: Receipt) => void) => void;\n}"), "{ts}");
     assert!(ts.contains("export interface InterServerEvents {\n  \"sync\": (payload: string, ack: (response: number) => void) => void;\n}"), "{ts}");
 }
 
 #[test]
 fn the_asyncapi_document_has_a_channel_operations_and_replies() {
-    let doc = asyncapi(&AsyncApiInfo::default(), &ContractFiles::new().contract::<Notes>("notes.d.ts")).unwrap();
+    let doc = asyncapi(
+        &AsyncApiInfo::default(),
+        &ContractFiles::new().contract::<Notes>("notes.d.ts"),
+    )
+    .unwrap();
     assert_eq!(doc["asyncapi"], "3.0.0");
     assert_eq!(doc["channels"]["notes"]["address"], "/notes");
     let ops = doc["operations"].as_object().unwrap();
@@ -211,7 +244,10 @@ fn the_asyncapi_document_has_a_channel_operations_and_replies() {
     // Schemas describe what serde writes: an `Option` without `skip_serializing_if` is always
     // there, as a boolean or null.
     assert_eq!(note_schema["required"], json!(["noteText", "urgent"]));
-    assert_eq!(note_schema["properties"]["urgent"]["type"], json!(["boolean", "null"]));
+    assert_eq!(
+        note_schema["properties"]["urgent"]["type"],
+        json!(["boolean", "null"])
+    );
     assert_eq!(
         doc["components"]["messages"]["note.clientToServer"]["payload"]["$ref"],
         "#/components/schemas/Note"
@@ -240,7 +276,9 @@ struct Twice;
 impl Contract for Twice {
     const NAMESPACE: &'static str = "/";
     fn events(events: &mut Events) {
-        events.server_to_client::<NoteEvent>().server_to_client::<NoteEvent>();
+        events
+            .server_to_client::<NoteEvent>()
+            .server_to_client::<NoteEvent>();
     }
 }
 
@@ -275,10 +313,15 @@ fn contracts_that_cannot_be_generated_are_refused_with_a_reason() {
     let twice = typescript::<Twice>(&Default::default()).unwrap_err();
     assert!(matches!(&twice, ContractError::DuplicateEvent { event, .. } if event == "note"));
     let clash = typescript::<Clash>(&Default::default()).unwrap_err();
-    assert!(matches!(&clash, ContractError::TypeNameClash(name) if name == "Note"), "{clash}");
+    assert!(
+        matches!(&clash, ContractError::TypeNameClash(name) if name == "Note"),
+        "{clash}"
+    );
     let files = ContractFiles::new()
         .contract::<Notes>("a.d.ts")
         .contract::<Notes>("b.d.ts")
         .asyncapi("asyncapi.json", AsyncApiInfo::default());
-    assert!(matches!(files.render().unwrap_err(), ContractError::DuplicateNamespace(ns) if ns == "/notes"));
+    assert!(
+        matches!(files.render().unwrap_err(), ContractError::DuplicateNamespace(ns) if ns == "/notes")
+    );
 }

@@ -92,4 +92,3 @@ pub fn files() -> ContractFiles {
             },
         )
 }
-

@@ -14,7 +14,9 @@ pub struct TypedExampleGateway;
 
 fn presence(client: &SocketRef) -> Presence {
     let name = client.handshake().query().get("name").unwrap_or("(none)");
-    Presence { name: name.to_owned() }
+    Presence {
+        name: name.to_owned(),
+    }
 }
 
 #[gateway(namespace = "/example", transports = ["websocket"], cors(origin = "*"))]

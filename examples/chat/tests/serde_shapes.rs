@@ -77,7 +77,11 @@ struct ProfileEvent;
 struct EnvelopeEvent;
 
 #[derive(Contract)]
-#[contract(namespace = "/shapes", server_to_client(ProfileEvent), client_to_server(EnvelopeEvent))]
+#[contract(
+    namespace = "/shapes",
+    server_to_client(ProfileEvent),
+    client_to_server(EnvelopeEvent)
+)]
 struct Shapes;
 
 fn sample<T: Serialize + TS>(out: &mut String, name: &str, value: T) {
@@ -101,7 +105,9 @@ fn render() -> String {
             nick_name: Some("ada".into()),
             scores,
             role: Role::PlainMember,
-            status: Status::Away { reason: Some("lunch".into()) },
+            status: Status::Away {
+                reason: Some("lunch".into()),
+            },
             extra: Extra { since: 7 },
         },
     );

@@ -69,7 +69,10 @@ fn direction_key(direction: Direction) -> &'static str {
 ///
 /// A [`ContractError`] when a contract is invalid (see [`super::typescript`]) or two share a
 /// namespace.
-pub fn asyncapi(info: &AsyncApiInfo, contracts: &super::ContractFiles) -> Result<Value, ContractError> {
+pub fn asyncapi(
+    info: &AsyncApiInfo,
+    contracts: &super::ContractFiles,
+) -> Result<Value, ContractError> {
     document(info, contracts.listed()?)
 }
 
@@ -88,10 +91,14 @@ pub(crate) fn document(
     for contract in &contracts {
         let channel_id = key(contract.namespace);
         let mut channel_messages = Map::new();
-        let mut add_message = |id: String, message: Value, channel_messages: &mut Map<String, Value>| {
-            channel_messages.insert(id.clone(), json!({ "$ref": format!("#/components/messages/{id}") }));
-            messages.insert(id, message);
-        };
+        let mut add_message =
+            |id: String, message: Value, channel_messages: &mut Map<String, Value>| {
+                channel_messages.insert(
+                    id.clone(),
+                    json!({ "$ref": format!("#/components/messages/{id}") }),
+                );
+                messages.insert(id, message);
+            };
         for event in &contract.events.events {
             let message_id = format!("{}.{}", key(event.name), direction_key(event.direction));
             let payload = (event.payload.schema)(&mut generator);
@@ -105,7 +112,8 @@ pub(crate) fn document(
                 }),
                 &mut channel_messages,
             );
-            let message_ref = json!({ "$ref": format!("#/channels/{channel_id}/messages/{message_id}") });
+            let message_ref =
+                json!({ "$ref": format!("#/channels/{channel_id}/messages/{message_id}") });
             let reply = match &event.ack {
                 None => None,
                 Some(ack) => {
@@ -147,7 +155,9 @@ pub(crate) fn document(
             }
         }
         if channels.contains_key(&channel_id) {
-            return Err(ContractError::DuplicateNamespace(contract.namespace.to_owned()));
+            return Err(ContractError::DuplicateNamespace(
+                contract.namespace.to_owned(),
+            ));
         }
         channels.insert(
             channel_id,
@@ -184,6 +194,10 @@ fn summary(event: &EventInfo, action: &str) -> String {
         (Direction::InterServer, "send") => "This server sends the other servers",
         (Direction::InterServer, _) => "This server receives from another server",
     };
-    let ack = if event.ack.is_some() { ", with an ack" } else { "" };
+    let ack = if event.ack.is_some() {
+        ", with an ack"
+    } else {
+        ""
+    };
     format!("{who} `{}`{ack}.", event.name)
 }

@@ -170,7 +170,8 @@ impl ServerSideEmitTyped for &NamespaceRef {
         let namespace = self.clone();
         let payload = crate::Payload::from_value(payload);
         Box::pin(async move {
-            let payload = payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
+            let payload =
+                payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
             namespace.server_side_emit(E::NAME, payload).await
         })
     }
@@ -187,8 +188,11 @@ impl ServerSideEmitTyped for &NamespaceRef {
         let namespace = self.clone();
         let payload = crate::Payload::from_value(payload);
         Box::pin(async move {
-            let payload = payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
-            let responses = namespace.server_side_emit_with_ack(E::NAME, payload).await?;
+            let payload =
+                payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
+            let responses = namespace
+                .server_side_emit_with_ack(E::NAME, payload)
+                .await?;
             Ok(TypedAckResponses::new(responses))
         })
     }
@@ -203,7 +207,8 @@ impl ServerSideEmitTyped for &SocketIo {
         let io = self.clone();
         let payload = crate::Payload::from_value(payload);
         Box::pin(async move {
-            let payload = payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
+            let payload =
+                payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
             io.server_side_emit(E::NAME, payload).await
         })
     }
@@ -220,7 +225,8 @@ impl ServerSideEmitTyped for &SocketIo {
         let io = self.clone();
         let payload = crate::Payload::from_value(payload);
         Box::pin(async move {
-            let payload = payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
+            let payload =
+                payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
             let responses = io.server_side_emit_with_ack(E::NAME, payload).await?;
             Ok(TypedAckResponses::new(responses))
         })

@@ -148,12 +148,10 @@ impl ContractFiles {
                     path,
                     missing: false,
                 }),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    stale.push(StaleFile {
-                        path,
-                        missing: true,
-                    })
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push(StaleFile {
+                    path,
+                    missing: true,
+                }),
                 Err(e) => return Err(ContractError::Io(path, e)),
             }
         }

@@ -412,7 +412,9 @@ impl std::error::Error for ContractError {
 /// The payload of the `exception` event a gateway's default exception filter emits
 /// ([`crate::gateway::DefaultExceptionFilter`]), for contracts of gateways: list
 /// [`Exception`] among their server-to-client events.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[ts(rename = "WsExceptionPayload")]
 #[schemars(rename = "WsExceptionPayload")]
 pub struct ExceptionPayload {
@@ -431,7 +433,9 @@ pub struct ExceptionPayload {
 }
 
 /// One invalid field in an [`ExceptionPayload`].
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 pub struct ExceptionFieldError {
     /// The field path.
     pub field: String,
@@ -440,7 +444,9 @@ pub struct ExceptionFieldError {
 }
 
 /// The message that caused an [`ExceptionPayload`].
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 pub struct ExceptionCause {
     /// The event name.
     pub pattern: String,

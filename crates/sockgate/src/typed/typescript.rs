@@ -116,7 +116,12 @@ pub fn typescript<C: Contract>(options: &TypeScriptOptions) -> Result<String, Co
         let _ = writeln!(out, "/** {doc} */");
         let _ = writeln!(out, "export interface {} {{", direction.interface_name());
         for event in events.events.iter().filter(|e| e.direction == direction) {
-            let _ = writeln!(out, "  {}: {};", string_literal(event.name), signature(event));
+            let _ = writeln!(
+                out,
+                "  {}: {};",
+                string_literal(event.name),
+                signature(event)
+            );
         }
         out.push_str("}\n\n");
     }
@@ -144,7 +149,8 @@ fn json_numbers(ts: &str) -> String {
             in_string = true;
         } else if let Some(after) = rest.strip_prefix("bigint") {
             let before_ok = !out.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
-            let after_ok = !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
+            let after_ok =
+                !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
             if before_ok && after_ok {
                 out.push_str("number");
                 rest = after;
@@ -155,20 +161,6 @@ fn json_numbers(ts: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json_numbers;
-
-    #[test]
-    fn bigint_becomes_number_outside_strings() {
-        assert_eq!(
-            json_numbers(r#"type A = { n: bigint, m: Array<bigint | null>, "bigint": "bigint", s: "a\"bigint" };"#),
-            r#"type A = { n: number, m: Array<number | null>, "bigint": "bigint", s: "a\"bigint" };"#
-        );
-        assert_eq!(json_numbers("type bigints = notbigint"), "type bigints = notbigint");
-    }
 }
 
 fn signature(event: &EventInfo) -> String {
@@ -185,4 +177,23 @@ fn signature(event: &EventInfo) -> String {
 /// A JSON string is a valid TypeScript string literal.
 fn string_literal(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_numbers;
+
+    #[test]
+    fn bigint_becomes_number_outside_strings() {
+        assert_eq!(
+            json_numbers(
+                r#"type A = { n: bigint, m: Array<bigint | null>, "bigint": "bigint", s: "a\"bigint" };"#
+            ),
+            r#"type A = { n: number, m: Array<number | null>, "bigint": "bigint", s: "a\"bigint" };"#
+        );
+        assert_eq!(
+            json_numbers("type bigints = notbigint"),
+            "type bigints = notbigint"
+        );
+    }
 }
