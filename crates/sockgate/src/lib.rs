@@ -88,6 +88,10 @@
 //! # }
 //! ```
 //!
+//! Events can also be declared once as Rust types, in both directions with their acks: then
+//! emits and handlers are checked by the compiler, and the same declaration generates the
+//! client's TypeScript event maps and an AsyncAPI document ([`typed`]).
+//!
 //! # Options
 //!
 //! One options model: every option of the server and of its engine (path, transports,

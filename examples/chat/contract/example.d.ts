@@ -12,15 +12,6 @@ export declare const NAMESPACE: "/example";
 export type ChatText = string;
 
 /**
- * The ack of a sent `message`: the line everyone received.
- */
-export type Delivered = { 
-/**
- * `"<name> : <text>"`.
- */
-line: string, };
-
-/**
  * The message that caused an [`ExceptionPayload`].
  */
 export type ExceptionCause = { 
@@ -47,6 +38,28 @@ field: string,
 messages: Array<string>, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+/**
+ * The ack of `members`: who is in `/example` on this node.
+ */
+export type MemberList = { 
+/**
+ * Their names, sorted (`(none)` for a nameless client), cut at the query's `limit`.
+ */
+names: Array<string>, 
+/**
+ * How many sockets are connected, whatever the limit.
+ */
+totalCount: number, };
+
+/**
+ * What `members` asks for.
+ */
+export type MembersQuery = { 
+/**
+ * At most this many names (all when absent).
+ */
+limit?: number, };
 
 /**
  * Who joined or left the chat.
@@ -90,7 +103,8 @@ export interface ServerToClientEvents {
 
 /** What clients emit: the client's `EmitEvents`. */
 export interface ClientToServerEvents {
-  "message": (payload: ChatText, ack: (response: Delivered) => void) => void;
+  "message": (payload: ChatText) => void;
+  "members": (payload: MembersQuery, ack: (response: MemberList) => void) => void;
 }
 
 /** What servers of a cluster send each other (`serverSideEmit`). */

@@ -5,10 +5,11 @@
 //!
 //! | event | direction | payload | ack |
 //! |---|---|---|---|
-//! | `message` | client → server | [`ChatText`] (a string) | [`Delivered`] |
+//! | `message` | client → server | [`ChatText`] (a string) | none (as the seed's gateway) |
 //! | `message` | server → client | [`ChatText`]: `"<name> : <text>"` | none |
 //! | `joined`, `left` | server → client | [`Presence`] | none |
 //! | `exception` | server → client | [`sockgate::typed::ExceptionPayload`] | none |
+//! | `members` | client → server | [`MembersQuery`] | [`MemberList`] |
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -39,17 +40,34 @@ pub struct Presence {
     pub name: String,
 }
 
-/// The ack of a sent `message`: the line everyone received.
+/// What `members` asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
-pub struct Delivered {
-    /// `"<name> : <text>"`.
-    pub line: String,
+pub struct MembersQuery {
+    /// At most this many names (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit: Option<u32>,
 }
 
-/// `message`: a chat line, both ways; the server acks what it broadcast.
+/// The ack of `members`: who is in `/example` on this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberList {
+    /// Their names, sorted (`(none)` for a nameless client), cut at the query's `limit`.
+    pub names: Vec<String>,
+    /// How many sockets are connected, whatever the limit.
+    pub total_count: u32,
+}
+
+/// `message`: a chat line, both ways. No ack, as in the seed's gateway.
 #[derive(Debug, Clone, Copy, Event)]
-#[event(name = "message", payload = ChatText, server_to_client, client_to_server(ack = Delivered))]
+#[event(name = "message", payload = ChatText, server_to_client, client_to_server)]
 pub struct Message;
+
+/// `members`: who is here, answered in the ack (an addition of the typed chat).
+#[derive(Debug, Clone, Copy, Event)]
+#[event(name = "members", payload = MembersQuery, client_to_server(ack = MemberList))]
+pub struct Members;
 
 /// `joined`: someone connected to `/example`.
 #[derive(Debug, Clone, Copy, Event)]
@@ -66,7 +84,7 @@ pub struct Left;
 #[contract(
     namespace = "/example",
     server_to_client(Message, Joined, Left, Exception),
-    client_to_server(Message)
+    client_to_server(Message, Members)
 )]
 pub struct ExampleContract;
 

@@ -1,12 +1,12 @@
 //! `ExampleGateway` with typed events ([`crate::contract`]): what the chat serves. It behaves
 //! as the plain [`crate::gateway::ExampleGateway`] (the same tests pass against both) and
-//! also acks `message` with the line it broadcast ([`Delivered`]).
+//! also answers `members` ([`MemberList`] in the ack).
 
 use sockgate::gateway::{gateway, subscribe_message, WsException};
 use sockgate::typed::{EmitTyped, Typed, TypedAck};
 use sockgate::{DisconnectReason, NamespaceRef, SocketRef};
 
-use crate::contract::{ChatText, Delivered, Joined, Left, Message, Presence};
+use crate::contract::{ChatText, Joined, Left, MemberList, Members, Message, Presence};
 
 /// The seed's gateway, typed.
 #[derive(Debug, Default)]
@@ -38,24 +38,40 @@ impl TypedExampleGateway {
         let _ = client.namespace().emit_typed(Left, &presence);
     }
 
-    /// Broadcasts `<name> : <text>` to the namespace, sender included, and acks it. Without a
-    /// `name` the sender gets NestJS's `exception` event (and no ack).
+    /// Broadcasts `<name> : <text>` to the namespace, sender included. Without a `name` the
+    /// sender gets NestJS's `exception` event.
     #[subscribe_message(event = Message)]
     fn handle_test_message(
         &self,
         Typed(ChatText(text)): Typed<Message>,
         #[connected_socket] client: SocketRef,
         #[ws_server] io: NamespaceRef,
-        ack: TypedAck<Message>,
     ) -> Result<(), WsException> {
         let username = client
             .handshake()
             .query()
             .get("name")
             .ok_or("query parameter `name` is required (connect with ?name=...)")?;
-        let line = format!("{username} : {text}");
-        io.emit_typed(Message, &ChatText(line.clone()))?;
-        ack.send(&Delivered { line })?;
+        io.emit_typed(Message, &ChatText(format!("{username} : {text}")))?;
+        Ok(())
+    }
+
+    /// Answers who is connected to `/example` on this node, sorted, at most `limit` names.
+    #[subscribe_message(event = Members)]
+    fn handle_members(
+        &self,
+        Typed(query): Typed<Members>,
+        #[ws_server] io: NamespaceRef,
+        ack: TypedAck<Members>,
+    ) -> Result<(), WsException> {
+        let sockets = io.sockets();
+        let mut names: Vec<String> = sockets.iter().map(|s| presence(s).name).collect();
+        names.sort();
+        if let Some(limit) = query.limit {
+            names.truncate(limit as usize);
+        }
+        let total_count = u32::try_from(sockets.len()).unwrap_or(u32::MAX);
+        ack.send(&MemberList { names, total_count })?;
         Ok(())
     }
 }

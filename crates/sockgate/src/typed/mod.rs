@@ -75,6 +75,11 @@
 //! # }
 //! ```
 //!
+//! Payload and ack types derive serde's traits, [`ts_rs::TS`] and [`schemars::JsonSchema`].
+//! Those derives expect `ts-rs` and `schemars` among your dependencies; without them, point
+//! the derives at the re-exports: `#[ts(crate = "sockgate::typed::ts_rs")]` and
+//! `#[schemars(crate = "sockgate::typed::schemars")]`.
+//!
 //! Without the macros, the same declaration is four short impls (see [`Event`] and
 //! [`Contract`]). One payload argument per event: the Socket.IO body as NestJS passes it
 //! (several arguments arrive as an array).

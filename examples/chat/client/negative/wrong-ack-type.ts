@@ -1,7 +1,7 @@
 // expect-error: TS2339
-// expect-message: Property 'count' does not exist on type 'Delivered'
-// The ack is a `Delivered` ({ line }), which has no `count`.
+// expect-message: Property 'total' does not exist on type 'MemberList'
+// The ack is a `MemberList` ({ names, totalCount }), which has no `total`.
 import type { Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../../contract/example.js";
 declare const socket: Socket<ServerToClientEvents, ClientToServerEvents>;
-socket.emit("message", "hi", (delivered) => console.log(delivered.count));
+socket.emit("members", {}, (list) => console.log(list.total));

@@ -4,4 +4,4 @@
 import type { Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../../contract/example.js";
 declare const socket: Socket<ServerToClientEvents, ClientToServerEvents>;
-socket.emit("message", 42, () => {});
+socket.emit("message", 42);

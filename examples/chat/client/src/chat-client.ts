@@ -5,7 +5,8 @@ import { io, type Socket } from "socket.io-client";
 import type {
   ChatText,
   ClientToServerEvents,
-  Delivered,
+  MemberList,
+  MembersQuery,
   NAMESPACE,
   Presence,
   ServerToClientEvents,
@@ -40,17 +41,22 @@ export function connectChat(url: string, name: string | undefined, seen: Seen[])
   return socket;
 }
 
-/** Sends a chat line; resolves with the server's ack. */
-export function send(socket: ChatSocket, text: string, timeoutMs: number): Promise<Delivered> {
-  return socket.timeout(timeoutMs).emitWithAck("message", text);
+/** Sends a chat line (no ack: the server broadcasts it as `message`). */
+export function send(socket: ChatSocket, text: string): void {
+  socket.emit("message", text);
+}
+
+/** Asks who is here; resolves with the server's ack. */
+export function members(socket: ChatSocket, query: MembersQuery, timeoutMs: number): Promise<MemberList> {
+  return socket.timeout(timeoutMs).emitWithAck("members", query);
 }
 
 /** The same with a callback, as the event map declares it. */
-export function sendWithCallback(socket: ChatSocket, text: string, done: (ack: Delivered) => void): void {
-  socket.emit("message", text, (delivered) => done(delivered));
+export function membersWithCallback(socket: ChatSocket, done: (list: MemberList) => void): void {
+  socket.emit("members", {}, (list) => done(list));
 }
 
-/** The line of a `Delivered` ack (checks the declared field exists). */
-export function lineOf(delivered: Delivered): string {
-  return delivered.line;
+/** The names of a `MemberList` ack, with the total (checks the declared fields exist). */
+export function describe(list: MemberList): string {
+  return `${list.names.join(", ")} (${list.totalCount})`;
 }

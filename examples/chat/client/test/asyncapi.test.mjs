@@ -20,13 +20,16 @@ test('asyncapi.json is a valid AsyncAPI 3.0 document with the chat contract', as
     ['example.exception.serverToClient.send', 'send'],
     ['example.joined.serverToClient.send', 'send'],
     ['example.left.serverToClient.send', 'send'],
+    ['example.members.clientToServer.receive', 'receive'],
     ['example.message.clientToServer.receive', 'receive'],
     ['example.message.serverToClient.send', 'send'],
   ]);
-  const receive = document.operations().get('example.message.clientToServer.receive');
-  assert.ok(receive.reply(), 'the ack of message is a reply');
-  const ack = receive.reply().messages().all()[0];
-  assert.deepEqual(ack.payload().required(), ['line']);
+  const message = document.operations().get('example.message.clientToServer.receive');
+  assert.equal(message.reply(), undefined, 'message has no ack');
+  const members = document.operations().get('example.members.clientToServer.receive');
+  assert.ok(members.reply(), 'the ack of members is a reply');
+  const ack = members.reply().messages().all()[0];
+  assert.deepEqual(ack.payload().required(), ['names', 'totalCount']);
   const joined = document.messages().all().find((m) => m.name() === 'joined');
   assert.equal(joined.payload().properties().name.type(), 'string');
 });

@@ -50,7 +50,7 @@ async function until(check, what) {
 
 test('the typed client and the typed chat: every event and ack with its declared shape', async () => {
   assert.ok(existsSync(compiled), `${compiled} is missing: run tsc first`);
-  const { connectChat, send, sendWithCallback } = await import(compiled);
+  const { connectChat, send, members, membersWithCallback } = await import(compiled);
   const chat = await startChat();
   const aliceSeen = [];
   const bobSeen = [];
@@ -64,25 +64,29 @@ test('the typed client and the typed chat: every event and ack with its declared
     sockets.push(bob);
     await until(() => aliceSeen.some((e) => e.event === 'joined' && e.payload.name === 'bob'), 'bob joined');
 
-    const delivered = await send(alice, 'hi', 3_000);
-    assertShape('message.clientToServer.ack', delivered);
-    assert.deepEqual(delivered, { line: 'alice : hi' });
-    const viaCallback = await new Promise((ok) => sendWithCallback(bob, 'yo', ok));
-    assertShape('message.clientToServer.ack', viaCallback);
-    assert.deepEqual(viaCallback, { line: 'bob : yo' });
-    await until(() => bobSeen.filter((e) => e.event === 'message').length === 2, 'two messages');
+    send(alice, 'hi');
+    send(bob, 'yo');
+    await until(() => aliceSeen.filter((e) => e.event === 'message').length === 2, 'two messages');
+
+    const everyone = await members(alice, {}, 3_000);
+    assertShape('members.clientToServer.ack', everyone);
+    assert.deepEqual(everyone, { names: ['alice', 'bob'], totalCount: 2 });
+    const first = await new Promise((ok) => membersWithCallback(bob, ok));
+    assertShape('members.clientToServer.ack', first);
+    const limited = await members(bob, { limit: 1 }, 3_000);
+    assert.deepEqual(limited, { names: ['alice'], totalCount: 2 });
 
     const nobody = connectChat(chat.url, undefined, nobodySeen);
     sockets.push(nobody);
     await until(() => nobody.connected, 'the nameless client');
-    nobody.emit('message', 'anyone?', () => assert.fail('no ack after an exception'));
+    nobody.emit('message', 'anyone?');
     await until(() => nobodySeen.some((e) => e.event === 'exception'), 'the exception');
 
     bob.disconnect();
     await until(() => aliceSeen.some((e) => e.event === 'left'), 'bob left');
 
     const byEvent = (seen, event) => seen.filter((e) => e.event === event).map((e) => e.payload);
-    assert.deepEqual(byEvent(aliceSeen, 'message'), ['alice : hi', 'bob : yo']);
+    assert.deepEqual(byEvent(aliceSeen, 'message').sort(), ['alice : hi', 'bob : yo']);
     assert.deepEqual(byEvent(aliceSeen, 'left'), [{ name: 'bob' }]);
     assert.deepEqual(byEvent(aliceSeen, 'joined').slice(0, 2), [{ name: 'alice' }, { name: 'bob' }]);
     const [exception] = byEvent(nobodySeen, 'exception');
