@@ -325,3 +325,51 @@ fn contracts_that_cannot_be_generated_are_refused_with_a_reason() {
         matches!(files.render().unwrap_err(), ContractError::DuplicateNamespace(ns) if ns == "/notes")
     );
 }
+
+fn cluster_node(bus: &sockgate_redis::MemoryBus) -> SocketIo {
+    use std::sync::Arc;
+    let bus = bus.clone();
+    SocketIo::builder()
+        .adapter(
+            move |ns: std::sync::Weak<dyn sockgate::core::LocalNamespace>| {
+                let config = sockgate_redis::ClassicConfig {
+                    requests_timeout: Duration::from_millis(500),
+                    ..sockgate_redis::ClassicConfig::default()
+                };
+                sockgate_redis::ClassicAdapter::new(Arc::new(bus.driver()), ns, config)
+                    as Arc<dyn sockgate::core::Adapter>
+            },
+        )
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_server_side_emit_gets_typed_answers_from_the_other_servers() {
+    use sockgate::typed::ServerSideEmitTyped;
+    let bus = sockgate_redis::MemoryBus::new();
+    let (a, b) = (cluster_node(&bus), cluster_node(&bus));
+    a.ns("/", |_: SocketRef| {});
+    b.on_server_side(
+        <Sync as Event>::NAME,
+        |sockgate::extract::Data(text): sockgate::extract::Data<String>,
+         ack: sockgate::AckSender| ack.send(&(text.len() as u32)),
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while a.server_count().await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the servers never met"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answers = (&a)
+        .server_side_emit_with_ack_typed(Sync, &"four".to_owned())
+        .await
+        .unwrap();
+    assert!(answers.is_complete());
+    let values: Vec<u32> = answers.values().into_iter().map(Result::unwrap).collect();
+    assert_eq!(values, vec![4]);
+    (&a).server_side_emit_typed(Sync, &"fire and forget".to_owned())
+        .await
+        .unwrap();
+}
