@@ -89,6 +89,8 @@
 
 mod asyncapi;
 mod emit;
+mod error;
+mod exception;
 mod files;
 mod typescript;
 
@@ -101,6 +103,8 @@ pub use asyncapi::{asyncapi, AsyncApiInfo};
 pub use emit::{
     EmitTyped, EmitWithAckTyped, OnTyped, ServerSideEmitTyped, Typed, TypedAck, TypedAckResponses,
 };
+pub use error::ContractError;
+pub use exception::{Exception, ExceptionCause, ExceptionFieldError, ExceptionPayload};
 pub use files::{ContractFiles, StaleFile};
 pub use typescript::{typescript, TypeScriptOptions};
 
@@ -359,118 +363,4 @@ impl Events {
         }
         Ok(events)
     }
-}
-
-/// Why a contract could not be turned into files.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ContractError {
-    /// An event is listed twice in the same direction: remove one from the contract.
-    DuplicateEvent {
-        /// The event name.
-        event: String,
-        /// The direction it is listed twice in.
-        direction: Direction,
-    },
-    /// An event uses a name Socket.IO reserves (`connect`, `disconnect`...): rename it.
-    ReservedEvent(String),
-    /// Two different Rust types have the same TypeScript name: rename one
-    /// (`#[ts(rename = "...")]`).
-    TypeNameClash(String),
-    /// Two contracts in one [`ContractFiles`] share a namespace: merge them into one.
-    DuplicateNamespace(String),
-    /// Writing or reading a file failed (the path, then the error): check the directory exists
-    /// and is writable.
-    Io(std::path::PathBuf, std::io::Error),
-}
-
-impl std::fmt::Display for ContractError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ContractError::DuplicateEvent { event, direction } => {
-                write!(f, "event \"{event}\" is declared twice as {direction:?}")
-            }
-            ContractError::ReservedEvent(name) => {
-                write!(f, "\"{name}\" is a reserved Socket.IO event name")
-            }
-            ContractError::TypeNameClash(name) => write!(
-                f,
-                "two different types are both named `{name}` in TypeScript: rename one with #[ts(rename = \"..\")]"
-            ),
-            ContractError::DuplicateNamespace(ns) => {
-                write!(f, "two contracts declare namespace \"{ns}\": merge them")
-            }
-            ContractError::Io(path, error) => write!(f, "{}: {error}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for ContractError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ContractError::Io(_, error) => Some(error),
-            _ => None,
-        }
-    }
-}
-
-/// The payload of the `exception` event a gateway's default exception filter emits
-/// ([`crate::gateway::DefaultExceptionFilter`]), for contracts of gateways: list
-/// [`Exception`] among their server-to-client events.
-#[derive(
-    Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
-)]
-#[ts(rename = "WsExceptionPayload")]
-#[schemars(rename = "WsExceptionPayload")]
-pub struct ExceptionPayload {
-    /// Always `"error"`.
-    pub status: String,
-    /// What went wrong, for the user.
-    pub message: String,
-    /// The invalid fields, when the body failed validation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub errors: Option<Vec<ExceptionFieldError>>,
-    /// The message that failed (absent with `exclude_cause`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub cause: Option<ExceptionCause>,
-}
-
-/// One invalid field in an [`ExceptionPayload`].
-#[derive(
-    Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
-)]
-pub struct ExceptionFieldError {
-    /// The field path.
-    pub field: String,
-    /// What is wrong with it.
-    pub messages: Vec<String>,
-}
-
-/// The message that caused an [`ExceptionPayload`].
-#[derive(
-    Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
-)]
-pub struct ExceptionCause {
-    /// The event name.
-    pub pattern: String,
-    /// The body as received.
-    pub data: serde_json::Value,
-}
-
-/// The `exception` event of gateways (NestJS's), from server to client.
-///
-/// An exception filter that emits something else, or a `WsException::Object`, sends another
-/// shape: declare your own event then.
-#[derive(Debug, Clone, Copy)]
-pub struct Exception;
-
-impl Event for Exception {
-    const NAME: &'static str = "exception";
-    type Payload = ExceptionPayload;
-}
-
-impl ServerToClient for Exception {
-    type Ack = NoAck;
 }
