@@ -373,3 +373,54 @@ async fn a_typed_server_side_emit_gets_typed_answers_from_the_other_servers() {
         .await
         .unwrap();
 }
+
+mod support;
+
+#[derive(Clone, Copy, Event)]
+#[event(name = "ask", payload = String, server_to_client(ack = Receipt))]
+struct Ask;
+
+#[tokio::test]
+async fn a_typed_emit_with_ack_decodes_the_clients_answer_and_refuses_another_shape() {
+    use sockgate::typed::EmitWithAckTyped;
+    use std::sync::{Arc, Mutex};
+    let answers: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = answers.clone();
+    let io = SocketIo::new();
+    io.ns("/", move |socket: SocketRef| {
+        let seen = seen.clone();
+        async move {
+            for _ in 0..2 {
+                let result = socket
+                    .emit_with_ack_typed(Ask, &"how long?".to_owned())
+                    .await;
+                seen.lock().unwrap().push(match result {
+                    Ok(receipt) => format!("ok {}", receipt.length),
+                    Err(error) => format!("err {error}"),
+                });
+            }
+        }
+    });
+    let addr = support::serve(&io).await;
+    let mut ws = support::Ws::connect(addr).await;
+    // A raw client: answers the first ask with the declared shape, the second with another.
+    for answer in [r#"[{"length":9}]"#, r#"["nine"]"#] {
+        let packet = ws.next_text(WAIT).await.expect("the ask");
+        let rest = packet.strip_prefix("42").expect("an event with an ack id");
+        let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        assert_eq!(&rest[id.len()..], r#"["ask","how long?"]"#);
+        ws.send_text(&format!("43{id}{answer}")).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while answers.lock().unwrap().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            answers.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answers = answers.lock().unwrap().clone();
+    assert_eq!(answers[0], "ok 9");
+    assert!(answers[1].starts_with("err "), "{answers:?}");
+}
