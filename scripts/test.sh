@@ -199,6 +199,31 @@ metrics_deps() {
   promtool --version 2>&1 | head -1
 }
 
+# (m) typed contracts (issue 13): the chat's generated files are up to date
+# (`chat-contract --check`), the generated TypeScript compiles with tsc --strict with a client
+# using every event and each negative case fails alone, the AsyncAPI document passes
+# @asyncapi/parser, and the tsc-compiled client talks to the typed chat (examples/chat/client,
+# own package.json + lockfile).
+typed_contracts() {
+  local dir="$ROOT/examples/chat/client" log rc=0 pass fail
+  step "typed contracts (examples/chat/client)"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund) || return 1
+  fi
+  cargo build -p chat --bins --quiet || return 1
+  "$SOCKGATE_BIN_DIR/chat-contract" --check || { echo "generated contract files are stale: cargo run -p chat --bin chat-contract" >&2; return 1; }
+  (cd "$dir" && rm -rf dist && timeout 300 node node_modules/typescript/bin/tsc -p tsconfig.json) || return 1
+  log="$(mktemp)"
+  (cd "$dir" && timeout --kill-after=10 600 node --test --test-concurrency=1 test/) 2>&1 | tee "$log" || rc=$?
+  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  rm -f "$log"
+  NODE_PASS=$((NODE_PASS + ${pass:-0}))
+  NODE_FAIL=$((NODE_FAIL + ${fail:-0}))
+  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then NODE_FAIL=$((NODE_FAIL + 1)); fi
+  return "$rc"
+}
+
 # Runs a step, records a failure and carries on, so one run shows every problem.
 # NB: `set -e` does not apply inside a function called from `if`, so every step
 # function must propagate its failures itself (`|| return 1`, or its last command).
@@ -228,6 +253,7 @@ main() {
   run cluster_e2e
   run deploy_e2e
   run admin_e2e
+  run typed_contracts
   run bench_smoke
   run fuzz_smoke
 

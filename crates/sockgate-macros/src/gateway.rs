@@ -23,7 +23,7 @@ pub(crate) const CHECKED_MARKER: &str = "__sockgate_read_by_gateway";
 const MAX_EXTRACTORS: usize = 6;
 
 /// Events Socket.IO reserves: a handler on them would never run.
-const RESERVED_EVENTS: &[(&str, &str)] = &[
+pub(crate) const RESERVED_EVENTS: &[(&str, &str)] = &[
     ("connect", "use the `handle_connection` hook"),
     ("connect_error", "it is sent by the server, never received"),
     ("disconnect", "use the `handle_disconnect` hook"),
@@ -55,11 +55,37 @@ impl Errors {
     }
 }
 
-/// One `#[subscribe_message("event", guard = .., filter = ..)]`.
+/// One `#[subscribe_message("event", guard = .., filter = ..)]`, or with a declared event
+/// (`event = Message`, a `sockgate::typed::ClientToServer` marker) instead of the name.
 struct Subscription {
-    event: LitStr,
+    event: EventName,
     guards: Vec<Expr>,
     filters: Vec<Expr>,
+}
+
+/// The event a handler subscribes to.
+enum EventName {
+    /// `"message"`.
+    Literal(LitStr),
+    /// `event = Message`: the name is `<Message as Event>::NAME`.
+    Declared(syn::Path),
+}
+
+impl EventName {
+    /// What identifies the event at compile time (the name, or the marker's path).
+    fn key(&self) -> String {
+        match self {
+            EventName::Literal(name) => name.value(),
+            EventName::Declared(path) => quote::quote!(#path).to_string(),
+        }
+    }
+
+    fn span_tokens(&self) -> proc_macro2::TokenStream {
+        match self {
+            EventName::Literal(name) => quote::quote!(#name),
+            EventName::Declared(path) => quote::quote!(#path),
+        }
+    }
 }
 
 /// A handler to register.
@@ -227,13 +253,13 @@ pub(crate) fn expand(args: &GatewayArgs, item: TokenStream) -> TokenStream {
     }
 
     for (index, route) in routes.iter().enumerate() {
-        let event = route.subscription.event.value();
+        let event = route.subscription.event.key();
         if let Some(first) = routes[..index]
             .iter()
-            .find(|r| r.subscription.event.value() == event)
+            .find(|r| r.subscription.event.key() == event)
         {
             errors.push(syn::Error::new_spanned(
-                &route.subscription.event,
+                route.subscription.event.span_tokens(),
                 format!(
                     "event `{event}` is already handled by `{}`: one handler per event",
                     first.method
@@ -243,12 +269,21 @@ pub(crate) fn expand(args: &GatewayArgs, item: TokenStream) -> TokenStream {
     }
 
     let registrations = routes.iter().map(|route| {
-        let event = &route.subscription.event;
         let method = &route.method;
         let guards = &route.subscription.guards;
         let filters = &route.subscription.filters;
+        let subscribe = match &route.subscription.event {
+            EventName::Literal(event) => quote_spanned! {method.span()=>
+                router.subscribe_message(#event, Self::#method)
+            },
+            // `on_typed` requires a `ClientToServer` event: a server-to-client marker or an
+            // undeclared type does not compile.
+            EventName::Declared(event) => quote_spanned! {method.span()=>
+                ::sockgate::typed::OnTyped::on_typed(&mut *router, #event, Self::#method)
+            },
+        };
         quote_spanned! {method.span()=>
-            router.subscribe_message(#event, Self::#method)
+            #subscribe
                 #(.guard(#guards))*
                 #(.filter(#filters))*;
         }
@@ -365,7 +400,24 @@ fn parse_subscription(attr: &Attribute) -> syn::Result<Subscription> {
         }
     };
     let subscription = list.parse_args_with(|input: ParseStream<'_>| {
-        let event: LitStr = match input.parse() {
+        let declared = input.peek(Ident) && input.peek2(Token![=]);
+        let event = if declared {
+            {
+                let key: Ident = input.parse()?;
+                if key != "event" {
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        "the event comes first: a string literal (`#[subscribe_message(\"message\")]`) \
+                         or a declared event (`#[subscribe_message(event = Message)]`)",
+                    ));
+                }
+                input.parse::<Token![=]>()?;
+                Ok(EventName::Declared(input.parse()?))
+            }
+        } else {
+            input.parse().map(EventName::Literal)
+        };
+        let event = match event {
             Ok(event) => event,
             Err(error) => {
                 return Err(syn::Error::new(
@@ -405,16 +457,20 @@ fn parse_subscription(attr: &Attribute) -> syn::Result<Subscription> {
             filters,
         })
     })?;
-    let event = subscription.event.value();
+    let EventName::Literal(literal) = &subscription.event else {
+        // A declared event's name is checked by `#[derive(Event)]`.
+        return Ok(subscription);
+    };
+    let event = literal.value();
     if event.is_empty() {
         return Err(syn::Error::new_spanned(
-            &subscription.event,
+            literal,
             "the event name cannot be empty",
         ));
     }
     if let Some((_, hint)) = RESERVED_EVENTS.iter().find(|(name, _)| *name == event) {
         return Err(syn::Error::new_spanned(
-            &subscription.event,
+            literal,
             format!("`{event}` is a reserved Socket.IO event and never reaches handlers: {hint}"),
         ));
     }

@@ -107,9 +107,25 @@
 //! unknown transports, a `#[subscribe_message]` without an event name or with a duplicate or
 //! reserved one, handlers or hooks with a signature the gateway cannot call, and `#[gateway]`
 //! anywhere but on an inherent `impl` block.
+//!
+//! # `#[derive(Event)]` and `#[derive(Contract)]`
+//!
+//! The impls of `sockgate::typed` (feature `typed`), re-exported there:
+//!
+//! - `#[derive(Event)] #[event(name = "message", payload = String, server_to_client,
+//!   client_to_server(ack = Delivered))]` on a unit struct writes `Event` and one impl per
+//!   direction (`ServerToClient`, `ClientToServer`, `InterServer`), each with its ack type
+//!   (`NoAck` when none is given). A reserved or empty name is a compile error.
+//! - `#[derive(Contract)] #[contract(namespace = "/chat", server_to_client(A, B),
+//!   client_to_server(C), inter_server(D))]` writes `Contract` (`name = "..."` renames it in
+//!   the generated files). An event listed in a direction it does not implement is a compile
+//!   error.
+//! - In a gateway, `#[subscribe_message(event = Message)]` subscribes to a declared
+//!   client-to-server event by its marker instead of its name.
 
 mod gateway;
 mod options;
+mod typed;
 
 use proc_macro::TokenStream;
 use syn::parse::Parser;
@@ -185,4 +201,47 @@ pub fn subscribe_message(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(_) => item,
     };
     quote::quote!(#error #item).into()
+}
+
+/// Writes `sockgate::typed::Event` and its direction impls from `#[event(...)]`: see the crate
+/// docs.
+///
+/// ```
+/// use sockgate::typed::{Event, ServerToClient};
+///
+/// #[derive(Clone, Copy, Event)]
+/// #[event(name = "joined", payload = String, server_to_client)]
+/// struct Joined;
+///
+/// assert_eq!(<Joined as Event>::NAME, "joined");
+/// ```
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item).and_then(typed::derive_event) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// Writes `sockgate::typed::Contract` from `#[contract(...)]`: see the crate docs.
+///
+/// ```
+/// use sockgate::typed::{Contract, Event};
+///
+/// #[derive(Clone, Copy, Event)]
+/// #[event(name = "joined", payload = String, server_to_client)]
+/// struct Joined;
+///
+/// #[derive(Contract)]
+/// #[contract(namespace = "/chat", server_to_client(Joined))]
+/// struct Chat;
+///
+/// assert_eq!(<Chat as Contract>::NAMESPACE, "/chat");
+/// ```
+#[proc_macro_derive(Contract, attributes(contract))]
+pub fn derive_contract(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item).and_then(typed::derive_contract) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
 }

@@ -97,6 +97,10 @@
 //! # }
 //! ```
 //!
+//! Events can also be declared once as Rust types, in both directions with their acks: then
+//! emits and handlers are checked by the compiler, and the same declaration generates the
+//! client's TypeScript event maps and an AsyncAPI document ([`typed`]).
+//!
 //! # Options
 //!
 //! One options model: every option of the server and of its engine (path, transports,
@@ -182,6 +186,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | `#[gateway]` and `#[subscribe_message]` ([`gateway`]) |
+//! | `typed` | yes | [`typed`]: typed events, TypeScript and AsyncAPI generation (ts-rs, schemars) |
 //! | `testing` | no | `sockgate::testing`, an in-process test client (pulls hyper's client) |
 //! | `validator` | no | `gateway::Valid<T>` and the `validator` re-export (NestJS's `ValidationPipe`) |
 //! | `admin` | no | `sockgate::admin`: the official Socket.IO Admin UI's `/admin` namespace (pulls `bcrypt`) |
@@ -211,6 +216,8 @@ pub mod server_side;
 mod socket;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "typed")]
+pub mod typed;
 
 use std::fmt;
 

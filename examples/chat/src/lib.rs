@@ -7,7 +7,9 @@
 
 pub mod admin;
 pub mod cluster;
+pub mod contract;
 pub mod gateway;
+pub mod typed_gateway;
 pub mod with_macros;
 
 use axum::response::Html;
@@ -18,12 +20,14 @@ use sockgate::gateway::{Gateway, GatewayApp, GatewayError, Gateways};
 use sockgate::ClientBundle;
 
 pub use gateway::ExampleGateway;
+pub use typed_gateway::TypedExampleGateway;
 
 const PAGE: &str = include_str!("../static/index.html");
 
-/// The gateways of the chat: `ExampleGateway`, serving the browser client when the npm package
-/// `socket.io-client` is installed, and a health check at `/health` (503 while draining;
-/// `SOCKGATE_DRAIN_DELAY_MS` / `SOCKGATE_DRAIN_WINDOW_MS` set the drain of a shutdown).
+/// The gateways of the chat: `ExampleGateway` with typed events ([`TypedExampleGateway`]),
+/// serving the browser client when the npm package `socket.io-client` is installed, and a
+/// health check at `/health` (503 while draining; `SOCKGATE_DRAIN_DELAY_MS` /
+/// `SOCKGATE_DRAIN_WINDOW_MS` set the drain of a shutdown).
 pub fn gateways() -> Result<Gateways, GatewayError> {
     gateways_on(None)
 }
@@ -41,7 +45,7 @@ pub fn gateways_with(
     recovery: Option<RecoveryConfig>,
     admin: Option<sockgate::admin::AdminOptions>,
 ) -> Result<Gateways, GatewayError> {
-    let gateway = ExampleGateway;
+    let gateway = TypedExampleGateway;
     let mut options = gateway.options().observer(metrics().clone());
     if recovery.is_some() {
         options.server.recovery = recovery;
