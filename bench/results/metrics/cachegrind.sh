@@ -3,6 +3,7 @@
 # $CARGO_TARGET_DIR/release) and the wrapper bench-server-metrics (`exec ./bench-server --metrics "$@"`).
 # Instructions executed by the server (valgrind cachegrind, deterministic within ~1%) for a fixed
 # load, metrics off and on, at two durations: the difference is the cost of the extra load alone.
+# The second echo measurement used --rate 100 instead of 20.
 cd "${BENCH_DIR:-/tmp/metrics-bench}"
 scenario=$1; shift   # echo | broadcast
 for dur in 3 9; do
