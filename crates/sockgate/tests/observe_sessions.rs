@@ -1,0 +1,89 @@
+//! The session callbacks over real TCP and both transports: a polling session that upgrades
+//! is opened as polling, upgraded once, and closed as WebSocket; the socket's packets are
+//! reported on both sides of the switch.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use sockgate::observe::{
+    CloseReason, ObservedNamespace, Observer, PacketEvent, PacketType, SessionEvent,
+};
+use sockgate::{SocketIo, SocketRef};
+use support::{eventually, serve, Polling, Ws};
+
+#[derive(Default)]
+struct Sessions(Mutex<Vec<String>>);
+
+impl Observer for Sessions {
+    fn session_opened(&self, session: &SessionEvent<'_>) {
+        self.0
+            .lock()
+            .push(format!("opened {}", session.transport.as_str()));
+    }
+    fn session_upgraded(&self, session: &SessionEvent<'_>) {
+        self.0
+            .lock()
+            .push(format!("upgraded {}", session.transport.as_str()));
+    }
+    fn session_closed(&self, session: &SessionEvent<'_>, reason: CloseReason) {
+        self.0
+            .lock()
+            .push(format!("closed {} {reason}", session.transport.as_str()));
+    }
+    fn packet_received(&self, _ns: &ObservedNamespace<'_>, packet: &PacketEvent<'_>) {
+        if packet.kind() == PacketType::Event {
+            let transport = packet.socket.map_or("-", |s| s.transport());
+            self.0
+                .lock()
+                .push(format!("event {:?} over {transport}", packet.event()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_session_is_opened_upgraded_once_and_closed_as_websocket() {
+    let sessions = Arc::new(Sessions::default());
+    let io = SocketIo::builder().observer_arc(sessions.clone()).build();
+    io.ns("/", |_socket: SocketRef| {});
+    let addr = serve(&io).await;
+
+    let poller = Polling::connect(addr).await;
+    assert_eq!(poller.post(r#"42["before"]"#).await, 200);
+    let mut ws = Ws::upgrade(addr, &format!("&sid={}", poller.sid)).await;
+    ws.send_text("2probe").await;
+    assert_eq!(
+        ws.next_text(Duration::from_secs(5)).await.as_deref(),
+        Some("3probe")
+    );
+    loop {
+        if poller.get().await.split('\u{1e}').any(|p| p == "6") {
+            break;
+        }
+    }
+    ws.send_text("5").await;
+    ws.send_text(r#"42["after"]"#).await;
+    assert!(
+        eventually(Duration::from_secs(5), || sessions.0.lock().len() >= 4).await,
+        "{:?}",
+        sessions.0.lock()
+    );
+    ws.send_raw(&support::close_frame(1000)).await;
+    assert!(
+        eventually(Duration::from_secs(5), || sessions.0.lock().len() >= 5).await,
+        "{:?}",
+        sessions.0.lock()
+    );
+    assert_eq!(
+        *sessions.0.lock(),
+        [
+            "opened polling",
+            r#"event Some("before") over polling"#,
+            "upgraded websocket",
+            r#"event Some("after") over websocket"#,
+            "closed websocket transport close",
+        ]
+    );
+}
