@@ -87,3 +87,60 @@ async fn a_polling_session_is_opened_upgraded_once_and_closed_as_websocket() {
         ]
     );
 }
+
+#[derive(Default)]
+struct Drops(Mutex<Vec<String>>);
+
+impl Observer for Drops {
+    fn dropped(&self, ns: &ObservedNamespace<'_>, drop: &sockgate::observe::DropEvent<'_>) {
+        self.0
+            .lock()
+            .push(format!("{} {}", ns.name(), drop.reason.as_str()));
+    }
+    fn socket_disconnected(
+        &self,
+        ns: &ObservedNamespace<'_>,
+        _socket: &SocketRef,
+        reason: sockgate::DisconnectReason,
+    ) {
+        self.0.lock().push(format!("{} left: {reason}", ns.name()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_reported_as_a_drop_then_the_client_leaves() {
+    let drops = Arc::new(Drops::default());
+    let io = SocketIo::builder()
+        .observer_arc(drops.clone())
+        .max_buffered_bytes(64 << 10)
+        .build();
+    io.ns("/", |socket: SocketRef| {
+        let chunk = "x".repeat(64 << 10);
+        // Far more than the kernel's buffers and the queue hold, to a client that never reads.
+        for _ in 0..400 {
+            if socket.emit("big", &chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let addr = serve(&io).await;
+    // Joins `/` and never reads again (the connection handler's emits fill the queue).
+    let mut ws = Ws::open(addr, "").await;
+    ws.send_text("40").await;
+    assert!(
+        eventually(Duration::from_secs(10), || drops
+            .0
+            .lock()
+            .iter()
+            .any(|l| l == "/ left: transport error"))
+        .await,
+        "{:?}",
+        drops.0.lock()
+    );
+    let seen = drops.0.lock().clone();
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("/ queue_full"),
+        "{seen:?}"
+    );
+}
