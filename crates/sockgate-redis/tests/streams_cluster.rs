@@ -493,8 +493,11 @@ async fn a_session_saved_while_connected_recovers_on_another_node_with_what_it_m
         .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].data.as_ref().unwrap()[1], json!(5));
-    // A session is restored once.
-    assert!(b.adapter.restore_session("pid-1", &offset).await.is_none());
+    // A restore leaves the session: a retry whose first attempt died mid-restore (a client
+    // that timed out under load) recovers too. With Node's GETDEL it got a new id and lost
+    // what it missed (27 of 2,206 reconnects in the 1,000-client jitter run).
+    let (again, _) = b.adapter.restore_session("pid-1", &offset).await.unwrap();
+    assert_eq!(again.sid, sid(1));
 }
 
 #[tokio::test]

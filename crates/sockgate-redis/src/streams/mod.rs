@@ -1162,15 +1162,22 @@ impl Inner {
         parse_stream_id(offset)?;
         let key = self.session_key(pid);
         let driver = self.driver();
+        // GET, not Node's GETDEL: a restore whose connection dies before the recovered socket
+        // is registered (a client that timed out under load and retries) must leave the
+        // session for the retry. The key needs no delete: the recovered socket is tracked, so
+        // this node overwrites it within `session_flush_interval`, and a leave deletes it.
         let (raw, found) = tokio::join!(
-            driver.getdel(key),
+            driver.get(key),
             driver.xrange(self.stream.clone(), offset.into(), offset.into(), 1)
         );
         let raw = match raw {
             Ok(Some(raw)) => raw,
-            Ok(None) => return None,
+            Ok(None) => {
+                tracing::debug!(%pid, "recovery refused: no session (expired or never saved)");
+                return None;
+            }
             Err(error) => {
-                self.outage.failed("GETDEL session", &error);
+                self.outage.failed("GET session", &error);
                 return None;
             }
         };
