@@ -49,7 +49,9 @@ use tokio::time::Instant;
 
 use crate::classic::codec::{opts_from, socket_from};
 use crate::cluster::{self, message_type::*, ClusterMessage};
-use crate::driver::{next_stream_id, parse_stream_id, Driver, DriverMessage, MessageKind};
+use crate::driver::{
+    next_stream_id, parse_stream_id, Driver, DriverError, DriverMessage, MessageKind,
+};
 use crate::outage::Outage;
 
 /// Settings of [`StreamsAdapter`], with the Node adapter's defaults. Every node of a cluster
@@ -94,6 +96,12 @@ pub struct StreamsConfig {
     /// broadcasts in stream order, so they wait too; past it, they get them without offset
     /// and the other nodes miss them (logged).
     pub append_retry: Duration,
+    /// How long a restore keeps retrying while Redis does not answer (default 10 s) before
+    /// the client gets a fresh session. A node under load sees commands time out (2 s by
+    /// default in `FredDriver`); giving up at the first one turned recoverable reconnects into
+    /// new sessions that lost what they missed. The client's own connect timeout (20 s in
+    /// socket.io-client) bounds what is useful here.
+    pub restore_patience: Duration,
 }
 
 impl Default for StreamsConfig {
@@ -113,6 +121,7 @@ impl Default for StreamsConfig {
             recovery: None,
             session_flush_interval: Duration::from_millis(100),
             append_retry: Duration::from_secs(10),
+            restore_patience: Duration::from_secs(10),
         }
     }
 }
@@ -1115,21 +1124,32 @@ impl Inner {
     /// The stored broadcasts of this namespace after `offset` that reach `rooms`, oldest
     /// first, each with its entry id appended; `None` when Redis cannot be read.
     async fn broadcasts_after(&self, offset: &str, rooms: &[Room]) -> Option<Vec<Packet>> {
+        match self.try_broadcasts_after(offset, rooms).await {
+            Ok(packets) => packets,
+            Err(error) => {
+                self.outage.failed("XRANGE", &error);
+                None
+            }
+        }
+    }
+
+    /// The broadcasts reaching `rooms` after `offset`; `Ok(None)` for an offset that is not a
+    /// stream id.
+    async fn try_broadcasts_after(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+    ) -> Result<Option<Vec<Packet>>, DriverError> {
         let mut packets = Vec::new();
         let mut cursor = offset.to_owned();
         for _ in 0..MAX_RANGE_PAGES {
-            let start = next_stream_id(&cursor)?;
-            let entries = match self
+            let Some(start) = next_stream_id(&cursor) else {
+                return Ok(None);
+            };
+            let entries = self
                 .driver()
                 .xrange(self.stream.clone(), start, "+".into(), RANGE_PAGE)
-                .await
-            {
-                Ok(entries) => entries,
-                Err(error) => {
-                    self.outage.failed("XRANGE", &error);
-                    return None;
-                }
-            };
+                .await?;
             let full = entries.len() >= RANGE_PAGE;
             for entry in entries {
                 cursor.clone_from(&entry.id);
@@ -1155,11 +1175,37 @@ impl Inner {
                 break;
             }
         }
-        Some(packets)
+        Ok(Some(packets))
     }
 
+    /// Restores a session, retrying for [`StreamsConfig::restore_patience`] while Redis does
+    /// not answer (a timeout under load is no reason to lose what the client missed).
     async fn restore(&self, pid: &str, offset: &str) -> Option<(PersistedSession, Vec<Packet>)> {
         parse_stream_id(offset)?;
+        let deadline = Instant::now() + self.config().restore_patience;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.try_restore(pid, offset).await {
+                Ok(restored) => return restored,
+                Err((operation, error)) => {
+                    self.outage.failed(operation, &error);
+                    let retry = matches!(error, DriverError::Unavailable(_));
+                    if !retry || Instant::now() + pause >= deadline {
+                        tracing::debug!(%pid, %error, "recovery refused: redis did not answer");
+                        return None;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    async fn try_restore(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> Result<Option<(PersistedSession, Vec<Packet>)>, (&'static str, DriverError)> {
         let key = self.session_key(pid);
         let driver = self.driver();
         // GET, not Node's GETDEL: a restore whose connection dies before the recovered socket
@@ -1170,31 +1216,27 @@ impl Inner {
             driver.get(key),
             driver.xrange(self.stream.clone(), offset.into(), offset.into(), 1)
         );
-        let raw = match raw {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
-                tracing::debug!(%pid, "recovery refused: no session (expired or never saved)");
-                return None;
-            }
-            Err(error) => {
-                self.outage.failed("GET session", &error);
-                return None;
-            }
+        let Some(raw) = raw.map_err(|error| ("GET session", error))? else {
+            tracing::debug!(%pid, "recovery refused: no session (expired or never saved)");
+            return Ok(None);
         };
-        if !found.is_ok_and(|entries| !entries.is_empty()) {
+        if found.map_err(|error| ("XRANGE", error))?.is_empty() {
             tracing::debug!(%pid, %offset, "recovery refused: the offset left the stream");
-            return None;
+            return Ok(None);
         }
         let session = match codec::decode_session(&raw) {
             Ok(session) if session.pid == pid => session,
-            Ok(_) => return None,
+            Ok(_) => return Ok(None),
             Err(error) => {
                 tracing::debug!(%error, %pid, "recovery refused: unreadable session");
-                return None;
+                return Ok(None);
             }
         };
-        let missed = self.broadcasts_after(offset, &session.rooms).await?;
-        Some((session, missed))
+        let missed = self
+            .try_broadcasts_after(offset, &session.rooms)
+            .await
+            .map_err(|error| ("XRANGE", error))?;
+        Ok(missed.map(|missed| (session, missed)))
     }
 }
 
