@@ -185,7 +185,9 @@ fn room_of(value: &Value) -> Option<Room> {
     }
 }
 
-fn rooms_of(value: Option<&Value>) -> Vec<Room> {
+/// The rooms of a `rooms`/`except` array (strings, or numbers as Node's `socket.join(123)`
+/// makes them); anything else is skipped. Every adapter's decoder reads rooms through this.
+pub(crate) fn rooms_of(value: Option<&Value>) -> Vec<Room> {
     value
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(room_of).collect())

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use sockgate_core::{BroadcastOptions, PersistedSession, Room, Sid};
 
-use crate::classic::codec::{buffers_to_json, err, CodecError};
+use crate::classic::codec::{buffers_to_json, err, rooms_of, CodecError};
 use crate::cluster::{message_type::*, ClusterMessage};
 use crate::driver::StreamEntry;
 use crate::msgpack;
@@ -184,20 +184,7 @@ pub fn decode_session(encoded: &str) -> Result<PersistedSession, CodecError> {
         .and_then(Value::as_str)
         .ok_or_else(|| err("session has no pid"))?
         .to_owned();
-    let rooms = value
-        .get("rooms")
-        .and_then(Value::as_array)
-        .map(|rooms| {
-            rooms
-                .iter()
-                .filter_map(|r| match r {
-                    Value::String(s) => Some(Room::from(s.as_str())),
-                    Value::Number(n) => Some(Room::from(n.to_string().as_str())),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let rooms = rooms_of(value.get("rooms"));
     Ok(PersistedSession {
         sid,
         pid,

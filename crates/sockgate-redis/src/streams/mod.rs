@@ -47,7 +47,7 @@ use sockgate_proto::socketio::Packet;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::classic::codec::{opts_from, socket_from};
+use crate::classic::codec::{opts_from, rooms_of, socket_from};
 use crate::cluster::{self, message_type::*, ClusterMessage};
 use crate::driver::{
     next_stream_id, parse_stream_id, Driver, DriverError, DriverMessage, MessageKind,
@@ -850,19 +850,7 @@ impl Inner {
                 self.publish(channel, payload);
             }
             SOCKETS_JOIN | SOCKETS_LEAVE => {
-                let rooms: Vec<Room> = message
-                    .get("rooms")
-                    .and_then(Value::as_array)
-                    .map(|r| {
-                        r.iter()
-                            .filter_map(|v| match v {
-                                Value::String(s) => Some(Room::from(s.as_str())),
-                                Value::Number(n) => Some(Room::from(n.to_string().as_str())),
-                                _ => None,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let rooms = rooms_of(message.get("rooms"));
                 if message.kind == SOCKETS_JOIN {
                     self.join_local(&opts, &rooms);
                 } else {
