@@ -122,44 +122,14 @@ struct Tracking {
 
 mod tracking_impl {
     use super::*;
-    use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+    use sockgate::core::{Adapter, PersistedSession};
     use sockgate::{Room, Sid};
-    use sockgate_proto::socketio::Packet;
 
     impl Adapter for Tracking {
         fn add_all(&self, sid: Sid, rooms: &[Room]) {
             self.inner.add_all(sid, rooms)
         }
-        fn del(&self, sid: Sid, room: &str) {
-            self.inner.del(sid, room)
-        }
-        fn del_all(&self, sid: Sid) {
-            self.inner.del_all(sid)
-        }
-        fn rooms_of(&self, sid: Sid) -> Vec<Room> {
-            self.inner.rooms_of(sid)
-        }
-        fn rooms(&self) -> Vec<Room> {
-            self.inner.rooms()
-        }
-        fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-            self.inner.local_sockets(opts)
-        }
-        fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
-            self.inner.broadcast(packet, opts)
-        }
-        fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
-            self.inner.fetch_sockets(opts)
-        }
-        fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-            self.inner.add_sockets(opts, rooms)
-        }
-        fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-            self.inner.del_sockets(opts, rooms)
-        }
-        fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
-            self.inner.disconnect_sockets(opts, close)
-        }
+        support::delegate_rooms_and_broadcasts_to_inner!();
         fn recovery_enabled(&self) -> bool {
             true
         }
@@ -245,7 +215,7 @@ struct LaggingReader {
 
 mod lagging_impl {
     use super::*;
-    use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+    use sockgate::core::{Adapter, BoxFuture, PersistedSession};
     use sockgate::{Room, Sid};
     use sockgate_proto::socketio::Packet;
 
@@ -253,36 +223,7 @@ mod lagging_impl {
         fn add_all(&self, sid: Sid, rooms: &[Room]) {
             self.inner.add_all(sid, rooms)
         }
-        fn del(&self, sid: Sid, room: &str) {
-            self.inner.del(sid, room)
-        }
-        fn del_all(&self, sid: Sid) {
-            self.inner.del_all(sid)
-        }
-        fn rooms_of(&self, sid: Sid) -> Vec<Room> {
-            self.inner.rooms_of(sid)
-        }
-        fn rooms(&self) -> Vec<Room> {
-            self.inner.rooms()
-        }
-        fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-            self.inner.local_sockets(opts)
-        }
-        fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
-            self.inner.broadcast(packet, opts)
-        }
-        fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
-            self.inner.fetch_sockets(opts)
-        }
-        fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-            self.inner.add_sockets(opts, rooms)
-        }
-        fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-            self.inner.del_sockets(opts, rooms)
-        }
-        fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
-            self.inner.disconnect_sockets(opts, close)
-        }
+        support::delegate_rooms_and_broadcasts_to_inner!();
         fn recovery_enabled(&self) -> bool {
             true
         }

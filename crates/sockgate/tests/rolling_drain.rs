@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+use sockgate::core::{Adapter, BoxFuture, PersistedSession};
 use sockgate::{RecoveryConfig, Room, Sid, SocketIo, SocketRef};
-use sockgate_proto::socketio::Packet;
 use support::{close_frame, http, serve_stoppable, Polling, Ws};
 
 /// The health check answers `200 ok`, then `503 draining` from the first moment of the
@@ -215,36 +214,7 @@ impl Adapter for BackgroundSessions {
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
         self.inner.add_all(sid, rooms)
     }
-    fn del(&self, sid: Sid, room: &str) {
-        self.inner.del(sid, room)
-    }
-    fn del_all(&self, sid: Sid) {
-        self.inner.del_all(sid)
-    }
-    fn rooms_of(&self, sid: Sid) -> Vec<Room> {
-        self.inner.rooms_of(sid)
-    }
-    fn rooms(&self) -> Vec<Room> {
-        self.inner.rooms()
-    }
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.inner.local_sockets(opts)
-    }
-    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
-        self.inner.broadcast(packet, opts)
-    }
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
-        self.inner.fetch_sockets(opts)
-    }
-    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-        self.inner.add_sockets(opts, rooms)
-    }
-    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-        self.inner.del_sockets(opts, rooms)
-    }
-    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
-        self.inner.disconnect_sockets(opts, close)
-    }
+    support::delegate_rooms_and_broadcasts_to_inner!();
     fn recovery_enabled(&self) -> bool {
         true
     }

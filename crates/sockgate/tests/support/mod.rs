@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use sockgate::core::{Adapter, BoxFuture, BroadcastOptions, PersistedSession, SocketDetails};
+use sockgate::core::{Adapter, BoxFuture, PersistedSession};
 use sockgate::{Room, Sid, SocketIo};
 use sockgate_proto::socketio::Packet;
 use sockgate_proto::ws::{self, FrameDecoder, Message, OpCode};
@@ -325,6 +325,53 @@ pub async fn stable_sockets() -> usize {
     last
 }
 
+/// Inside `impl Adapter for X`, where `X` wraps an adapter in a field `inner`: delegates the
+/// room and broadcast methods to it, so a test adapter writes only what it changes
+/// (`add_all` stays with the caller: test adapters hook it).
+macro_rules! delegate_rooms_and_broadcasts_to_inner {
+    () => {
+        fn del(&self, sid: sockgate::Sid, room: &str) {
+            self.inner.del(sid, room)
+        }
+        fn del_all(&self, sid: sockgate::Sid) {
+            self.inner.del_all(sid)
+        }
+        fn rooms_of(&self, sid: sockgate::Sid) -> Vec<sockgate::Room> {
+            self.inner.rooms_of(sid)
+        }
+        fn rooms(&self) -> Vec<sockgate::Room> {
+            self.inner.rooms()
+        }
+        fn local_sockets(&self, opts: &sockgate::core::BroadcastOptions) -> Vec<sockgate::Sid> {
+            self.inner.local_sockets(opts)
+        }
+        fn broadcast(
+            &self,
+            packet: sockgate_proto::socketio::Packet,
+            opts: sockgate::core::BroadcastOptions,
+        ) {
+            self.inner.broadcast(packet, opts)
+        }
+        fn fetch_sockets(
+            &self,
+            opts: sockgate::core::BroadcastOptions,
+        ) -> sockgate::core::BoxFuture<'_, Vec<sockgate::core::SocketDetails>> {
+            self.inner.fetch_sockets(opts)
+        }
+        fn add_sockets(&self, opts: sockgate::core::BroadcastOptions, rooms: Vec<sockgate::Room>) {
+            self.inner.add_sockets(opts, rooms)
+        }
+        fn del_sockets(&self, opts: sockgate::core::BroadcastOptions, rooms: Vec<sockgate::Room>) {
+            self.inner.del_sockets(opts, rooms)
+        }
+        fn disconnect_sockets(&self, opts: sockgate::core::BroadcastOptions, close: bool) {
+            self.inner.disconnect_sockets(opts, close)
+        }
+    };
+}
+#[allow(unused_imports)] // not every test binary that includes `support` uses it
+pub(crate) use delegate_rooms_and_broadcasts_to_inner;
+
 /// The in-memory adapter (with recovery when configured) whose next `add_all` can be held up
 /// on purpose: it opens the window inside a CONNECT between the checks and the registration.
 pub struct SlowJoin {
@@ -360,36 +407,7 @@ impl Adapter for SlowJoin {
         }
         self.inner.add_all(sid, rooms)
     }
-    fn del(&self, sid: Sid, room: &str) {
-        self.inner.del(sid, room)
-    }
-    fn del_all(&self, sid: Sid) {
-        self.inner.del_all(sid)
-    }
-    fn rooms_of(&self, sid: Sid) -> Vec<Room> {
-        self.inner.rooms_of(sid)
-    }
-    fn rooms(&self) -> Vec<Room> {
-        self.inner.rooms()
-    }
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.inner.local_sockets(opts)
-    }
-    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
-        self.inner.broadcast(packet, opts)
-    }
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<SocketDetails>> {
-        self.inner.fetch_sockets(opts)
-    }
-    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-        self.inner.add_sockets(opts, rooms)
-    }
-    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
-        self.inner.del_sockets(opts, rooms)
-    }
-    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
-        self.inner.disconnect_sockets(opts, close)
-    }
+    delegate_rooms_and_broadcasts_to_inner!();
     fn recovery_enabled(&self) -> bool {
         self.recovery
     }
