@@ -9,6 +9,7 @@
 mod adapter;
 mod memory;
 mod room;
+pub mod sid_hash;
 mod socket_id;
 
 pub use adapter::{

@@ -1,8 +1,9 @@
 //! The index of which socket is in which room, both ways.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::adapter::{BroadcastOptions, Room};
+use crate::sid_hash::{SidMap, SidSet};
 use crate::Sid;
 
 /// Rooms to sockets and sockets to rooms. Not synchronized: the adapter wraps it in a lock.
@@ -12,8 +13,8 @@ use crate::Sid;
 /// vector per connected socket.
 #[derive(Debug, Default)]
 pub struct RoomIndex {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    sids: HashMap<Sid, Vec<Room>>,
+    rooms: HashMap<Room, SidSet>,
+    sids: SidMap<Vec<Room>>,
 }
 
 fn own_room(sid: Sid, room: &str) -> bool {
@@ -120,7 +121,7 @@ impl RoomIndex {
                 .filter(|s| !excluded(s))
                 .collect();
         }
-        let mut seen = HashSet::new();
+        let mut seen = SidSet::default();
         opts.rooms
             .iter()
             .flat_map(|room| self.members(room))

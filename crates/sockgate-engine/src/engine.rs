@@ -210,7 +210,15 @@ impl<H: EngineHandler> Shared<H> {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let request_headers = request.headers().clone();
+        // Only CORS reads the request's headers after it is handed on. Cloned only then: a
+        // clone costs allocations on every request, and it would pin the block of hyper's
+        // read buffer the headers point into for as long as a long-poll is parked.
+        let request_headers = self
+            .config
+            .cors
+            .as_ref()
+            .map(|_| request.headers().clone())
+            .unwrap_or_default();
         let mut response = if request.method() == Method::OPTIONS && self.config.cors.is_some() {
             let mut response = Response::new(Full::new(Bytes::new()));
             *response.status_mut() = StatusCode::NO_CONTENT;
@@ -264,7 +272,13 @@ impl<H: EngineHandler> Shared<H> {
                         websocket::upgrade(self, request, Some(connection))
                     }
                     SessionRoute::PollGet => {
-                        polling::get(&self, &connection, request.headers())
+                        let accepted = polling::Accepted::of(
+                            self.config.http_compression_threshold,
+                            request.headers(),
+                        );
+                        // Not held while the GET parks (see `Accepted`).
+                        drop(request);
+                        polling::get(&self, &connection, accepted)
                             .instrument(connection.span())
                             .await
                     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::RwLock;
 use serde_json::Value;
+use sockgate_core::sid_hash::SidMap;
 use sockgate_core::{
     Adapter, BoxFuture, BroadcastFlags, BroadcastOptions, LocalNamespace, Sid, SocketDetails,
 };
@@ -67,7 +68,7 @@ pub(crate) struct Namespace {
     params: Vec<(String, String)>,
     server: Arc<ServerShared>,
     adapter: OnceLock<Arc<dyn Adapter>>,
-    sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
+    sockets: RwLock<SidMap<Arc<Socket>>>,
     pub(crate) connect_handler: Option<BoxedMessageHandler>,
     middlewares: RwLock<Vec<BoxedMiddleware>>,
     /// Event handlers shared by every socket of the namespace (used when the socket has no
@@ -112,7 +113,7 @@ impl Namespace {
             params,
             server: server.clone(),
             adapter: OnceLock::new(),
-            sockets: RwLock::new(HashMap::new()),
+            sockets: RwLock::new(SidMap::default()),
             connect_handler,
             middlewares: RwLock::new(middlewares),
             handlers: RwLock::new(HashMap::new()),

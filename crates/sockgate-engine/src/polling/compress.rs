@@ -92,16 +92,32 @@ fn negotiate(accept_encoding: &str) -> Option<Encoding> {
     }
 }
 
+/// The encoding a GET's `Accept-Encoding` allows (when compression is on at all), read before
+/// the GET parks: holding the request's headers for the whole poll would keep the block of
+/// hyper's read buffer they point into alive, and hyper, reading on to notice a client that
+/// goes away, would allocate another (8 KiB per parked poll, heaptrack on 1,000 sessions).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Accepted(Option<Encoding>);
+
+impl Accepted {
+    pub(crate) fn of(threshold: Option<usize>, request: &HeaderMap) -> Accepted {
+        Accepted(
+            threshold
+                .and(request.get(header::ACCEPT_ENCODING))
+                .and_then(|v| v.to_str().ok())
+                .and_then(negotiate),
+        )
+    }
+}
+
 pub(super) async fn compress(
     threshold: Option<usize>,
-    request: &HeaderMap,
+    accepted: Accepted,
     body: Vec<u8>,
 ) -> Response<ResponseBody> {
     let encoding = threshold
         .filter(|t| body.len() >= *t)
-        .and_then(|_| request.get(header::ACCEPT_ENCODING))
-        .and_then(|v| v.to_str().ok())
-        .and_then(negotiate);
+        .and(accepted.0);
     let Some(encoding) = encoding else {
         return text_response(Bytes::from(body));
     };

@@ -14,7 +14,7 @@ use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
@@ -29,6 +29,7 @@ use crate::error::RequestError;
 use crate::handler::{EngineHandler, Message};
 use crate::BoxError;
 use body::{drain, read_body, refuse_too_large, BodyError, DRAIN_LIMIT};
+pub(crate) use compress::Accepted;
 use compress::compress;
 
 pub(crate) fn text_response(body: Bytes) -> Response<ResponseBody> {
@@ -108,7 +109,7 @@ fn refuse(refusal: PollRefusal) -> Result<Response<ResponseBody>, RequestError> 
 pub(crate) async fn get<H: EngineHandler>(
     shared: &Shared<H>,
     connection: &Arc<Connection<H::Data>>,
-    request_headers: &HeaderMap,
+    accepted: Accepted,
 ) -> Result<Response<ResponseBody>, RequestError> {
     {
         let mut state = connection.state.lock();
@@ -151,12 +152,7 @@ pub(crate) async fn get<H: EngineHandler>(
     // compressed off the runtime, they are lost, and the session must not go on as if they
     // had been delivered.
     let mut unsent = Unsent(Some(connection));
-    let response = compress(
-        shared.config.http_compression_threshold,
-        request_headers,
-        body,
-    )
-    .await;
+    let response = compress(shared.config.http_compression_threshold, accepted, body).await;
     unsent.0 = None;
     Ok(response)
 }
