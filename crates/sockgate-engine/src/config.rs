@@ -157,6 +157,14 @@ pub struct EngineConfig {
     /// unicast frames always go out at once (flushing what waits). Trades at most this much latency
     /// under broadcast load for fewer system calls, which is where a broadcast's CPU goes
     /// (`Duration::ZERO` disables).
+    ///
+    /// Choosing a window (broadcast to 1,000 WebSocket clients, bench/BENCHMARKS.md "The write
+    /// coalescing trade-off, measured"): the CPU per delivery falls with the frames one write
+    /// carries, and a socket gathers about `window × its message rate` frames, so the p99 grows
+    /// with the window. At 400 msg/s per socket, 20-25 ms gave 0.37-0.6x socketioxide's CPU
+    /// per delivery at a p99 of 22-27 ms (socketioxide's: 18-43 ms); at 100 msg/s halving the
+    /// CPU takes 25 ms or more, past socketioxide's p99 there (10-16 ms). Set it to the
+    /// latency a broadcast may add in your application, not below 10 ms for a saving.
     pub write_coalescing: Duration,
     /// Longest time one WebSocket write may wait for the client to read (default 20 s). A
     /// client that stops reading is dropped with `transport error` once it passes, and a write

@@ -115,9 +115,7 @@ pub(super) async fn compress(
     accepted: Accepted,
     body: Vec<u8>,
 ) -> Response<ResponseBody> {
-    let encoding = threshold
-        .filter(|t| body.len() >= *t)
-        .and(accepted.0);
+    let encoding = threshold.filter(|t| body.len() >= *t).and(accepted.0);
     let Some(encoding) = encoding else {
         return text_response(Bytes::from(body));
     };

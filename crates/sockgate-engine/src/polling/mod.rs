@@ -29,8 +29,8 @@ use crate::error::RequestError;
 use crate::handler::{EngineHandler, Message};
 use crate::BoxError;
 use body::{drain, read_body, refuse_too_large, BodyError, DRAIN_LIMIT};
-pub(crate) use compress::Accepted;
 use compress::compress;
+pub(crate) use compress::Accepted;
 
 pub(crate) fn text_response(body: Bytes) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(body));
