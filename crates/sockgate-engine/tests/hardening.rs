@@ -355,6 +355,42 @@ async fn a_parked_long_poll_is_not_idle() {
     assert_eq!(reply.body, b"2");
 }
 
+/// The idle timer looks at the connection only at its own deadlines (it is not told when a
+/// request begins or ends): a connection whose long poll was parked across several of them is
+/// still idle exactly from the poll's answer, not at once and not never.
+#[tokio::test]
+async fn a_connection_is_idle_from_the_end_of_its_long_poll() {
+    let config = EngineConfig::default().ping_interval(Duration::from_millis(1500));
+    let http = patient().idle_timeout(Some(Duration::from_millis(300)));
+    let (addr, _engine) = start(config, http).await;
+    let sid = handshake(addr).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            get_req(
+                &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+                "",
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(4), read_reply(&mut stream))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.body, b"2");
+    let answered = Instant::now();
+    closed_within(&mut stream, Duration::from_secs(3))
+        .await
+        .expect("the connection stayed open after its long poll ended");
+    let took = answered.elapsed();
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
+        "closed {took:?} after the poll's answer"
+    );
+}
+
 #[tokio::test]
 async fn connections_over_the_cap_are_refused_and_websockets_count() {
     let http = patient().max_connections(Some(2));
