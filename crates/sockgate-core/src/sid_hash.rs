@@ -1,4 +1,4 @@
-//! A hasher for maps keyed by [`Sid`]: the per-recipient lookups of a broadcast hash one sid
+//! A hasher for maps keyed by [`Sid`](crate::Sid): the per-recipient lookups of a broadcast hash one sid
 //! each, and SipHash (std's default) cost about 230 instructions of the ~3,200 a delivery
 //! took (callgrind, broadcast to 200 clients); this one costs a few dozen.
 //!
