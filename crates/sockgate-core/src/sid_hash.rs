@@ -1,6 +1,6 @@
-//! A hasher for maps keyed by [`Sid`](crate::Sid): the per-recipient lookups of a broadcast hash one sid
-//! each, and SipHash (std's default) cost about 230 instructions of the ~3,200 a delivery
-//! took (callgrind, broadcast to 200 clients); this one costs a few dozen.
+//! A hasher for maps keyed by [`Sid`](crate::Sid): the per-recipient lookups of a broadcast
+//! hash one sid each, and SipHash (std's default) cost about 230 instructions of the ~3,200 a
+//! delivery took (callgrind, broadcast to 200 clients); this one costs a few dozen.
 //!
 //! Why it need not resist collision attacks: the keys of these maps are socket ids a server
 //! drew from its own randomness (20 base64url characters of 15 random bytes; this node's, a
