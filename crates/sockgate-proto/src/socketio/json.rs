@@ -26,9 +26,8 @@ const OBJECT_COST: usize = 448;
 /// Estimated allocator overhead of one string (the smallest heap chunk).
 const STRING_COST: usize = 24;
 // `scan`'s fast path bounds every byte's cost by OBJECT_COST.
-const _: () = assert!(
-    OBJECT_COST >= VALUE_COST && OBJECT_COST >= ENTRY_COST && OBJECT_COST >= STRING_COST
-);
+const _: () =
+    assert!(OBJECT_COST >= VALUE_COST && OBJECT_COST >= ENTRY_COST && OBJECT_COST >= STRING_COST);
 
 /// Why [`scan`] refused a JSON text.
 enum Shape {

@@ -13,9 +13,9 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 
 use super::MessageParts;
-use crate::payload::Payload;
 use super::{marker, run_future, FromMessageParts, HandlerOutput, HandlerScope, MessageHandler};
 use crate::observe::{self, HandlerFailureKind, HandlerTimer};
+use crate::payload::Payload;
 use crate::socket::SocketRef;
 
 /// A scope holding a value handlers may borrow as their first argument (a gateway).

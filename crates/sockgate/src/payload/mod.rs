@@ -222,8 +222,7 @@ impl Frames {
 
 impl IntoIterator for Frames {
     type Item = SharedFrame;
-    type IntoIter =
-        std::iter::Chain<std::iter::Once<SharedFrame>, std::vec::IntoIter<SharedFrame>>;
+    type IntoIter = std::iter::Chain<std::iter::Once<SharedFrame>, std::vec::IntoIter<SharedFrame>>;
 
     fn into_iter(self) -> Self::IntoIter {
         std::iter::once(self.first).chain(self.attachments)
