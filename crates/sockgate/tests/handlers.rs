@@ -244,9 +244,10 @@ async fn a_payload_argument_gets_the_whole_payload_however_it_is_extracted() {
         .await
         .unwrap();
     assert_eq!(answer, sent.clone().with(json!({"t": 1, "p": "xxx"})));
+    let seen_by_any = seen_by_any.lock().unwrap().clone();
     assert_eq!(
-        *seen_by_any.lock().unwrap(),
-        [sent.args.clone()],
+        seen_by_any,
+        vec![sent.args],
         "on_any saw the whole payload too"
     );
 }
