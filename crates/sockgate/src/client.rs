@@ -149,32 +149,42 @@ fn protocol_violation(conn: &Conn, why: &str) {
 }
 
 pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMessage) {
+    // Counted as Engine.IO packets, like the frames sent: a text one has its `4` type.
+    let size = match &message {
+        EioMessage::Text(data) => 1 + data.len(),
+        EioMessage::Binary(data) => data.len(),
+    };
     let (decoded, bytes) = {
         let mut slot = conn.data().decoder.lock();
-        let mut partial = slot.take().unwrap_or_else(|| {
-            Box::new(Partial {
-                decoder: new_decoder(registry),
-                bytes: 0,
-                started: Instant::now(),
-                timer: None,
-            })
-        });
-        // Counted as Engine.IO packets, like the frames sent: a text one has its `4` type.
-        partial.bytes += match &message {
-            EioMessage::Text(data) => 1 + data.len(),
-            EioMessage::Binary(data) => data.len(),
-        };
-        let bytes = partial.bytes;
-        let decoded = partial.decoder.feed(message);
-        if matches!(decoded, Ok(None)) {
-            // Attachments are still to come: keep the partial packet, for a bounded time.
-            if partial.timer.is_none() {
-                let timeout = registry.shared.config.pending_attachments_timeout;
-                partial.timer = Some(watch_partial(conn, partial.started, timeout));
+        match slot.take() {
+            // The common case, a packet in one message: decoded on the stack, nothing boxed.
+            None => {
+                let mut decoder = new_decoder(registry);
+                let decoded = decoder.feed(message);
+                if matches!(decoded, Ok(None)) {
+                    // Attachments are still to come: keep the partial packet, for a bounded
+                    // time.
+                    let started = Instant::now();
+                    let timeout = registry.shared.config.pending_attachments_timeout;
+                    *slot = Some(Box::new(Partial {
+                        decoder,
+                        bytes: size,
+                        started,
+                        timer: Some(watch_partial(conn, started, timeout)),
+                    }));
+                }
+                (decoded, size)
             }
-            *slot = Some(partial);
+            Some(mut partial) => {
+                partial.bytes += size;
+                let bytes = partial.bytes;
+                let decoded = partial.decoder.feed(message);
+                if matches!(decoded, Ok(None)) {
+                    *slot = Some(partial);
+                }
+                (decoded, bytes)
+            }
         }
-        (decoded, bytes)
     };
     match decoded {
         Ok(Some(packet)) => dispatch(registry, conn, packet, bytes),
@@ -245,8 +255,9 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
                 Some(Value::Array(args)) => args,
                 _ => return protocol_violation(conn, "EVENT payload is not an array"),
             };
-            let event = match args.first() {
-                Some(Value::String(name)) => name.clone(),
+            // The name is moved out of the arguments, not copied.
+            let event = match args.first_mut() {
+                Some(Value::String(name)) => std::mem::take(name),
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return protocol_violation(conn, "EVENT without a name"),
             };

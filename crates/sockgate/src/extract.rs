@@ -38,6 +38,7 @@ use crate::socket::SocketRef;
 
 impl<S> FromMessageParts<S> for SocketRef {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(socket.clone())
     }
@@ -154,6 +155,10 @@ impl<S> FromMessageParts<S> for Payload {
     fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(parts.payload.clone())
     }
+    const TAKES_PAYLOAD: bool = true;
+    fn from_taken_payload(payload: Payload) -> Option<Self> {
+        Some(payload)
+    }
 }
 
 /// The binary attachments of the message, in order.
@@ -171,6 +176,7 @@ impl<S> FromMessageParts<S> for Bin {
 /// no ack from the return value).
 impl<S: HandlerScope> FromMessageParts<S> for AckSender {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(
         socket: &SocketRef,
         parts: &MessageParts,
@@ -187,6 +193,7 @@ pub struct Event(pub String);
 
 impl<S> FromMessageParts<S> for Event {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(Event(parts.event.clone()))
     }
@@ -208,6 +215,7 @@ impl fmt::Display for MissingValue {
 
 impl<S, T: Clone + Send + Sync + 'static> FromMessageParts<S> for State<T> {
     type Rejection = MissingValue;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(
         socket: &SocketRef,
         _: &MessageParts,
@@ -229,6 +237,7 @@ pub struct Extension<T>(pub T);
 
 impl<S, T: Clone + Send + Sync + 'static> FromMessageParts<S> for Extension<T> {
     type Rejection = MissingValue;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(
         socket: &SocketRef,
         _: &MessageParts,
@@ -258,6 +267,7 @@ impl NsParams {
 
 impl<S> FromMessageParts<S> for NsParams {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(NsParams(socket.ns.params().to_vec()))
     }

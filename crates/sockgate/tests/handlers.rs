@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sockgate::extract::{AckSender, Data};
+use sockgate::extract::{AckSender, Data, Event, Payload};
 use sockgate::gateway::{Gateway, GatewayApp, GatewayRouter, MessageBody};
 use sockgate::handler::{HandlerResult, MessageHandler, MessageParts};
 use sockgate::testing::TestClient;
@@ -190,4 +190,64 @@ async fn a_panicking_extractor_is_caught() {
     socket.emit("boom", ()).unwrap();
     let pong = socket.emit_with_ack("ping", (), WAIT).await.unwrap();
     assert_eq!(pong.args, [json!("pong")]);
+}
+
+/// A `Payload` argument that is the handler's only reader of the payload takes it by value
+/// (no copy); wherever it stands among the arguments, next to another reader, or after
+/// `on_any` handlers that borrowed the same message, every reader sees all of it, binary
+/// included.
+#[tokio::test]
+async fn a_payload_argument_gets_the_whole_payload_however_it_is_extracted() {
+    let seen_by_any = Arc::new(Mutex::new(Vec::new()));
+    let io = SocketIo::new();
+    let any_log = seen_by_any.clone();
+    io.ns("/", move |socket: SocketRef| {
+        // The only reader: the payload is moved into it.
+        socket.on("first", |payload: Payload, ack: AckSender| {
+            let _ = ack.send(payload);
+        });
+        socket.on("last", |ack: AckSender, payload: Payload| {
+            let _ = ack.send(payload);
+        });
+        // Two readers: each gets all of it.
+        socket.on(
+            "two",
+            |payload: Payload, Data(first): Data<Value>, ack: AckSender| {
+                let _ = ack.send(payload.with(first));
+            },
+        );
+        let any_log = any_log.clone();
+        socket.on("watched", |payload: Payload, ack: AckSender| {
+            let _ = ack.send(payload);
+        });
+        socket.on_any(move |Event(event): Event, payload: Payload| {
+            if event == "watched" {
+                any_log.lock().unwrap().push(payload.args);
+            }
+        });
+    });
+    let client = TestClient::connect(&io).await.unwrap();
+    let socket = client.socket("/", None).await.unwrap();
+    let sent = Payload::new()
+        .with(json!({"t": 1, "p": "xxx"}))
+        .with(json!([1, "two"]))
+        .binary(bytes::Bytes::from_static(b"\x00\x01"));
+    for event in ["first", "last", "watched"] {
+        let answer = socket
+            .emit_with_ack(event, sent.clone(), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(answer, sent, "{event}");
+    }
+    let answer = socket
+        .emit_with_ack("two", sent.clone(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(answer, sent.clone().with(json!({"t": 1, "p": "xxx"})));
+    let seen_by_any = seen_by_any.lock().unwrap().clone();
+    assert_eq!(
+        seen_by_any,
+        vec![sent.args],
+        "on_any saw the whole payload too"
+    );
 }

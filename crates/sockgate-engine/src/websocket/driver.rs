@@ -252,6 +252,12 @@ fn on_packet<H: EngineHandler>(
 ) -> Routed {
     let step = {
         let mut state = connection.state.lock();
+        // The driver is running, not waiting: whatever the handler queues below (the ack of
+        // this event) is written by this same task when it flushes before it waits again
+        // (`poll_ws_work` re-checks the queue under this lock before it sleeps). A waker left
+        // here would make every reply wake the task that is queueing it: one more poll of the
+        // driver (and one more `recv` that finds nothing) per round trip.
+        state.ws_waker = None;
         handle_ws_packet(&mut state.session, role, Instant::now(), packet)
     };
     match step {

@@ -1,11 +1,14 @@
 //! The upgraded connection, read without a buffer of its own while idle.
 
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Most frames handed to one vectored write.
@@ -34,13 +37,7 @@ impl Socket {
     /// Reads what is available into `buf`; `Ok(0)` means the peer closed.
     pub(super) async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
-            Socket::Tcp(stream) => loop {
-                stream.readable().await?;
-                match read_now(stream, buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    other => return other,
-                }
-            },
+            Socket::Tcp(stream) => poll_fn(|cx| poll_read_now(stream, cx, buf)).await,
             Socket::Other(io) => {
                 buf.reserve(READ_CHUNK);
                 io.read_buf(buf).await
@@ -108,11 +105,22 @@ thread_local! {
 
 /// Reads what is available into the thread's scratch buffer and appends it to `buf`, so an
 /// idle socket holds no buffer of its own.
-fn read_now(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+///
+/// Through tokio's `poll_read`, not `readable()` + `try_read`: a read that does not fill the
+/// scratch buffer has drained the socket, and `poll_read` then clears the readiness, so the
+/// next read waits for epoll instead of first trying a `recv` that can only say `EAGAIN`
+/// (one wasted system call per request/response round trip otherwise).
+fn poll_read_now(
+    stream: &mut TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        let n = stream.try_read(&mut scratch)?;
-        buf.extend_from_slice(&scratch[..n]);
-        Ok(n)
+        let mut read = ReadBuf::new(&mut scratch);
+        ready!(Pin::new(stream).poll_read(cx, &mut read))?;
+        let n = read.filled().len();
+        buf.extend_from_slice(read.filled());
+        Poll::Ready(Ok(n))
     })
 }

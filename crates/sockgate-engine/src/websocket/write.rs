@@ -62,10 +62,20 @@ impl Coalescing {
         connection: &Connection<D>,
         window: Duration,
     ) -> Batch {
-        let now = Instant::now();
         let mut state = connection.state.lock();
         let closed = state.session.is_closed();
         let queued = state.session.has_queued();
+        if !queued && !closed {
+            // Nothing to write or hold (the driver asks before every wait, so most often
+            // after a read that queued nothing): no clock read, no decision to make. Nothing
+            // is queued, so nothing is urgent either.
+            state.urgent = false;
+            return Batch {
+                frames: VecDeque::new(),
+                closed: false,
+            };
+        }
+        let now = Instant::now();
         match self
             .coalescer
             .poll_write(now, window, closed, state.urgent, queued)

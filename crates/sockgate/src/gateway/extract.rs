@@ -75,6 +75,7 @@ pub struct ConnectedSocket(pub SocketRef);
 
 impl<S> FromMessageParts<S> for ConnectedSocket {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(ConnectedSocket(socket.clone()))
     }
@@ -186,6 +187,7 @@ pub struct Ack(pub AckSender);
 
 impl<S: HandlerScope> FromMessageParts<S> for Ack {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(
         socket: &SocketRef,
         parts: &MessageParts,
@@ -201,6 +203,7 @@ pub struct WsServer(pub NamespaceRef);
 
 impl<S> FromMessageParts<S> for WsServer {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(WsServer(socket.namespace()))
     }
@@ -212,6 +215,7 @@ pub struct Pattern(pub String);
 
 impl<S> FromMessageParts<S> for Pattern {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(_: &SocketRef, parts: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(Pattern(parts.event.clone()))
     }
@@ -223,6 +227,7 @@ pub struct Query(pub QueryMap);
 
 impl<S> FromMessageParts<S> for Query {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(socket: &SocketRef, _: &MessageParts, _: &S) -> Result<Self, Infallible> {
         Ok(Query(socket.handshake().query().clone()))
     }
@@ -234,6 +239,7 @@ pub struct Auth<T>(pub T);
 
 impl<S, T: DeserializeOwned> FromMessageParts<S> for Auth<T> {
     type Rejection = WsException;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(
         socket: &SocketRef,
         _: &MessageParts,

@@ -108,6 +108,7 @@ impl<G: Send + Sync + 'static> HasReceiver for GatewayScope<G> {
 /// The gateway itself (`async fn handler(self: Arc<Self>, ...)`).
 impl<G: Send + Sync + 'static> FromMessageParts<GatewayScope<G>> for Arc<G> {
     type Rejection = Infallible;
+    const READS_PAYLOAD: bool = false;
     fn from_message_parts(
         _: &SocketRef,
         _: &MessageParts,

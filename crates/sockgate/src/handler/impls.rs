@@ -15,6 +15,7 @@ use futures_util::FutureExt;
 use super::MessageParts;
 use super::{marker, run_future, FromMessageParts, HandlerOutput, HandlerScope, MessageHandler};
 use crate::observe::{self, HandlerFailureKind, HandlerTimer};
+use crate::payload::Payload;
 use crate::socket::SocketRef;
 
 /// A scope holding a value handlers may borrow as their first argument (a gateway).
@@ -26,10 +27,31 @@ pub trait HasReceiver: HandlerScope {
 }
 
 /// Every argument of a handler, extracted in order (the first rejection stops).
+///
+/// In two steps, so that a [`Payload`] argument can take the message's payload by value
+/// instead of copying it (a `Vec` of JSON values: one allocation per string, map and array):
+/// [`ExtractAll::extract_others`] extracts every argument but that one, and only once they
+/// all succeeded (a rejection still reports the whole message) [`ExtractAll::complete`] moves
+/// the payload into it. That happens only when it is the one argument that reads the payload
+/// ([`ExtractAll::TAKES_PAYLOAD`]) and the message is owned (not shared with `on_any`).
 trait ExtractAll<S: HandlerScope>: Sized {
-    fn extract_all(
+    /// The arguments extracted by the first step (`None`: the one that takes the payload).
+    type Partial;
+    /// Exactly one argument reads the payload, and it can take it by value.
+    const TAKES_PAYLOAD: bool;
+    /// Extracts every argument, except (with `defer`) the one taking the payload.
+    fn extract_others(
         socket: &SocketRef,
         parts: &MessageParts,
+        scope: &S,
+        defer: bool,
+    ) -> Result<Self::Partial, S::Rejection>;
+    /// Completes the deferred argument with `payload` (taken from the message).
+    fn complete(
+        partial: Self::Partial,
+        socket: &SocketRef,
+        parts: &MessageParts,
+        payload: Option<Payload>,
         scope: &S,
     ) -> Result<Self, S::Rejection>;
 }
@@ -38,24 +60,50 @@ trait ExtractAll<S: HandlerScope>: Sized {
 /// scope.
 fn extract<S: HandlerScope, E: ExtractAll<S>>(
     socket: &SocketRef,
-    parts: &MessageParts,
+    parts: &mut Cow<'_, MessageParts>,
     scope: S,
 ) -> Option<(E, S)> {
-    let extracted =
-        std::panic::catch_unwind(AssertUnwindSafe(|| E::extract_all(socket, parts, &scope)));
-    match extracted {
+    let defer = E::TAKES_PAYLOAD && matches!(parts, Cow::Owned(_));
+    let extracted = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        E::extract_others(socket, parts, &scope, defer)
+    }));
+    let partial = match extracted {
+        Ok(Ok(partial)) => partial,
+        Ok(Err(rejection)) => return reject(socket, parts, scope, Ok(rejection)),
+        Err(panic) => return reject(socket, parts, scope, Err(panic)),
+    };
+    let payload = match parts {
+        Cow::Owned(parts) if defer => Some(std::mem::take(&mut parts.payload)),
+        _ => None,
+    };
+    let completed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        E::complete(partial, socket, parts, payload, &scope)
+    }));
+    match completed {
         Ok(Ok(values)) => Some((values, scope)),
-        Ok(Err(rejection)) => {
+        Ok(Err(rejection)) => reject(socket, parts, scope, Ok(rejection)),
+        Err(panic) => reject(socket, parts, scope, Err(panic)),
+    }
+}
+
+/// Reports an extractor's rejection (`Ok`) or panic (`Err`) to the scope.
+fn reject<S: HandlerScope, E>(
+    socket: &SocketRef,
+    parts: &MessageParts,
+    scope: S,
+    failure: Result<S::Rejection, Box<dyn Any + Send>>,
+) -> Option<(E, S)> {
+    match failure {
+        Ok(rejection) => {
             observe::handler_failed(socket, &parts.event, HandlerFailureKind::Rejected);
             scope.rejected(socket, parts, rejection);
-            None
         }
         Err(panic) => {
             observe::handler_failed(socket, &parts.event, HandlerFailureKind::Panicked);
             scope.panicked(socket, &parts.event, panic);
-            None
         }
     }
+    None
 }
 
 /// Runs a handler that returns its output.
@@ -115,18 +163,49 @@ fn run_async<S, Fut, R>(
 
 macro_rules! impl_handler {
     ($($ty:ident),*) => {
-        #[allow(non_snake_case, unused_variables)]
+        #[allow(non_snake_case, unused_variables, unused_mut, clippy::unused_unit)]
         impl<S, $($ty,)*> ExtractAll<S> for ($($ty,)*)
         where
             S: HandlerScope,
             $($ty: FromMessageParts<S>, $ty::Rejection: Into<S::Rejection>,)*
         {
-            fn extract_all(
+            type Partial = ($(Option<$ty>,)*);
+            const TAKES_PAYLOAD: bool = (0 $(+ $ty::READS_PAYLOAD as usize)*) == 1
+                && (false $(|| $ty::TAKES_PAYLOAD)*);
+
+            fn extract_others(
                 socket: &SocketRef,
                 parts: &MessageParts,
                 scope: &S,
+                defer: bool,
+            ) -> Result<Self::Partial, S::Rejection> {
+                Ok(($(
+                    if defer && $ty::TAKES_PAYLOAD {
+                        None
+                    } else {
+                        Some($ty::from_message_parts(socket, parts, scope).map_err(Into::into)?)
+                    },
+                )*))
+            }
+
+            fn complete(
+                partial: Self::Partial,
+                socket: &SocketRef,
+                parts: &MessageParts,
+                mut payload: Option<Payload>,
+                scope: &S,
             ) -> Result<Self, S::Rejection> {
-                Ok(($($ty::from_message_parts(socket, parts, scope).map_err(Into::into)?,)*))
+                let ($($ty,)*) = partial;
+                Ok(($(
+                    match $ty {
+                        Some(value) => value,
+                        None => match payload.take().and_then($ty::from_taken_payload) {
+                            Some(value) => value,
+                            None => $ty::from_message_parts(socket, parts, scope)
+                                .map_err(Into::into)?,
+                        },
+                    },
+                )*))
             }
         }
 
@@ -138,8 +217,8 @@ macro_rules! impl_handler {
             R: HandlerOutput<S>,
             $($ty: FromMessageParts<S> + Send + 'static, $ty::Rejection: Into<S::Rejection>,)*
         {
-            fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
-                let Some((($($ty,)*), scope)) = extract(&socket, &parts, scope) else {
+            fn call(&self, socket: SocketRef, mut parts: Cow<'_, MessageParts>, scope: S) {
+                let Some((($($ty,)*), scope)) = extract(&socket, &mut parts, scope) else {
                     return;
                 };
                 run_sync(socket, &parts, scope, |_| (self)($($ty,)*));
@@ -155,8 +234,8 @@ macro_rules! impl_handler {
             R: HandlerOutput<S>,
             $($ty: FromMessageParts<S> + Send + 'static, $ty::Rejection: Into<S::Rejection>,)*
         {
-            fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
-                let Some((($($ty,)*), scope)) = extract(&socket, &parts, scope) else {
+            fn call(&self, socket: SocketRef, mut parts: Cow<'_, MessageParts>, scope: S) {
+                let Some((($($ty,)*), scope)) = extract(&socket, &mut parts, scope) else {
                     return;
                 };
                 run_async(socket, parts, scope, || (self)($($ty,)*));
@@ -171,8 +250,8 @@ macro_rules! impl_handler {
             R: HandlerOutput<S>,
             $($ty: FromMessageParts<S> + Send + 'static, $ty::Rejection: Into<S::Rejection>,)*
         {
-            fn call(&self, socket: SocketRef, parts: Cow<'_, MessageParts>, scope: S) {
-                let Some((($($ty,)*), scope)) = extract(&socket, &parts, scope) else {
+            fn call(&self, socket: SocketRef, mut parts: Cow<'_, MessageParts>, scope: S) {
+                let Some((($($ty,)*), scope)) = extract(&socket, &mut parts, scope) else {
                     return;
                 };
                 run_sync(socket, &parts, scope, |scope| (self)(scope.receiver(), $($ty,)*));

@@ -149,6 +149,25 @@ pub trait FromMessageParts<S = ()>: Sized {
         parts: &MessageParts,
         scope: &S,
     ) -> Result<Self, Self::Rejection>;
+
+    /// Whether [`FromMessageParts::from_message_parts`] reads `parts.payload`. Leave it `true`
+    /// (the default) unless the extractor never looks at the payload: when exactly one
+    /// argument of a handler reads it and that argument is a [`Payload`], the payload is
+    /// moved into it instead of copied.
+    #[doc(hidden)]
+    const READS_PAYLOAD: bool = true;
+
+    /// Builds the value from the message's payload taken by value; `None` (the default) when
+    /// the extractor cannot. Only [`Payload`] can: its extraction is then deferred until every
+    /// other argument was extracted, so a rejection still sees the whole message.
+    #[doc(hidden)]
+    fn from_taken_payload(_payload: Payload) -> Option<Self> {
+        None
+    }
+
+    /// Whether [`FromMessageParts::from_taken_payload`] returns `Some`.
+    #[doc(hidden)]
+    const TAKES_PAYLOAD: bool = false;
 }
 
 /// Where a handler runs: what becomes of a rejection and of a panic. The plain server's

@@ -206,23 +206,74 @@ tuple_payload!(A, B, C);
 tuple_payload!(A, B, C, D);
 tuple_payload!(A, B, C, D, E);
 
-/// Serializes a packet once into the Engine.IO frames every recipient shares.
-pub(crate) fn encode_frames(parser: Parser, packet: &Packet) -> Vec<SharedFrame> {
-    match parser {
-        Parser::Json => {
-            let mut text = Vec::with_capacity(64);
-            text.push(b'4');
-            encode_json_into(packet, &mut text);
-            let mut frames = Vec::with_capacity(1 + packet.attachments.len());
-            frames.push(Arc::new(Frame::text_packet(Bytes::from(text))));
-            frames.extend(
-                packet
-                    .attachments
-                    .iter()
-                    .map(|a| Arc::new(Frame::binary(a.clone()))),
-            );
-            frames
+/// The frames of one encoded packet, in order: its text (or msgpack) frame, then one binary
+/// frame per attachment. A packet without attachments, the common case, needs no list.
+pub(crate) struct Frames {
+    first: SharedFrame,
+    attachments: Vec<SharedFrame>,
+}
+
+impl Frames {
+    /// Every frame, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &SharedFrame> + Clone {
+        std::iter::once(&self.first).chain(self.attachments.iter())
+    }
+}
+
+impl IntoIterator for Frames {
+    type Item = SharedFrame;
+    type IntoIter = std::iter::Chain<std::iter::Once<SharedFrame>, std::vec::IntoIter<SharedFrame>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(self.first).chain(self.attachments)
+    }
+}
+
+/// Encoded texts up to this length are copied out of the thread's scratch buffer into an
+/// allocation of their exact size; longer ones take the scratch buffer itself (no copy), so
+/// the buffer a thread keeps stays small.
+const SCRATCH_COPY_MAX: usize = 4096;
+
+thread_local! {
+    /// The buffer JSON packets are encoded into, one per thread: encoding into a fresh `Vec`
+    /// grew it once or twice per packet, and `Bytes::from` a `Vec` with spare capacity costs
+    /// one more allocation. The copy into an exact allocation is cheaper than both.
+    static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The Engine.IO text packet `4<Socket.IO packet>` of `packet`.
+fn encode_text(packet: &Packet) -> Bytes {
+    let encode = |text: &mut Vec<u8>| {
+        text.clear();
+        text.push(b'4');
+        encode_json_into(packet, text);
+        if text.len() <= SCRATCH_COPY_MAX {
+            Bytes::copy_from_slice(text)
+        } else {
+            Bytes::from(std::mem::take(text))
         }
-        Parser::Msgpack => vec![Arc::new(Frame::binary(encode_msgpack(packet)))],
+    };
+    TEXT.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut text) => encode(&mut text),
+        // Not reentrant (serializing a `Value` runs no user code), but never panic over it.
+        Err(_) => encode(&mut Vec::new()),
+    })
+}
+
+/// Serializes a packet once into the Engine.IO frames every recipient shares.
+pub(crate) fn encode_frames(parser: Parser, packet: &Packet) -> Frames {
+    match parser {
+        Parser::Json => Frames {
+            first: Arc::new(Frame::text_packet(encode_text(packet))),
+            attachments: packet
+                .attachments
+                .iter()
+                .map(|a| Arc::new(Frame::binary(a.clone())))
+                .collect(),
+        },
+        Parser::Msgpack => Frames {
+            first: Arc::new(Frame::binary(encode_msgpack(packet))),
+            attachments: Vec::new(),
+        },
     }
 }
