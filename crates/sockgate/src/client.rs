@@ -272,7 +272,9 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
                 args,
                 attachments: packet.attachments,
             };
-            socket.acks.lock().resolve(id, payload);
+            if let Some(rare) = socket.rare_if_any() {
+                rare.acks.lock().resolve(id, payload);
+            }
         }
         PacketType::ConnectError => protocol_violation(conn, "CONNECT_ERROR from a client"),
     }
