@@ -226,7 +226,12 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
                         &Packet::connect_error(&*nsp, "Invalid namespace", None),
                     );
                 }
-                conn.data().connecting.lock().retain(|n| *n != nsp);
+                let mut connecting = conn.data().connecting.lock();
+                connecting.retain(|n| *n != nsp);
+                if connecting.is_empty() {
+                    // An idle client keeps no capacity here (64 bytes for the first push).
+                    *connecting = Vec::new();
+                }
             });
         }
         PacketType::Disconnect => match client.socket(normalize(&packet.nsp)) {
@@ -374,7 +379,12 @@ async fn connect(
     let mut join: Vec<Room> = vec![Room::from(id.as_str())];
     join.extend(rooms);
     adapter.add_all(id, &join);
-    client.sockets.lock().push(socket.clone());
+    {
+        // Exact: most clients join one namespace, and `push` alone reserves room for four.
+        let mut sockets = client.sockets.lock();
+        sockets.reserve_exact(1);
+        sockets.push(socket.clone());
+    }
     if ns.is_observed() {
         let socket = SocketRef(socket.clone());
         ns.observe(|o, view| o.socket_connected(view, &socket));

@@ -55,6 +55,13 @@ impl<H: EngineHandler> Driver<H> {
 
     pub(super) async fn run(&mut self) {
         let end = self.run_loop().await;
+        // Once per socket, and its timers would make every idle socket's task state 100
+        // bytes larger: boxed.
+        Box::pin(self.close(end)).await;
+    }
+
+    /// The end of the socket: the closing handshake, the shutdown, the session's release.
+    async fn close(&mut self, end: WsEnd) {
         let ending = begin_close(&self.connection, &end, self.role);
         if let Some(code) = ending.close_code {
             // The closing handshake: echo the client's code, or send ours and wait (bounded)

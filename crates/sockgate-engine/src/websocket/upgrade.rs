@@ -128,11 +128,16 @@ async fn run_upgraded<H: EngineHandler>(
         }
     };
     if refused {
-        let (mut socket, _) = Socket::new(upgraded);
-        let close = ws::encode_close(1000, "");
-        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
-            let _ = socket.write_frames(&[&close]).await;
-            socket.shutdown().await;
+        // Boxed: inline, this rare path's timer and write would be the largest part of every
+        // WebSocket task's state.
+        Box::pin(async move {
+            let (mut socket, _) = Socket::new(upgraded);
+            let close = ws::encode_close(1000, "");
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+                let _ = socket.write_frames(&[&close]).await;
+                socket.shutdown().await;
+            })
+            .await;
         })
         .await;
         return;
