@@ -1,6 +1,8 @@
 //! The upgraded connection, read without a buffer of its own while idle.
 
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
@@ -34,13 +36,19 @@ impl Socket {
     /// Reads what is available into `buf`; `Ok(0)` means the peer closed.
     pub(super) async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
-            Socket::Tcp(stream) => loop {
-                stream.readable().await?;
-                match read_now(stream, buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    other => return other,
-                }
-            },
+            // `poll_read_ready` rather than `readable().await`: that future carries a waiter
+            // node of its own, and it is what an idle socket's task waits in, so its size is
+            // paid by every idle socket.
+            Socket::Tcp(stream) => {
+                poll_fn(|cx| loop {
+                    std::task::ready!(stream.poll_read_ready(cx))?;
+                    match read_now(stream, buf) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        other => return Poll::Ready(other),
+                    }
+                })
+                .await
+            }
             Socket::Other(io) => {
                 buf.reserve(READ_CHUNK);
                 io.read_buf(buf).await
