@@ -53,6 +53,11 @@ impl<H: EngineHandler> Driver<H> {
         }
     }
 
+    /// Whether this driver runs a session it opened (not the probe of a polling one).
+    pub(super) fn is_new_session(&self) -> bool {
+        self.role == WsRole::Transport
+    }
+
     pub(super) async fn run(&mut self) {
         let end = self.run_loop().await;
         // Once per socket, and its timers would make every idle socket's task state 100
