@@ -130,9 +130,10 @@ impl<H: EngineHandler> Driver<H> {
                     };
                 }
             }
-            if self.buf.is_empty() && self.buf.capacity() > 0 {
+            if self.buf.is_empty() {
                 // Release the buffer while idle: thousands of quiet sockets must not each
-                // hold one.
+                // hold one. Even with no capacity left, an emptied buffer still points into
+                // the allocation its frames were split from (48 bytes an idle socket kept).
                 self.buf = BytesMut::new();
             }
 
