@@ -6,11 +6,14 @@ use std::fmt;
 
 use parking_lot::RwLock;
 
+/// The map behind [`Extensions`].
+type Map = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+
 /// Values keyed by their type. Allocates nothing until the first insert.
 #[derive(Default)]
 pub struct Extensions {
     /// Boxed: every socket has an `Extensions`, and an empty map inline costs 48 bytes.
-    map: RwLock<Option<Box<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>>,
+    map: RwLock<Option<Box<Map>>>,
 }
 
 impl fmt::Debug for Extensions {
