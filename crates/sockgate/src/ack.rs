@@ -125,7 +125,9 @@ struct ForgetOnDrop {
 
 impl Drop for ForgetOnDrop {
     fn drop(&mut self) {
-        self.socket.acks.lock().forget(self.id);
+        if let Some(rare) = self.socket.rare_if_any() {
+            rare.acks.lock().forget(self.id);
+        }
     }
 }
 

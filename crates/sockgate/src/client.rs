@@ -236,7 +236,12 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
                         &Packet::connect_error(&*nsp, "Invalid namespace", None),
                     );
                 }
-                conn.data().connecting.lock().retain(|n| *n != nsp);
+                let mut connecting = conn.data().connecting.lock();
+                connecting.retain(|n| *n != nsp);
+                if connecting.is_empty() {
+                    // An idle client keeps no capacity here (64 bytes for the first push).
+                    *connecting = Vec::new();
+                }
             });
         }
         PacketType::Disconnect => match client.socket(normalize(&packet.nsp)) {
@@ -283,7 +288,9 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
                 args,
                 attachments: packet.attachments,
             };
-            socket.acks.lock().resolve(id, payload);
+            if let Some(rare) = socket.rare_if_any() {
+                rare.acks.lock().resolve(id, payload);
+            }
         }
         PacketType::ConnectError => protocol_violation(conn, "CONNECT_ERROR from a client"),
     }
@@ -383,7 +390,12 @@ async fn connect(
     let mut join: Vec<Room> = vec![Room::from(id.as_str())];
     join.extend(rooms);
     adapter.add_all(id, &join);
-    client.sockets.lock().push(socket.clone());
+    {
+        // Exact: most clients join one namespace, and `push` alone reserves room for four.
+        let mut sockets = client.sockets.lock();
+        sockets.reserve_exact(1);
+        sockets.push(socket.clone());
+    }
     if ns.is_observed() {
         let socket = SocketRef(socket.clone());
         ns.observe(|o, view| o.socket_connected(view, &socket));

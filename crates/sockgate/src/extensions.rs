@@ -6,10 +6,14 @@ use std::fmt;
 
 use parking_lot::RwLock;
 
+/// The map behind [`Extensions`].
+type Map = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+
 /// Values keyed by their type. Allocates nothing until the first insert.
 #[derive(Default)]
 pub struct Extensions {
-    map: RwLock<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    /// Boxed: every socket has an `Extensions`, and an empty map inline costs 48 bytes.
+    map: RwLock<Option<Box<Map>>>,
 }
 
 impl fmt::Debug for Extensions {
@@ -29,7 +33,7 @@ impl Extensions {
     pub fn insert<T: Send + Sync + 'static>(&self, value: T) -> Option<T> {
         self.map
             .write()
-            .get_or_insert_with(HashMap::new)
+            .get_or_insert_with(Box::default)
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }

@@ -182,7 +182,11 @@ impl Namespace {
         let mut waiting = Vec::with_capacity(sids.len());
         for sid in sids {
             if let Some(socket) = self.socket(*sid) {
-                socket.acks.lock().insert_shared(id, *sid, answers.clone());
+                socket
+                    .rare()
+                    .acks
+                    .lock()
+                    .insert_shared(id, *sid, answers.clone());
                 waiting.push(*sid);
             }
         }
@@ -192,8 +196,8 @@ impl Namespace {
     /// Ends the wait for broadcast ack `id`: later answers to it are ignored.
     pub(crate) fn forget_broadcast_acks(&self, sids: &[Sid], id: u64) {
         for sid in sids {
-            if let Some(socket) = self.socket(*sid) {
-                socket.acks.lock().forget(id);
+            if let Some(rare) = self.socket(*sid).as_deref().and_then(Socket::rare_if_any) {
+                rare.acks.lock().forget(id);
             }
         }
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -99,24 +99,35 @@ pub struct Socket {
     /// reach it meanwhile wait in `held` so they follow the replay, and are dropped if the
     /// replay already carried them (same offset).
     replaying: AtomicBool,
-    held: Mutex<Option<Vec<Packet>>>,
-    /// The newest offset the replay sent, set once it ended: a live copy of a replayed packet
-    /// can still arrive after that (a cluster node's stream reader lags the range read the
-    /// replay came from), and offsets only grow, so anything at or below it is a duplicate.
-    replayed_up_to: std::sync::OnceLock<OffsetKey>,
-    pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
-    pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
-    pub(crate) any_outgoing: RwLock<Vec<OutgoingListener>>,
-    pub(crate) disconnecting: Mutex<Vec<DisconnectCallback>>,
-    pub(crate) disconnect: Mutex<Vec<DisconnectCallback>>,
-    pub(crate) acks: Mutex<AckTable>,
-    data: Mutex<Value>,
+    /// Handlers, callbacks, acks, data and replay state of this socket, allocated on first
+    /// use: most sockets have none of their own, and inline they cost an idle socket 336
+    /// bytes (see [`Rare`]).
+    rare: OnceLock<Box<Rare>>,
     /// Typed per-socket values that are not serialized (use `set_data` for what must travel
     /// with `fetch_sockets` and recovery).
     pub extensions: Extensions,
     /// The `socket` span, only while a subscriber wanted it at creation: an idle socket pays
     /// one pointer for it otherwise.
     span: Option<Box<tracing::Span>>,
+}
+
+/// The parts of a [`Socket`] that most sockets never use (handlers are usually declared once
+/// per namespace, acks are waited for only by `emit_with_ack`, recovery and `socket.data` are
+/// opt-in): one allocation the first time any of them is needed.
+#[derive(Default)]
+pub(crate) struct Rare {
+    pub(crate) handlers: RwLock<HashMap<Box<str>, BoxedMessageHandler>>,
+    pub(crate) any_handlers: RwLock<Vec<BoxedMessageHandler>>,
+    any_outgoing: RwLock<Vec<OutgoingListener>>,
+    disconnecting: Mutex<Vec<DisconnectCallback>>,
+    disconnect: Mutex<Vec<DisconnectCallback>>,
+    pub(crate) acks: Mutex<AckTable>,
+    data: Mutex<Value>,
+    held: Mutex<Option<Vec<Packet>>>,
+    /// The newest offset the replay sent, set once it ended: a live copy of a replayed packet
+    /// can still arrive after that (a cluster node's stream reader lags the range read the
+    /// replay came from), and offsets only grow, so anything at or below it is a duplicate.
+    replayed_up_to: OnceLock<OffsetKey>,
 }
 
 /// The span of a socket whose span was disabled.
@@ -149,15 +160,14 @@ impl Socket {
             connected: AtomicBool::new(false),
             left: AtomicBool::new(false),
             replaying: AtomicBool::new(false),
-            held: Mutex::new(None),
-            replayed_up_to: std::sync::OnceLock::new(),
-            handlers: RwLock::new(HashMap::new()),
-            any_handlers: RwLock::new(Vec::new()),
-            any_outgoing: RwLock::new(Vec::new()),
-            disconnecting: Mutex::new(Vec::new()),
-            disconnect: Mutex::new(Vec::new()),
-            acks: Mutex::new(AckTable::default()),
-            data: Mutex::new(data),
+            rare: if data.is_null() {
+                OnceLock::new()
+            } else {
+                OnceLock::from(Box::new(Rare {
+                    data: Mutex::new(data),
+                    ..Rare::default()
+                }))
+            },
             extensions: Extensions::new(),
             span: {
                 let span = tracing::debug_span!(
@@ -181,6 +191,16 @@ impl Socket {
     /// the socket connected.
     pub fn span(&self) -> &tracing::Span {
         self.span.as_deref().unwrap_or(&NO_SPAN)
+    }
+
+    /// The rarely used parts, allocated now if they were not yet.
+    pub(crate) fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Box::default)
+    }
+
+    /// The rarely used parts, if anything ever needed them.
+    pub(crate) fn rare_if_any(&self) -> Option<&Rare> {
+        self.rare.get().map(|rare| &**rare)
     }
 
     /// The socket id.
@@ -229,17 +249,18 @@ impl Socket {
 
     /// The serializable data of this socket (Node's `socket.data`), as JSON.
     pub fn data_value(&self) -> Value {
-        self.data.lock().clone()
+        self.rare_if_any()
+            .map_or(Value::Null, |rare| rare.data.lock().clone())
     }
 
     /// Reads `socket.data` as `T`.
     pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
-        serde_json::from_value(self.data.lock().clone()).ok()
+        serde_json::from_value(self.data_value()).ok()
     }
 
     /// Sets `socket.data`, which travels with `fetch_sockets` and recovery.
     pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), serde_json::Error> {
-        *self.data.lock() = serde_json::to_value(data)?;
+        *self.rare().data.lock() = serde_json::to_value(data)?;
         self.track_session();
         self.ns.observe(|o, ns| o.socket_data_changed(ns, self));
         Ok(())
@@ -252,14 +273,17 @@ impl Socket {
         M: Send + Sync + 'static,
     {
         let boxed = crate::handler::boxed_message_handler(handler);
-        self.handlers
+        self.rare()
+            .handlers
             .write()
             .insert(event.into().into_boxed_str(), boxed);
     }
 
     /// Removes the handler of `event`.
     pub fn off(&self, event: &str) {
-        self.handlers.write().remove(event);
+        if let Some(rare) = self.rare_if_any() {
+            rare.handlers.write().remove(event);
+        }
     }
 
     /// Registers a handler called for every incoming event (Node's `onAny`); it can use the
@@ -269,20 +293,21 @@ impl Socket {
         H: crate::handler::MessageHandler<M>,
         M: Send + Sync + 'static,
     {
-        self.any_handlers
+        self.rare()
+            .any_handlers
             .write()
             .push(crate::handler::boxed_message_handler(handler));
     }
 
     /// Registers a callback for every outgoing event of this socket (Node's `onAnyOutgoing`).
     pub fn on_any_outgoing(&self, callback: impl Fn(&str, &Payload) + Send + Sync + 'static) {
-        self.any_outgoing.write().push(Arc::new(callback));
+        self.rare().any_outgoing.write().push(Arc::new(callback));
     }
 
     /// The `onAnyOutgoing` listeners, copied out so that none runs under the list's lock (a
     /// listener may add another). `None` when there are none: no allocation per emit.
     pub(crate) fn outgoing_listeners(&self) -> Option<Vec<OutgoingListener>> {
-        let listeners = self.any_outgoing.read();
+        let listeners = self.rare_if_any()?.any_outgoing.read();
         (!listeners.is_empty()).then(|| listeners.clone())
     }
 
@@ -291,7 +316,7 @@ impl Socket {
         &self,
         callback: impl FnOnce(SocketRef, DisconnectReason) + Send + 'static,
     ) {
-        self.disconnecting.lock().push(Box::new(callback));
+        self.rare().disconnecting.lock().push(Box::new(callback));
     }
 
     /// Called once the socket left, with the reason.
@@ -299,7 +324,7 @@ impl Socket {
         &self,
         callback: impl FnOnce(SocketRef, DisconnectReason) + Send + 'static,
     ) {
-        self.disconnect.lock().push(Box::new(callback));
+        self.rare().disconnect.lock().push(Box::new(callback));
     }
 
     /// Emits an event to this client. Tuples send several arguments; a [`Payload`] sends
@@ -370,10 +395,10 @@ impl Socket {
             callback(event, &payload);
         }
         let id = self.ns.next_ack_id();
-        let rx = self.acks.lock().insert(id);
+        let rx = self.rare().acks.lock().insert(id);
         let packet = payload.into_event(self.ns_name(), event).with_id(id);
         if let Err(e) = self.send_packet(packet) {
-            self.acks.lock().forget(id);
+            self.rare().acks.lock().forget(id);
             return AckFuture::failed(crate::AckError::Send(e));
         }
         AckFuture::new(SocketRef(self.clone()), id, rx, timeout)
@@ -381,7 +406,7 @@ impl Socket {
 
     /// How many acks this socket's emits still wait for (for metrics and tests).
     pub fn pending_acks(&self) -> usize {
-        self.acks.lock().len()
+        self.rare_if_any().map_or(0, |rare| rare.acks.lock().len())
     }
 
     /// Sets the ack timeout of the next emit: `socket.timeout(d).emit_with_ack(...)`.
@@ -465,7 +490,7 @@ impl Socket {
 
     /// Holds live broadcasts until [`Socket::end_replay`] (before the socket is registered).
     pub(crate) fn start_replay(&self) {
-        *self.held.lock() = Some(Vec::new());
+        *self.rare().held.lock() = Some(Vec::new());
         self.replaying.store(true, Ordering::Release);
     }
 
@@ -475,11 +500,11 @@ impl Socket {
     pub(crate) fn hold_during_replay(&self, packet: &Packet) -> bool {
         if !self.replaying.load(Ordering::Acquire) {
             return self
-                .replayed_up_to
-                .get()
+                .rare_if_any()
+                .and_then(|rare| rare.replayed_up_to.get())
                 .is_some_and(|newest| offset_key(packet).is_some_and(|key| key <= *newest));
         }
-        match self.held.lock().as_mut() {
+        match self.rare().held.lock().as_mut() {
             Some(held) => {
                 held.push(packet.clone());
                 true
@@ -492,7 +517,8 @@ impl Socket {
     /// replay already carried; from then on broadcasts go out directly. Runs under the hold's
     /// lock so that no live broadcast overtakes the replay.
     pub(crate) fn end_replay(&self, missed: Vec<Packet>) {
-        let mut held = self.held.lock();
+        let rare = self.rare();
+        let mut held = rare.held.lock();
         let replayed: std::collections::HashSet<String> = missed
             .iter()
             .filter_map(|p| sockgate_core::packet_offset(p).map(str::to_owned))
@@ -511,7 +537,7 @@ impl Socket {
             }
         }
         if let Some(newest) = newest {
-            let _ = self.replayed_up_to.set(newest);
+            let _ = rare.replayed_up_to.set(newest);
         }
         self.replaying.store(false, Ordering::Release);
     }
@@ -614,7 +640,9 @@ impl Socket {
         tracing::debug!(target: "sockgate::socket", %reason, "socket disconnected");
         self.left.store(true, Ordering::Release);
         let this = SocketRef(self.clone());
-        for callback in std::mem::take(&mut *self.disconnecting.lock()) {
+        let rare = self.rare_if_any();
+        let disconnecting = rare.map(|rare| std::mem::take(&mut *rare.disconnecting.lock()));
+        for callback in disconnecting.into_iter().flatten() {
             guarded(|| callback(this.clone(), reason));
         }
         if reason.is_recoverable() && self.ns.adapter().recovery_enabled() {
@@ -631,8 +659,13 @@ impl Socket {
         }
         self.ns.remove_socket(self.id);
         self.conn.data().remove_socket(self.ns_name());
-        self.acks.lock().clear();
-        for callback in std::mem::take(&mut *self.disconnect.lock()) {
+        // Re-read: a disconnecting callback may have registered more.
+        let rare = self.rare_if_any();
+        if let Some(rare) = rare {
+            rare.acks.lock().clear();
+        }
+        let disconnect = rare.map(|rare| std::mem::take(&mut *rare.disconnect.lock()));
+        for callback in disconnect.into_iter().flatten() {
             guarded(|| callback(this.clone(), reason));
         }
         let ns_callbacks = self.ns.disconnect_handlers.read().clone();
@@ -642,9 +675,11 @@ impl Socket {
         self.ns
             .observe(|o, ns| o.socket_disconnected(ns, &this, reason));
         // Handlers capture sockets; dropping them breaks the reference cycles.
-        self.handlers.write().clear();
-        self.any_handlers.write().clear();
-        self.any_outgoing.write().clear();
+        if let Some(rare) = self.rare_if_any() {
+            rare.handlers.write().clear();
+            rare.any_handlers.write().clear();
+            rare.any_outgoing.write().clear();
+        }
     }
 
     pub(crate) fn dispatch(self: &Arc<Self>, parts: MessageParts) {
@@ -659,15 +694,15 @@ impl Socket {
         );
         let _entered = span.enter();
         // `on_any` handlers borrow the message: their extractors copy only what they take.
-        let any: Vec<BoxedMessageHandler> = self.any_handlers.read().clone();
+        let rare = self.rare_if_any();
+        let any: Vec<BoxedMessageHandler> = rare
+            .map(|rare| rare.any_handlers.read().clone())
+            .unwrap_or_default();
         for handler in any {
             handler.call_ref(SocketRef(self.clone()), &parts);
         }
-        let handler = self
-            .handlers
-            .read()
-            .get(parts.event.as_str())
-            .cloned()
+        let handler = rare
+            .and_then(|rare| rare.handlers.read().get(parts.event.as_str()).cloned())
             .or_else(|| self.ns.handlers.read().get(parts.event.as_str()).cloned());
         match handler {
             Some(handler) => handler.call(SocketRef(self.clone()), parts),

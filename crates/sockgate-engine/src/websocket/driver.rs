@@ -53,8 +53,20 @@ impl<H: EngineHandler> Driver<H> {
         }
     }
 
+    /// Whether this driver runs a session it opened (not the probe of a polling one).
+    pub(super) fn is_new_session(&self) -> bool {
+        self.role == WsRole::Transport
+    }
+
     pub(super) async fn run(&mut self) {
         let end = self.run_loop().await;
+        // Once per socket, and its timers would make every idle socket's task state 100
+        // bytes larger: boxed.
+        Box::pin(self.close(end)).await;
+    }
+
+    /// The end of the socket: the closing handshake, the shutdown, the session's release.
+    async fn close(&mut self, end: WsEnd) {
         let ending = begin_close(&self.connection, &end, self.role);
         if let Some(code) = ending.close_code {
             // The closing handshake: echo the client's code, or send ours and wait (bounded)
@@ -118,9 +130,10 @@ impl<H: EngineHandler> Driver<H> {
                     };
                 }
             }
-            if self.buf.is_empty() && self.buf.capacity() > 0 {
+            if self.buf.is_empty() {
                 // Release the buffer while idle: thousands of quiet sockets must not each
-                // hold one.
+                // hold one. Even with no capacity left, an emptied buffer still points into
+                // the allocation its frames were split from (48 bytes an idle socket kept).
                 self.buf = BytesMut::new();
             }
 

@@ -37,12 +37,57 @@ impl Socket {
     /// Reads what is available into `buf`; `Ok(0)` means the peer closed.
     pub(super) async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
+            // A `poll_fn` over `poll_read` rather than `readable().await`: that future carries
+            // a waiter node of its own, and it is what an idle socket's task waits in, so its
+            // size would be paid by every idle socket. `poll_read` also clears readiness on a
+            // short read, which saves the `recv` that would only return EAGAIN.
             Socket::Tcp(stream) => poll_fn(|cx| poll_read_now(stream, cx, buf)).await,
             Socket::Other(io) => {
                 buf.reserve(READ_CHUNK);
                 io.read_buf(buf).await
             }
         }
+    }
+
+    /// Writes what the kernel takes now, without waiting: [`Written::Part`] says how many
+    /// bytes went out when the rest must wait for the socket to become writable (always
+    /// `Part(0)` for streams other than plain TCP, which are only written asynchronously).
+    pub(super) fn try_write_now(&mut self, frames: &[&Bytes]) -> io::Result<Written> {
+        let Socket::Tcp(stream) = self else {
+            return Ok(Written::Part(0));
+        };
+        let mut done = 0;
+        if let [frame] = frames {
+            while done < frame.len() {
+                match stream.try_write(&frame[done..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Written::Part(done))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(Written::All);
+        }
+        for chunk in frames.chunks(MAX_IOVECS) {
+            let mut slices: Vec<IoSlice<'_>> = chunk.iter().map(|f| IoSlice::new(f)).collect();
+            let mut remaining: &mut [IoSlice<'_>] = &mut slices;
+            while !remaining.is_empty() {
+                match stream.try_write_vectored(remaining) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        done += n;
+                        IoSlice::advance_slices(&mut remaining, n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Written::Part(done))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(Written::All)
     }
 
     /// Writes whole frames, gathering many into each system call.
@@ -93,6 +138,29 @@ impl Socket {
             Socket::Other(io) => io.shutdown().await,
         };
     }
+}
+
+/// What [`Socket::try_write_now`] wrote.
+pub(super) enum Written {
+    /// Every byte.
+    All,
+    /// This many bytes; the rest waits for the socket.
+    Part(usize),
+}
+
+/// The frames left of `frames` once their first `done` bytes are written (cheap: `Bytes`
+/// slices share the frames' memory).
+pub(super) fn rest_of(frames: &[&Bytes], mut done: usize) -> Vec<Bytes> {
+    let mut rest = Vec::with_capacity(frames.len());
+    for frame in frames {
+        if done >= frame.len() {
+            done -= frame.len();
+            continue;
+        }
+        rest.push(frame.slice(done..));
+        done = 0;
+    }
+    rest
 }
 
 thread_local! {

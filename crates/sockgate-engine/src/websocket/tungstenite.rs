@@ -247,30 +247,38 @@ impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
     async fn send(&mut self, frames: &[SharedFrame]) -> io::Result<()> {
         let deadline = self.shared.config.websocket_write_timeout;
         let ws = &mut self.ws;
-        race_write(&self.connection, deadline, async move {
-            for frame in frames {
-                ws.feed(message(frame)).await.map_err(io::Error::other)?;
-            }
-            ws.flush().await.map_err(io::Error::other)
-        })
+        race_write(
+            &self.connection,
+            deadline,
+            std::pin::pin!(async move {
+                for frame in frames {
+                    ws.feed(message(frame)).await.map_err(io::Error::other)?;
+                }
+                ws.flush().await.map_err(io::Error::other)
+            }),
+        )
         .await
     }
 
     async fn send_message(&mut self, message: WsMessage) -> io::Result<()> {
         let deadline = self.shared.config.websocket_write_timeout;
         let ws = &mut self.ws;
-        race_write(&self.connection, deadline, async move {
-            ws.send(message).await.map_err(io::Error::other)
-        })
+        race_write(
+            &self.connection,
+            deadline,
+            std::pin::pin!(async move { ws.send(message).await.map_err(io::Error::other) }),
+        )
         .await
     }
 
     async fn flush_socket(&mut self) -> io::Result<()> {
         let deadline = self.shared.config.websocket_write_timeout;
         let ws = &mut self.ws;
-        race_write(&self.connection, deadline, async move {
-            ws.flush().await.map_err(io::Error::other)
-        })
+        race_write(
+            &self.connection,
+            deadline,
+            std::pin::pin!(async move { ws.flush().await.map_err(io::Error::other) }),
+        )
         .await
     }
 }

@@ -110,6 +110,11 @@ fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + Send + 'static
 
 /// The task of one WebSocket: waits for the upgrade, then runs the driver. The driver is built
 /// in place and borrowed by `run`, so the task's state holds it once.
+///
+/// This future's state is most of what an idle socket costs, and a value an async fn keeps in
+/// a variable keeps its room in the state until the variable's scope ends, even once moved.
+/// So the upgrade is awaited in a future of its own ([`upgraded_driver`]), over before the
+/// driver runs, and the handshake frame lives in a block.
 async fn run_upgraded<H: EngineHandler>(
     shared: Arc<Shared<H>>,
     on_upgrade: OnUpgrade,
@@ -117,6 +122,44 @@ async fn run_upgraded<H: EngineHandler>(
     refused: bool,
     info: Arc<RequestInfo>,
 ) {
+    let Some(mut driver) = upgraded_driver(shared, on_upgrade, existing, refused, info).await
+    else {
+        return;
+    };
+    if driver.is_new_session() {
+        // A new session opens with the handshake packet; a probe sends nothing first.
+        let sent = {
+            let handshake = handshake_frame(&driver.shared, &driver.connection);
+            driver.write_bytes(&[handshake.ws_frame()]).await
+        };
+        if !opened(&driver.shared, &driver.connection, sent) {
+            return;
+        }
+    }
+    driver.run().await;
+}
+
+/// The open packet of a new session.
+fn handshake_frame<H: EngineHandler>(
+    shared: &Shared<H>,
+    connection: &Connection<H::Data>,
+) -> Frame {
+    Frame::text_packet(Bytes::from(format!(
+        "0{}",
+        handshake_json(connection.sid(), &[], &shared.session_config)
+    )))
+}
+
+/// Waits for hyper to hand the connection over, then opens the session (or joins the polling
+/// session being probed) and builds the driver; `None` when nothing more is to be done (the
+/// upgrade failed, the probe was refused, or another driver ran the socket).
+async fn upgraded_driver<H: EngineHandler>(
+    shared: Arc<Shared<H>>,
+    on_upgrade: OnUpgrade,
+    existing: Option<Arc<Connection<H::Data>>>,
+    refused: bool,
+    info: Arc<RequestInfo>,
+) -> Option<Driver<H>> {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(error) => {
@@ -124,18 +167,23 @@ async fn run_upgraded<H: EngineHandler>(
             if let (Some(connection), false) = (existing, refused) {
                 connection.state.lock().session.abort_probe();
             }
-            return;
+            return None;
         }
     };
     if refused {
-        let (mut socket, _) = Socket::new(upgraded);
-        let close = ws::encode_close(1000, "");
-        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
-            let _ = socket.write_frames(&[&close]).await;
-            socket.shutdown().await;
+        // Boxed: this rare path's timer and write would otherwise be the largest part of the
+        // state.
+        Box::pin(async move {
+            let (mut socket, _) = Socket::new(upgraded);
+            let close = ws::encode_close(1000, "");
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+                let _ = socket.write_frames(&[&close]).await;
+                socket.shutdown().await;
+            })
+            .await;
         })
         .await;
-        return;
+        return None;
     }
     let probing = existing.is_some();
     let connection = match existing {
@@ -147,32 +195,18 @@ async fn run_upgraded<H: EngineHandler>(
             connection
         }
     };
-    // A new session opens with the handshake packet; a probe sends nothing first.
-    let handshake = (!probing).then(|| {
-        Frame::text_packet(Bytes::from(format!(
-            "0{}",
-            handshake_json(connection.sid(), &[], &shared.session_config)
-        )))
-    });
     #[cfg(feature = "tungstenite-framing")]
     if super::tungstenite::enabled() {
-        let handshake = handshake.map(Arc::new);
+        let handshake = (!probing).then(|| Arc::new(handshake_frame(&shared, &connection)));
         // Boxed, so the default driver's task does not carry this one's state.
         Box::pin(super::tungstenite::run(
             shared, connection, upgraded, probing, handshake,
         ))
         .await;
-        return;
+        return None;
     }
     let (socket, leftover) = Socket::new(upgraded);
-    let mut driver = Driver::new(shared, connection, socket, leftover, probing);
-    if let Some(handshake) = handshake {
-        let sent = driver.write_bytes(&[handshake.ws_frame()]).await;
-        if !opened(&driver.shared, &driver.connection, sent) {
-            return;
-        }
-    }
-    driver.run().await;
+    Some(Driver::new(shared, connection, socket, leftover, probing))
 }
 
 /// After a new session's handshake packet was written: a failed write ends the session (no
