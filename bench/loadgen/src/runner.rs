@@ -351,8 +351,9 @@ fn smoke_scenarios() -> Vec<Scenario> {
     let tiny = |name: &str, kind: Kind, n: usize, rate: f64| {
         let mut s = Scenario::new(name, kind, n);
         s.rate = rate;
-        s.duration_s = 1.0;
-        s.drain_s = 0.5;
+        // Short phases: the smoke run is part of the test command (about a minute for all).
+        s.duration_s = 0.6;
+        s.drain_s = 0.3;
         s.settle_s = 0.2;
         s.connect_rate = 500.0;
         s
