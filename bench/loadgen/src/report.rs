@@ -623,3 +623,114 @@ pub(crate) fn rerender(args: &crate::util::Args) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(scenario: &str, server: &str, m: &[(&str, f64)]) -> RunResult {
+        RunResult {
+            scenario: scenario.into(),
+            server: server.into(),
+            round: 1,
+            metrics: m.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            refused: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn tables_show_the_baseline_the_variant_and_the_new_rows() {
+        let mut base = Scenario::new("echo-100", Kind::Echo, 100);
+        base.rate = 100.0;
+        let mut mixed = Scenario::new("mixed-10k+100", Kind::Echo, 10_100);
+        mixed.idle = 10_000;
+        mixed.baseline = Some("echo-100".into());
+        let mut bc = Scenario::new("broadcast64k-200@20", Kind::Broadcast, 200);
+        bc.payload = 65_536;
+        let mut poll = Scenario::new("polling-50", Kind::Polling, 50);
+        poll.rate = 50.0;
+        let servers = ["sockgate", "sockgate:coalesce=20", "socketioxide"];
+        let runs = vec![
+            run(
+                "echo-100",
+                "sockgate",
+                &[("cpu_per_rt_us", 10.0), ("lat_p99_ms", 0.5)],
+            ),
+            run(
+                "echo-100",
+                "socketioxide",
+                &[("cpu_per_rt_us", 20.0), ("lat_p99_ms", 1.0)],
+            ),
+            run(
+                "mixed-10k+100",
+                "sockgate",
+                &[("cpu_per_rt_us", 11.0), ("rss_per_conn_kb", 3.0)],
+            ),
+            run(
+                "mixed-10k+100",
+                "socketioxide",
+                &[("cpu_per_rt_us", 20.0), ("rss_per_conn_kb", 28.0)],
+            ),
+            run(
+                "broadcast64k-200@20",
+                "sockgate",
+                &[("cpu_per_msg_us", 400.0)],
+            ),
+            run(
+                "broadcast64k-200@20",
+                "sockgate:coalesce=20",
+                &[("cpu_per_msg_us", 300.0)],
+            ),
+            run(
+                "broadcast64k-200@20",
+                "socketioxide",
+                &[("cpu_per_msg_us", 600.0)],
+            ),
+            run("polling-50", "sockgate", &[("rss_per_conn_kb", 12.0)]),
+        ];
+        let dir = std::env::temp_dir().join(format!("loadgen-report-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let scenarios = [base, mixed, bc, poll];
+        write_all(&dir, &scenarios, &servers, &runs, 1, 0.5, &[], false).expect("write_all");
+        let md = std::fs::read_to_string(dir.join("results.md")).unwrap_or_default();
+        let svg = std::fs::read_to_string(dir.join("chart.svg")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        // The mixed table: echo-100's numbers of the same run and the ratio to them.
+        assert!(md.contains("| echo-100 alone, same run: server CPU per round trip (us) | 10.0 | 20.0 | 0.50x |"), "{md}");
+        assert!(
+            md.contains(
+                "| mixed-10k+100 / echo-100: server CPU per round trip (us) | 1.10x | 1.00x | |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| RSS per connection, all clients (KiB) | 3.00 | 28.0 | 0.11x |"),
+            "{md}"
+        );
+        // The variant has its column and its ratio to socketioxide in the broadcast table only.
+        assert!(
+            md.contains("| sockgate / socketioxide | sockgate:coalesce=20 / socketioxide |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| server CPU per broadcast (us) | 400.0 | 300.0 | 600.0 | 0.67x | 0.50x |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| RSS per polling session (KiB) | 12.0 |"),
+            "{md}"
+        );
+        // The chart has the new panels and a legend entry for the variant.
+        assert!(
+            svg.contains("64 KiB bcast: CPU/broadcast (us)")
+                && svg.contains("sockgate:coalesce=20")
+        );
+        assert!(
+            svg.contains("10k idle + 100 active: CPU/rt (us)")
+                && svg.contains("polling 50: RSS/session (KiB)")
+        );
+    }
+}
