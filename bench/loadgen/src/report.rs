@@ -358,7 +358,7 @@ fn describe(sc: &Scenario) -> String {
             }
             what
         }
-        Kind::Broadcast => format!("{} clients all receiving; {} of them emit `broadcast`, {} msg/s in total, {} s", sc.clients, sc.senders, sc.rate, sc.duration_s),
+        Kind::Broadcast => format!("{} clients all receiving; {} of them emit{} `broadcast`, {} msg/s in total, {} s", sc.clients, sc.senders, if sc.senders == 1 { "s" } else { "" }, sc.rate, sc.duration_s),
         Kind::Rooms => format!("{} clients in {} rooms of {}; one member per room emits `room` to its room, {} msg/s in total, {} s", sc.clients, sc.clients.div_ceil(sc.room_size.max(1)), sc.room_size, sc.rate, sc.duration_s),
     };
     let cluster = if sc.nodes > 1 {

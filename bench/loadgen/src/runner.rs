@@ -64,6 +64,16 @@ impl Server {
             .is_ok()
             {
                 std::thread::sleep(Duration::from_millis(300));
+                // Still running: the answer came from our server, not from another process
+                // holding the port (another bench run on this shared machine), which would
+                // make ours exit with "address in use".
+                if let Ok(Some(st)) = child.try_wait() {
+                    return Err(format!(
+                        "{} exited at start ({st}); see {}",
+                        self.name,
+                        log.display()
+                    ));
+                }
                 return Ok(child);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -563,7 +573,13 @@ fn start_run(
         };
         let mut started = Err(String::new());
         for _ in 0..3 {
-            *port = if *port >= 28700 { 28200 } else { *port + 1 };
+            // The next port nobody listens on (another bench run may use the same range).
+            for _ in 0..500 {
+                *port = if *port >= 28700 { 28200 } else { *port + 1 };
+                if std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok() {
+                    break;
+                }
+            }
             started = server.start(*port, &extra, &log);
             if started.is_ok() {
                 break;

@@ -569,7 +569,13 @@ async fn ws_run(
                                     let id = std::str::from_utf8(&rest[..digits]).ok().and_then(|s| s.parse().ok());
                                     if id.is_some() && id == awaiting {
                                         awaiting = None;
-                                        sh.arrival(p);
+                                        if sh.sc.attachment > 0 {
+                                            // The attachment did not come back as binary (e.g.
+                                            // serialized as a number array).
+                                            sh.mismatch("plain ack to a binary event".into());
+                                        } else {
+                                            sh.arrival(p);
+                                        }
                                         if phase == PH_RUN {
                                             next = Some(advance(&mut due, sched));
                                         }
