@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke run of every sockgate-bench scenario at tiny sizes (about half a minute), against every
+# Smoke run of every sockgate-bench scenario at tiny sizes (about a minute), against every
 # server that can be built here: sockgate (required), the conformance Engine.IO baseline
 # (required), socketioxide and Node socket.io (skipped, with the reason printed, only when they
 # cannot be built). Exits non-zero when a build of ours fails or any scenario fails.
@@ -16,7 +16,8 @@ echo "== building loadgen, bench-server (sockgate) and conformance ($profile)"
 (cd "$root" && CARGO_TARGET_DIR="$target" cargo build $flag -p sockgate-bench -p sockgate-bench-server -p conformance) || {
   echo "smoke: build of the sockgate bench packages failed"; exit 1; }
 
-servers=sockgate,conformance
+# sockgate:coalesce=20 checks the variant mechanism (it runs only the single-server broadcasts).
+servers=sockgate,sockgate:coalesce=20,conformance
 
 echo "== socketioxide comparison server"
 if CARGO_TARGET_DIR="$target/bench-socketioxide" cargo build $flag --locked \
@@ -30,6 +31,7 @@ echo "== Node socket.io comparison server"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "smoke: SKIPPING node: node/npm are not installed"
 elif [ -f "$bench/node-server/node_modules/@socket.io/redis-adapter/package.json" ] \
+  && [ -f "$bench/node-server/node_modules/socket.io-msgpack-parser/package.json" ] \
     || (cd "$bench/node-server" && npm ci --no-audit --no-fund --loglevel=error); then
   servers="$servers,node"
 else

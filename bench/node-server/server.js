@@ -6,22 +6,25 @@
 // With --redis URL (the cluster scenarios) the server is one node of a cluster on
 // @socket.io/redis-adapter (its defaults, key "socket.io") over the `redis` client: a broadcast
 // issued on one node reaches the clients of every node.
+// With --msgpack the server uses socket.io-msgpack-parser (one binary WebSocket frame per packet).
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
 
 let port = Number(process.env.PORT || 3001);
 let redisUrl = null;
+let msgpack = false;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--port") port = Number(args[++i]);
   else if (args[i].startsWith("--port=")) port = Number(args[i].slice(7));
   else if (args[i] === "--redis") redisUrl = args[++i];
   else if (args[i].startsWith("--redis=")) redisUrl = args[i].slice(8);
+  else if (args[i] === "--msgpack") msgpack = true;
 }
 
 const httpServer = http.createServer();
-const io = new Server(httpServer);
+const io = new Server(httpServer, msgpack ? { parser: require("socket.io-msgpack-parser") } : {});
 
 io.on("connection", (socket) => {
   const room = socket.handshake.auth && socket.handshake.auth.room;
@@ -51,7 +54,7 @@ async function main() {
   }
   // Listen only once the adapter is in place, so that the runner's "listening" means "in the cluster".
   httpServer.listen(port, "127.0.0.1", () => {
-    console.log(`node socket.io listening on http://127.0.0.1:${port}${redisUrl ? ` (redis ${redisUrl})` : ""}`);
+    console.log(`node socket.io listening on http://127.0.0.1:${port}${redisUrl ? ` (redis ${redisUrl})` : ""}${msgpack ? " (msgpack)" : ""}`);
   });
 }
 main().catch((e) => {

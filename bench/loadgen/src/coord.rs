@@ -211,6 +211,12 @@ fn measure(
     );
 
     let cpu2 = cpu_all(pids).ok_or("server died")?;
+    // What the connected clients cost while nobody sends (pings only): the idle cost the mixed
+    // scenario's active path must not see.
+    m.insert(
+        "settle_cpu_us_per_conn_s".into(),
+        (cpu2 - cpu1) * 1e6 / ok.max(1.0) / sc.settle_s.max(1e-3),
+    );
     // A cluster's extra processes (redis-server), after its nodes: their share is reported too.
     let extra = &pids[sc.nodes.min(pids.len())..];
     let extra2 = cpu_all(extra).unwrap_or(0.0);
@@ -261,6 +267,7 @@ fn measure(
     m.insert("sent".into(), sent);
     m.insert("received".into(), received);
     m.insert("late".into(), sum(&done, "late"));
+    m.insert("mismatches".into(), sum(&done, "mismatches"));
     let mut refused = None;
     match sc.kind {
         Kind::Idle => {
@@ -277,8 +284,11 @@ fn measure(
             m.insert("lat_p50_ms".into(), pct_ms(&lh, 0.5));
             m.insert("lat_p99_ms".into(), pct_ms(&lh, 0.99));
             m.insert("lat_p999_ms".into(), pct_ms(&lh, 0.999));
+            m.insert("idle_clients".into(), sc.idle as f64);
+            m.insert("active_clients".into(), sc.active_count() as f64);
             if sc.rate > 0.0 {
-                let target = ok * sc.rate * run_s;
+                let active = (ok - sc.idle as f64).max(0.0);
+                let target = active * sc.rate * run_s;
                 m.insert("send_rate_ratio".into(), sent / target.max(1.0));
             }
         }
@@ -303,6 +313,9 @@ fn measure(
                 "cpu_per_delivery_us".into(),
                 server_cpu * 1e6 / received.max(1.0),
             );
+            // Per message sent (a broadcast, a room emit): what encoding once must keep flat in
+            // the payload size when the per-delivery cost is only the write.
+            m.insert("cpu_per_msg_us".into(), server_cpu * 1e6 / sent.max(1.0));
             if !extra.is_empty() {
                 m.insert(
                     "redis_cpu_per_delivery_us".into(),

@@ -12,6 +12,7 @@
 //! - `loadgen worker ...`: internal, one worker process of a run.
 
 mod coord;
+mod msgpack;
 mod report;
 mod runner;
 mod scenario;
@@ -25,8 +26,10 @@ const USAGE: &str = "usage:
   loadgen run --scenario idle|echo|broadcast|rooms|polling --port P --server-pid PID
               [--clients N] [--connect-rate R] [--procs P] [--duration S] [--rate R]
               [--senders K] [--room-size M] [--payload B] [--eio-only] [--path /socket.io/]
-              [--max-gen-share 0.5]
-  loadgen bench [--smoke] [--rounds 2] [--servers sockgate,socketioxide,node,conformance]
+              [--attachment BYTES] [--msgpack] [--idle N] [--max-gen-share 0.5]
+              (start the server with --msgpack for --msgpack, --binary for --attachment)
+  loadgen bench [--smoke] [--rounds 2]
+                [--servers sockgate,sockgate:coalesce=20,socketioxide,node,conformance]
                 [--only NAME,...] [--out bench/results] [--max-gen-share 0.5] [--quiet-share 0.15] [--quiet-wait 10]
                 [--sockgate-bin P] [--socketioxide-bin P] [--conformance-bin P] [--node-dir D]
                 [--redis-bin redis-server]
@@ -84,6 +87,9 @@ fn run_one(args: &Args) {
     sc.room_size = args.num("room-size", sc.room_size);
     sc.payload = args.num("payload", sc.payload);
     sc.eio_only = args.flag("eio-only");
+    sc.attachment = args.num("attachment", 0);
+    sc.msgpack = args.flag("msgpack");
+    sc.idle = args.num("idle", 0);
     sc.path = args.str("path").map_or_else(
         || {
             if sc.eio_only {

@@ -13,18 +13,26 @@ use crate::util::Args;
 
 /// A server under test.
 pub(crate) struct Server {
-    pub(crate) name: &'static str,
+    /// Its column in the tables: `sockgate`, `socketioxide`, `node`, `conformance`, or a variant
+    /// such as `sockgate:coalesce=20`.
+    pub(crate) name: String,
     program: String,
     args: Vec<String>,
+    /// Environment the process is started with (a variant's setting).
+    env: Vec<(String, String)>,
+    /// A variant of a server with one documented setting changed: run only where that setting
+    /// matters (the single-server broadcast scenarios), next to the default.
+    variant: bool,
     /// Serves only raw Engine.IO (the conformance baseline), so runs only `eio_only` scenarios.
+    /// (The fields below are what `servers` fills in.)
     eio_only: bool,
     /// Can be a node of a Redis cluster (`--redis URL`), so runs the cluster scenarios.
     cluster: bool,
 }
 
 impl Server {
-    /// Starts the server on `port` with `extra` arguments (a cluster node's `--redis URL`) and
-    /// waits (at most 20 s) until it listens.
+    /// Starts the server on `port` with `extra` arguments (a cluster node's `--redis URL`, the
+    /// scenario's [`Scenario::server_args`]) and waits (at most 20 s) until it listens.
     fn start(&self, port: u16, extra: &[String], log: &Path) -> Result<Child, String> {
         let out = std::fs::File::create(log).map_err(|e| format!("log file: {e}"))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -32,6 +40,7 @@ impl Server {
             .args(&self.args)
             .args(["--port", &port.to_string()])
             .args(extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PORT", port.to_string())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -55,6 +64,16 @@ impl Server {
             .is_ok()
             {
                 std::thread::sleep(Duration::from_millis(300));
+                // Still running: the answer came from our server, not from another process
+                // holding the port (another bench run on this shared machine), which would
+                // make ours exit with "address in use".
+                if let Ok(Some(st)) = child.try_wait() {
+                    return Err(format!(
+                        "{} exited at start ({st}); see {}",
+                        self.name,
+                        log.display()
+                    ));
+                }
                 return Ok(child);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -73,24 +92,65 @@ fn target_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("/work/target-bench"), PathBuf::from)
 }
 
+/// The servers of a full run when `--servers` is not given: the three, sockgate once more with a
+/// 20 ms write-coalescing window (the latency budget the broadcast targets name), and the raw
+/// Engine.IO baseline.
+pub(crate) const DEFAULT_SERVERS: &str =
+    "sockgate,sockgate:coalesce=20,socketioxide,node,conformance";
+
+/// The environment of a sockgate variant `sockgate:SETTING=VALUE`: the settings the bench server
+/// reads from its environment. `None` for an unknown setting or a bad value.
+fn sockgate_variant(spec: &str) -> Option<Vec<(String, String)>> {
+    let (key, value) = spec.split_once('=')?;
+    match key {
+        "coalesce" => {
+            let ms: u64 = value.parse().ok()?;
+            Some(vec![(
+                "SOCKGATE_WRITE_COALESCING_MS".to_string(),
+                ms.to_string(),
+            )])
+        }
+        _ => None,
+    }
+}
+
+/// Whether `server` runs scenario `sc`.
+fn runs_on(server: &Server, sc: &Scenario) -> bool {
+    server.eio_only == sc.eio_only
+        && (sc.nodes <= 1 || server.cluster)
+        && (!server.variant || (sc.kind == Kind::Broadcast && sc.nodes <= 1))
+}
+
 /// The servers asked for, and why each missing one is skipped.
 fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
-    let wanted = args
-        .str("servers")
-        .unwrap_or("sockgate,socketioxide,node,conformance");
+    let wanted = args.str("servers").unwrap_or(DEFAULT_SERVERS);
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     for name in wanted.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let bin = |flag: &str, default: PathBuf| args.str(flag).map_or(default, PathBuf::from);
         let (server, missing) = match name {
-            "sockgate" => {
+            _ if name == "sockgate" || name.starts_with("sockgate:") => {
+                let env = match name.strip_prefix("sockgate:") {
+                    None => Vec::new(),
+                    Some(spec) => match sockgate_variant(spec) {
+                        Some(env) => env,
+                        None => {
+                            skipped.push(format!(
+                                "{name}: unknown variant (known: sockgate:coalesce=MS)"
+                            ));
+                            continue;
+                        }
+                    },
+                };
                 let p = bin("sockgate-bin", target_dir().join("release/bench-server"));
                 let ok = p.exists();
                 (
                     Server {
-                        name: "sockgate",
+                        name: name.to_string(),
                         program: p.display().to_string(),
                         args: vec![],
+                        variant: !env.is_empty(),
+                        env,
                         eio_only: false,
                         cluster: true,
                     },
@@ -110,9 +170,11 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                 let ok = p.exists();
                 (
                     Server {
-                        name: "socketioxide",
+                        name: "socketioxide".into(),
                         program: p.display().to_string(),
                         args: vec![],
+                        env: vec![],
+                        variant: false,
                         eio_only: false,
                         cluster: true,
                     },
@@ -127,11 +189,15 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                     .arg("--version")
                     .output()
                     .is_ok_and(|o| o.status.success());
-                // The redis adapter too: an older `npm ci` without it would fail the cluster scenarios.
-                let has_mod = dir.join("node_modules/socket.io/package.json").exists()
-                    && dir
-                        .join("node_modules/@socket.io/redis-adapter/package.json")
-                        .exists();
+                // The redis adapter and the msgpack parser too: an older `npm ci` without them
+                // would fail the cluster and msgpack scenarios.
+                let has_mod = [
+                    "socket.io",
+                    "@socket.io/redis-adapter",
+                    "socket.io-msgpack-parser",
+                ]
+                .iter()
+                .all(|m| dir.join(format!("node_modules/{m}/package.json")).exists());
                 let why = if !has_node {
                     Some("`node` is not installed".to_string())
                 } else if !has_mod {
@@ -141,9 +207,11 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                 };
                 (
                     Server {
-                        name: "node",
+                        name: "node".into(),
                         program: "node".into(),
                         args: vec![dir.join("server.js").display().to_string()],
+                        env: vec![],
+                        variant: false,
                         eio_only: false,
                         cluster: true,
                     },
@@ -155,9 +223,11 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
                 let ok = p.exists();
                 (
                     Server {
-                        name: "conformance",
+                        name: "conformance".into(),
                         program: p.display().to_string(),
                         args: vec![],
+                        env: vec![],
+                        variant: false,
                         eio_only: true,
                         cluster: false,
                     },
@@ -182,7 +252,22 @@ fn servers(args: &Args, bench_dir: &Path) -> (Vec<Server>, Vec<String>) {
     (found, skipped)
 }
 
-/// The scenarios of a full run (sizes chosen so that it stays well under 15 minutes on 2 cores).
+/// The 64 KiB broadcast scenario's name.
+const BROADCAST_64K: &str = "broadcast64k-200@20";
+/// The rooms scenario's name: 2,000 clients in 200 rooms (of 10).
+const ROOMS_2000X200: &str = "rooms-2000x200";
+
+/// The scenario a `--only` name means: the current names, and the older or shorter names they
+/// replace (`rooms-2000x10@1000`, the rooms scenario's name before issue 14; `broadcast64k`).
+fn canonical_name(name: &str) -> &str {
+    match name.trim() {
+        "rooms-2000x10@1000" => ROOMS_2000X200,
+        "broadcast64k" => BROADCAST_64K,
+        other => other,
+    }
+}
+
+/// The scenarios of a full run (sizes chosen so that it stays under about 25 minutes on 2 cores).
 fn full_scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
     for (name, n, rate, procs) in [
@@ -200,6 +285,29 @@ fn full_scenarios() -> Vec<Scenario> {
     let mut s = Scenario::new("echo-50", Kind::Echo, 50);
     s.rate = 100.0;
     v.push(s);
+    // The echo of echo-50 with a 4 KiB binary attachment per event (and per ack).
+    let mut s = Scenario::new("binary-50", Kind::Echo, 50);
+    s.rate = 100.0;
+    s.attachment = 4096;
+    v.push(s);
+    // The echo of echo-50 over the msgpack parser (every server started in msgpack mode).
+    let mut s = Scenario::new("msgpack-50", Kind::Echo, 50);
+    s.rate = 100.0;
+    s.msgpack = true;
+    v.push(s);
+    // 10,000 idle clients next to 100 active ones (100 round trips/s each); echo-100 is the same
+    // active load alone, the baseline the mixed table shows next to it.
+    let mut s = Scenario::new("echo-100", Kind::Echo, 100);
+    s.rate = 100.0;
+    v.push(s);
+    let mut s = Scenario::new("mixed-10k+100", Kind::Echo, 10_100);
+    s.rate = 100.0;
+    s.idle = 10_000;
+    s.procs = 2;
+    s.connect_rate = 1500.0;
+    s.settle_s = 2.0;
+    s.baseline = Some("echo-100".into());
+    v.push(s);
     for rate in [100.0, 400.0] {
         let mut s = Scenario::new(&format!("broadcast-1000@{rate}"), Kind::Broadcast, 1000);
         s.rate = rate;
@@ -208,7 +316,15 @@ fn full_scenarios() -> Vec<Scenario> {
         s.procs = 3;
         v.push(s);
     }
-    let mut s = Scenario::new("rooms-2000x10@1000", Kind::Rooms, 2000);
+    // 64 KiB broadcasts: 200 clients, 1 sender, 20 msg/s = 4,000 deliveries/s, 256 MiB/s for the
+    // generator to read (sized to stay under the 50 % refusal rule; see BENCHMARKS.md).
+    let mut s = Scenario::new(BROADCAST_64K, Kind::Broadcast, 200);
+    s.rate = 20.0;
+    s.senders = 1;
+    s.payload = 64 * 1024;
+    s.procs = 2;
+    v.push(s);
+    let mut s = Scenario::new(ROOMS_2000X200, Kind::Rooms, 2000);
     s.rate = 1000.0;
     s.room_size = 10;
     s.procs = 2;
@@ -245,8 +361,9 @@ fn smoke_scenarios() -> Vec<Scenario> {
     let tiny = |name: &str, kind: Kind, n: usize, rate: f64| {
         let mut s = Scenario::new(name, kind, n);
         s.rate = rate;
-        s.duration_s = 1.0;
-        s.drain_s = 0.5;
+        // Short phases: the smoke run is part of the test command (about a minute for all).
+        s.duration_s = 0.6;
+        s.drain_s = 0.3;
         s.settle_s = 0.2;
         s.connect_rate = 500.0;
         s
@@ -260,15 +377,29 @@ fn smoke_scenarios() -> Vec<Scenario> {
         tiny("cluster-broadcast-20@50", Kind::Broadcast, 20, 50.0),
         tiny("eio-idle-20", Kind::Idle, 20, 0.0),
     ];
+    let mut s = tiny("binary-5", Kind::Echo, 5, 50.0);
+    s.attachment = 4096;
+    v.push(s);
+    let mut s = tiny("msgpack-5", Kind::Echo, 5, 50.0);
+    s.msgpack = true;
+    v.push(s);
+    let mut s = tiny("mixed-50+5", Kind::Echo, 55, 50.0);
+    s.idle = 50;
+    s.procs = 2;
+    v.push(s);
+    let mut s = tiny("broadcast64k-10@5", Kind::Broadcast, 10, 5.0);
+    s.senders = 1;
+    s.payload = 64 * 1024;
+    s.procs = 2;
+    v.push(s);
     v[2].senders = 2;
     v[2].procs = 2;
     v[5].senders = 2;
     v[5].procs = 2;
     v[5].nodes = 2;
     v[3].room_size = 5;
-    let last = v.len() - 1;
-    v[last].eio_only = true;
-    v[last].path = "/engine.io/".into();
+    v[6].eio_only = true;
+    v[6].path = "/engine.io/".into();
     v
 }
 
@@ -287,6 +418,12 @@ fn smoke_failure(sc: &Scenario, r: &RunResult) -> Option<String> {
         return Some(format!(
             "{} connections closed during the run",
             g("closed_during_run")
+        ));
+    }
+    if g("mismatches") > 0.0 {
+        return Some(format!(
+            "{} acks did not carry back what was sent",
+            g("mismatches")
         ));
     }
     match sc.kind {
@@ -422,10 +559,10 @@ fn start_run(
         redis: None,
         ports: Vec::new(),
     };
-    let mut extra = Vec::new();
+    let mut extra = sc.server_args();
     if sc.nodes > 1 {
         let redis = Redis::start(redis_bin, &log.with_extension("redis.log"))?;
-        extra = vec!["--redis".to_string(), redis.url()];
+        extra.extend(["--redis".to_string(), redis.url()]);
         run.redis = Some(redis);
     }
     for node in 0..sc.nodes.max(1) {
@@ -436,7 +573,13 @@ fn start_run(
         };
         let mut started = Err(String::new());
         for _ in 0..3 {
-            *port = if *port >= 28700 { 28200 } else { *port + 1 };
+            // The next port nobody listens on (another bench run may use the same range).
+            for _ in 0..500 {
+                *port = if *port >= 28700 { 28200 } else { *port + 1 };
+                if std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok() {
+                    break;
+                }
+            }
             started = server.start(*port, &extra, &log);
             if started.is_ok() {
                 break;
@@ -504,7 +647,7 @@ pub(crate) fn main(args: &Args) -> i32 {
         full_scenarios()
     };
     if let Some(only) = args.str("only") {
-        let only: Vec<&str> = only.split(',').collect();
+        let only: Vec<&str> = only.split(',').map(canonical_name).collect();
         scenarios.retain(|s| only.contains(&s.name.as_str()));
     }
     let logs = std::env::temp_dir().join("sockgate-bench-logs");
@@ -528,20 +671,21 @@ pub(crate) fn main(args: &Args) -> i32 {
             );
             continue;
         }
-        let on: Vec<&Server> = servers
-            .iter()
-            .filter(|s| s.eio_only == sc.eio_only && (sc.nodes <= 1 || s.cluster))
-            .collect();
+        let on: Vec<&Server> = servers.iter().filter(|s| runs_on(s, sc)).collect();
         for round in 1..=rounds {
             for server in &on {
-                let log = logs.join(format!("{}-{}-{round}.log", server.name, sc.name));
+                let log = logs.join(format!(
+                    "{}-{}-{round}.log",
+                    server.name.replace(':', "_"),
+                    sc.name
+                ));
                 let busy_before = if smoke {
                     0.0
                 } else {
                     wait_quiet(quiet, Duration::from_secs_f64(quiet_wait))
                 };
                 print!(
-                    "[{:>6.1}s] {:<22} {:<13} round {round}: ",
+                    "[{:>6.1}s] {:<22} {:<20} round {round}: ",
                     started.elapsed().as_secs_f64(),
                     sc.name,
                     server.name
@@ -566,7 +710,7 @@ pub(crate) fn main(args: &Args) -> i32 {
                     Ok((metrics, refused, error)) => {
                         let r = RunResult {
                             scenario: sc.name.clone(),
-                            server: server.name.to_string(),
+                            server: server.name.clone(),
                             round,
                             metrics,
                             refused,
@@ -595,7 +739,7 @@ pub(crate) fn main(args: &Args) -> i32 {
             }
         }
     }
-    let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
     if let Err(e) = crate::report::write_all(
         &out_dir, &scenarios, &names, &runs, rounds, max_share, &skipped, smoke,
     ) {
@@ -620,5 +764,85 @@ pub(crate) fn main(args: &Args) -> i32 {
             failures.len()
         );
         1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_new_scenarios_are_sized_as_documented() {
+        let full = full_scenarios();
+        let get = |n: &str| {
+            full.iter()
+                .find(|s| s.name == n)
+                .unwrap_or_else(|| panic!("{n} missing"))
+        };
+        let b = get("binary-50");
+        assert_eq!(
+            (b.kind, b.clients, b.attachment, b.msgpack),
+            (Kind::Echo, 50, 4096, false)
+        );
+        let m = get("msgpack-50");
+        assert!(m.msgpack && m.attachment == 0 && m.clients == 50);
+        let x = get("mixed-10k+100");
+        assert_eq!((x.clients, x.idle, x.active_count()), (10_100, 10_000, 100));
+        assert_eq!(x.baseline.as_deref(), Some("echo-100"));
+        assert_eq!(get("echo-100").active_count(), x.active_count());
+        assert_eq!(get("echo-100").rate, x.rate);
+        let bc = get(BROADCAST_64K);
+        assert_eq!((bc.clients, bc.senders, bc.payload), (200, 1, 65_536));
+        // 4,000 deliveries of 64 KiB a second: 256 MiB/s for the generator to read.
+        assert_eq!(bc.rate * bc.clients as f64, 4000.0);
+        let r = get(ROOMS_2000X200);
+        assert_eq!(r.clients / r.room_size, 200);
+        // Every smoke scenario name is distinct, and the new kinds are all in the smoke run.
+        let smoke = smoke_scenarios();
+        assert!(smoke.iter().any(|s| s.attachment > 0));
+        assert!(smoke.iter().any(|s| s.msgpack));
+        assert!(smoke.iter().any(|s| s.idle > 0 && s.idle < s.clients));
+        assert!(smoke.iter().any(|s| s.payload >= 65_536));
+        assert!(smoke[6].eio_only);
+        let mut names: Vec<_> = smoke.iter().map(|s| &s.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), smoke.len());
+    }
+
+    #[test]
+    fn old_scenario_names_are_still_accepted() {
+        assert_eq!(canonical_name("rooms-2000x10@1000"), "rooms-2000x200");
+        assert_eq!(canonical_name("broadcast64k"), BROADCAST_64K);
+        assert_eq!(canonical_name(" echo-50"), "echo-50");
+    }
+
+    #[test]
+    fn the_coalescing_variant_runs_only_the_single_server_broadcasts() {
+        assert_eq!(
+            sockgate_variant("coalesce=20"),
+            Some(vec![("SOCKGATE_WRITE_COALESCING_MS".into(), "20".into())])
+        );
+        assert_eq!(sockgate_variant("coalesce=x"), None);
+        assert_eq!(sockgate_variant("window=20"), None);
+        let variant = Server {
+            name: "sockgate:coalesce=20".into(),
+            program: String::new(),
+            args: vec![],
+            env: sockgate_variant("coalesce=20").unwrap_or_default(),
+            variant: true,
+            eio_only: false,
+            cluster: true,
+        };
+        let mut sc = Scenario::new("b", Kind::Broadcast, 10);
+        assert!(runs_on(&variant, &sc));
+        sc.nodes = 2;
+        assert!(!runs_on(&variant, &sc));
+        assert!(!runs_on(&variant, &Scenario::new("e", Kind::Echo, 10)));
+        let plain = Server {
+            variant: false,
+            ..variant
+        };
+        assert!(runs_on(&plain, &Scenario::new("e", Kind::Echo, 10)));
     }
 }

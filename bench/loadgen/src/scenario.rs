@@ -56,6 +56,23 @@ pub(crate) struct Scenario {
     pub(crate) late_ms: f64,
     /// Pause between the end of connecting and the measurement (lets the server settle), seconds.
     pub(crate) settle_s: f64,
+    /// echo: bytes of the binary attachment each event carries (0: none). The event is a
+    /// Socket.IO binary event (`451-<id>["echo",{"_placeholder":true,"num":0}]` + one binary
+    /// WebSocket frame) and the ack must bring the same bytes back as a binary ack.
+    #[serde(default)]
+    pub(crate) attachment: usize,
+    /// The msgpack parser (npm `socket.io-msgpack-parser`'s format, one binary WebSocket frame per
+    /// packet) instead of JSON; the server is started with `--msgpack`.
+    #[serde(default)]
+    pub(crate) msgpack: bool,
+    /// echo: how many of the clients (the first ones) only hold their connection; the others
+    /// are the active echo clients (the mixed scenario).
+    #[serde(default)]
+    pub(crate) idle: usize,
+    /// A scenario of the same run whose numbers the report shows next to this one's (the mixed
+    /// scenario's plain-echo twin: the same active clients without the idle ones).
+    #[serde(default)]
+    pub(crate) baseline: Option<String>,
 }
 
 fn one() -> usize {
@@ -81,7 +98,35 @@ impl Scenario {
             drain_s: 1.5,
             late_ms: 1000.0,
             settle_s: 1.0,
+            attachment: 0,
+            msgpack: false,
+            idle: 0,
+            baseline: None,
         }
+    }
+
+    /// Whether global client `g` sends on a timer in an echo scenario (not one of the idle ones).
+    pub(crate) fn is_active(&self, g: usize) -> bool {
+        g >= self.idle
+    }
+
+    /// How many clients emit `echo` (all but the idle ones).
+    pub(crate) fn active_count(&self) -> usize {
+        self.clients.saturating_sub(self.idle)
+    }
+
+    /// The arguments the server under test is started with for this scenario (on top of its
+    /// port): `--msgpack` for the msgpack parser, `--binary` when events carry attachments (the
+    /// socketioxide server then takes `echo`'s argument as bytes; the others ignore it).
+    pub(crate) fn server_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.msgpack {
+            v.push("--msgpack".to_string());
+        }
+        if self.attachment > 0 {
+            v.push("--binary".to_string());
+        }
+        v
     }
 
     /// The global client indices `[start, end)` worker `index` owns.
@@ -176,6 +221,31 @@ mod tests {
         assert_eq!(on_1, 498);
         sc.nodes = 1;
         assert!((0..1000).all(|g| sc.node_of(g) == 0));
+    }
+
+    #[test]
+    fn mixed_clients_split_into_idle_and_active() {
+        let mut sc = Scenario::new("t", Kind::Echo, 10_100);
+        sc.idle = 10_000;
+        sc.procs = 2;
+        assert_eq!(sc.active_count(), 100);
+        assert!(!sc.is_active(9_999) && sc.is_active(10_000) && sc.is_active(10_099));
+        // The active clients all sit in the last worker, after its idle share.
+        assert_eq!(sc.share(1), (5050, 10_100));
+        let plain = Scenario::new("t", Kind::Echo, 50);
+        assert_eq!(plain.active_count(), 50);
+        assert!(plain.is_active(0));
+    }
+
+    #[test]
+    fn server_args_follow_the_parser_and_the_attachment() {
+        let mut sc = Scenario::new("t", Kind::Echo, 5);
+        assert!(sc.server_args().is_empty());
+        sc.msgpack = true;
+        assert_eq!(sc.server_args(), ["--msgpack"]);
+        sc.msgpack = false;
+        sc.attachment = 4096;
+        assert_eq!(sc.server_args(), ["--binary"]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 
+use crate::msgpack;
 use crate::scenario::{Kind, Scenario};
 use crate::util::{hist_to_b64, new_hist, now_us, Args};
 
@@ -41,6 +42,8 @@ struct Counters {
     timeouts: u64,
     closed: u64,
     errors: u64,
+    /// Acks whose content differed from what was sent (binary and msgpack echo).
+    mismatches: u64,
 }
 
 struct Shared {
@@ -130,6 +133,55 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Records an arrival whose send time (us since the epoch) the client kept itself.
+    fn arrival_at(&self, sent_us: u64) {
+        if self.phase() < PH_RUN {
+            return;
+        }
+        let mut c = self.c.borrow_mut();
+        c.received += 1;
+        let lat = now_us().saturating_sub(sent_us).max(1);
+        if lat as f64 > self.sc.late_ms * 1000.0 {
+            c.late += 1;
+        }
+        self.lat_hist.borrow_mut().saturating_record(lat);
+    }
+
+    fn mismatch(&self, what: String) {
+        self.c.borrow_mut().mismatches += 1;
+        let mut fe = self.first_error.borrow_mut();
+        if fe.is_none() {
+            *fe = Some(what);
+        }
+    }
+}
+
+/// The text part of a binary `echo` event with ack `ack_id` and one attachment.
+fn binary_event_header(ack_id: u64) -> String {
+    format!(r#"451-{ack_id}["echo",{{"_placeholder":true,"num":0}}]"#)
+}
+
+/// The attachment of client `g`'s round trip `ack_id`: `len` bytes that differ from one round
+/// trip (and client) to the next, so that an ack carrying stale or foreign bytes is caught.
+fn attachment_bytes(g: usize, ack_id: u64, len: usize) -> Vec<u8> {
+    let seed = (g as u64).wrapping_mul(0x9E37_79B9) ^ ack_id.wrapping_mul(0x85EB_CA6B);
+    (0..len as u64)
+        .map(|i| (seed.wrapping_add(i.wrapping_mul(31)) >> 3) as u8)
+        .collect()
+}
+
+/// A binary ack's text part on namespace `/`, `46<n>-<id>[...]`: (attachments, ack id).
+fn parse_binary_ack(p: &[u8]) -> Option<(usize, u64)> {
+    let rest = p.strip_prefix(b"46")?;
+    let n_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = std::str::from_utf8(&rest[..n_len]).ok()?.parse().ok()?;
+    let rest = rest[n_len..].strip_prefix(b"-")?;
+    let id_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let id = std::str::from_utf8(&rest[..id_len]).ok()?.parse().ok()?;
+    Some((n, id))
+}
+
 /// The number after `"t":` in a JSON text.
 fn find_t(p: &[u8]) -> Option<u64> {
     let at = p.windows(4).position(|w| w == b"\"t\":")? + 4;
@@ -176,7 +228,7 @@ fn send_packet(sc: &Scenario, g: usize, ack_id: u64) -> String {
 /// When this client first acts and then how often (None: it never sends on a timer).
 fn schedule(sc: &Scenario, g: usize) -> Option<(Duration, Duration)> {
     match sc.kind {
-        Kind::Echo | Kind::Polling => {
+        Kind::Echo | Kind::Polling if sc.is_active(g) => {
             let period = if sc.rate > 0.0 {
                 Duration::from_secs_f64(1.0 / sc.rate)
             } else {
@@ -211,6 +263,26 @@ fn advance(due: &mut Instant, sched: Option<(Duration, Duration)>) -> Instant {
 
 // ---------------------------------------------------------------- WebSocket
 
+/// How many bytes the WebSocket frame at the head of `b` still lacks (0 when its length is not
+/// known yet).
+fn frame_missing(b: &[u8]) -> usize {
+    if b.len() < 2 {
+        return 0;
+    }
+    let (hdr, len): (usize, usize) = match b[1] & 0x7f {
+        126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
+        127 if b.len() >= 10 => (
+            10,
+            u64::from_be_bytes(b[2..10].try_into().unwrap_or_default()) as usize,
+        ),
+        126 | 127 => return 0,
+        n => (2, n as usize),
+    };
+    // At most 1 MiB ahead: the servers' frames are far smaller, and a bogus length must not make
+    // the generator allocate without bound.
+    hdr.saturating_add(len).saturating_sub(b.len()).min(1 << 20)
+}
+
 /// A minimal WebSocket client connection: one stream, one read buffer, one write buffer.
 struct Ws {
     stream: TcpStream,
@@ -220,6 +292,7 @@ struct Ws {
 
 enum Frame {
     Text(BytesMut, usize),
+    Binary(BytesMut, usize),
     Ping(Vec<u8>),
     Close,
     Other,
@@ -313,7 +386,8 @@ impl Ws {
             }
         }
         Ok(Some(match op {
-            1 | 2 => Frame::Text(frame, hdr),
+            1 => Frame::Text(frame, hdr),
+            2 => Frame::Binary(frame, hdr),
             8 => Frame::Close,
             9 => Frame::Ping(frame[hdr..].to_vec()),
             _ => Frame::Other,
@@ -322,8 +396,11 @@ impl Ws {
 
     /// Reads more bytes; false when the peer closed.
     async fn fill(&mut self) -> Result<bool, String> {
-        if self.rbuf.capacity() - self.rbuf.len() < 256 {
-            self.rbuf.reserve(4096);
+        // Room for the rest of a large frame (64 KiB broadcasts) in one read when it is there,
+        // instead of 4 KiB at a time.
+        let want = frame_missing(&self.rbuf).max(256);
+        if self.rbuf.capacity() - self.rbuf.len() < want {
+            self.rbuf.reserve(want.max(4096));
         }
         match self.stream.read_buf(&mut self.rbuf).await {
             Ok(0) => Ok(false),
@@ -341,15 +418,17 @@ impl Ws {
             .map_err(|e| format!("write: {e}"))
     }
 
-    /// Reads frames until one Engine.IO text packet arrives (answering pings on the way).
-    async fn next_text(&mut self, sh: &Shared) -> Result<(BytesMut, usize), String> {
+    /// Reads frames until one Engine.IO packet arrives (answering pings on the way): the frame,
+    /// its header length and whether it is binary.
+    async fn next_text(&mut self, sh: &Shared) -> Result<(BytesMut, usize, bool), String> {
         loop {
             while let Some(f) = self.parse()? {
                 match f {
                     Frame::Text(b, h) if b.get(h) == Some(&b'2') && b.len() == h + 1 => {
                         self.send(sh, OpCode::Text, b"3").await?;
                     }
-                    Frame::Text(b, h) => return Ok((b, h)),
+                    Frame::Text(b, h) => return Ok((b, h, false)),
+                    Frame::Binary(b, h) => return Ok((b, h, true)),
                     Frame::Ping(p) => self.send(sh, OpCode::Pong, &p).await?,
                     Frame::Close => return Err("closed by server".into()),
                     Frame::Other => {}
@@ -365,7 +444,7 @@ impl Ws {
 /// Opens one Socket.IO (or raw Engine.IO) client over WebSocket.
 async fn ws_open(sh: &Shared, g: usize) -> Result<Ws, String> {
     let mut ws = Ws::connect(sh, sh.sc.node_of(g)).await?;
-    let (b, h) = ws.next_text(sh).await?;
+    let (b, h, _) = ws.next_text(sh).await?;
     if b.get(h) != Some(&b'0') {
         return Err(format!(
             "expected open packet, got {:?}",
@@ -375,10 +454,29 @@ async fn ws_open(sh: &Shared, g: usize) -> Result<Ws, String> {
     if sh.sc.eio_only {
         return Ok(ws);
     }
+    if sh.sc.msgpack {
+        ws.send(
+            sh,
+            OpCode::Binary,
+            &msgpack::packet(msgpack::CONNECT, None, None),
+        )
+        .await?;
+        loop {
+            let (b, h, binary) = ws.next_text(sh).await?;
+            if !binary {
+                continue;
+            }
+            match msgpack::incoming(&b[h..])? {
+                msgpack::Incoming::Connect => return Ok(ws),
+                msgpack::Incoming::ConnectError(why) => return Err(format!("connect error {why}")),
+                _ => {}
+            }
+        }
+    }
     ws.send(sh, OpCode::Text, connect_packet(&sh.sc, g).as_bytes())
         .await?;
     loop {
-        let (b, h) = ws.next_text(sh).await?;
+        let (b, h, _) = ws.next_text(sh).await?;
         match b.get(h..h + 2) {
             Some(b"40") => return Ok(ws),
             Some(b"44") => {
@@ -429,12 +527,19 @@ async fn ws_run(
     let mut awaiting: Option<u64> = None;
     let mut ack_id: u64 = 0;
     let mut due = Instant::now();
+    // Binary and msgpack echo: the send time and content of the round trip awaited, and the
+    // attachments still expected after a binary ack's text part (its id, how many).
+    let mut sent_us: u64 = 0;
+    let mut sent_attachment: Vec<u8> = Vec::new();
+    let mut binary_ack: Option<(u64, usize)> = None;
     let mut phase = *phase_rx.borrow_and_update();
     if phase >= PH_RUN {
         next = sched.map(|(o, _)| Instant::now() + o);
         due = next.unwrap_or(due);
     }
     loop {
+        // An ack that completed a round trip in the frames just read: move the schedule on.
+        let mut acked = false;
         tokio::select! {
             r = phase_rx.changed() => {
                 if r.is_err() { return Ok(()); }
@@ -464,14 +569,63 @@ async fn ws_run(
                                     let id = std::str::from_utf8(&rest[..digits]).ok().and_then(|s| s.parse().ok());
                                     if id.is_some() && id == awaiting {
                                         awaiting = None;
-                                        sh.arrival(p);
+                                        if sh.sc.attachment > 0 {
+                                            // The attachment did not come back as binary (e.g.
+                                            // serialized as a number array).
+                                            sh.mismatch("plain ack to a binary event".into());
+                                        } else {
+                                            sh.arrival(p);
+                                        }
                                         if phase == PH_RUN {
                                             next = Some(advance(&mut due, sched));
                                         }
                                     }
                                 }
+                                [b'4', b'6', ..] if !sh.sc.eio_only => match parse_binary_ack(p) {
+                                    Some((n, id)) if Some(id) == awaiting => {
+                                        if n == 1 {
+                                            binary_ack = Some((id, n));
+                                        } else {
+                                            sh.mismatch(format!("binary ack with {n} attachments, 1 sent"));
+                                            awaiting = None;
+                                            acked = true;
+                                        }
+                                    }
+                                    _ => {}
+                                },
                                 [b'4', b'1', ..] => return Err("namespace disconnect".into()),
                                 _ => {}
+                            }
+                        }
+                        Frame::Binary(b, h) if sh.sc.msgpack => match msgpack::incoming(&b[h..])? {
+                            msgpack::Incoming::Ack(id, t) if Some(id) == awaiting => {
+                                awaiting = None;
+                                if t == Some(sent_us) {
+                                    sh.arrival_at(sent_us);
+                                } else {
+                                    sh.mismatch(format!("msgpack ack carried t={t:?}, sent {sent_us}"));
+                                }
+                                acked = true;
+                            }
+                            _ => {}
+                        },
+                        Frame::Binary(b, h) => {
+                            if let Some((id, left)) = binary_ack {
+                                // The one attachment of the awaited binary ack.
+                                binary_ack = (left > 1).then_some((id, left - 1));
+                                if left == 1 {
+                                    awaiting = None;
+                                    if b[h..] == sent_attachment[..] {
+                                        sh.arrival_at(sent_us);
+                                    } else {
+                                        sh.mismatch(format!(
+                                            "binary ack carried {} bytes that differ from the {} sent",
+                                            b.len() - h,
+                                            sent_attachment.len()
+                                        ));
+                                    }
+                                    acked = true;
+                                }
                             }
                         }
                         Frame::Ping(p) => ws.send(sh, OpCode::Pong, &p).await?,
@@ -488,7 +642,17 @@ async fn ws_run(
                             sh.c.borrow_mut().timeouts += 1;
                         }
                         ack_id += 1;
-                        ws.send(sh, OpCode::Text, send_packet(&sh.sc, g, ack_id).as_bytes()).await?;
+                        binary_ack = None;
+                        sent_us = now_us();
+                        if sh.sc.msgpack {
+                            ws.send(sh, OpCode::Binary, &msgpack::echo(ack_id, sent_us, sh.sc.payload)).await?;
+                        } else if sh.sc.attachment > 0 {
+                            sent_attachment = attachment_bytes(g, ack_id, sh.sc.attachment);
+                            ws.send(sh, OpCode::Text, binary_event_header(ack_id).as_bytes()).await?;
+                            ws.send(sh, OpCode::Binary, &sent_attachment).await?;
+                        } else {
+                            ws.send(sh, OpCode::Text, send_packet(&sh.sc, g, ack_id).as_bytes()).await?;
+                        }
                         sh.c.borrow_mut().sent += 1;
                         awaiting = Some(ack_id);
                         next = Some(Instant::now() + ACK_TIMEOUT);
@@ -506,6 +670,9 @@ async fn ws_run(
                     }
                 }
             }
+        }
+        if acked && phase == PH_RUN {
+            next = Some(advance(&mut due, sched));
         }
     }
 }
@@ -834,6 +1001,7 @@ async fn run(sc: Scenario, index: usize, ports: Vec<u16>) {
         say(json!({
             "phase": "done", "ok": c.ok, "sent": c.sent, "received": c.received, "late": c.late,
             "timeouts": c.timeouts, "closed": c.closed, "errors": c.errors, "run_s": run_s,
+            "mismatches": c.mismatches,
             "lat_hist": hist_to_b64(&sh.lat_hist.borrow()),
             "error": *sh.first_error.borrow(),
         }));
@@ -871,5 +1039,61 @@ mod tests {
         sc.kind = Kind::Echo;
         assert_eq!(connect_packet(&sc, 7), "40");
         assert!(send_packet(&sc, 0, 12).starts_with(r#"4212["echo",{"t":"#));
+    }
+
+    #[test]
+    fn binary_echo_packets() {
+        assert_eq!(
+            binary_event_header(9),
+            r#"451-9["echo",{"_placeholder":true,"num":0}]"#
+        );
+        // What the servers answer: `46<attachments>-<id>[placeholder]`.
+        assert_eq!(
+            parse_binary_ack(br#"461-9[{"_placeholder":true,"num":0}]"#),
+            Some((1, 9))
+        );
+        assert_eq!(parse_binary_ack(br#"4612-345[]"#), Some((12, 345)));
+        assert_eq!(parse_binary_ack(br#"469[{}]"#), None);
+        assert_eq!(parse_binary_ack(br#"43[{}]"#), None);
+        let a = attachment_bytes(3, 1, 4096);
+        assert_eq!(a.len(), 4096);
+        assert_eq!(a, attachment_bytes(3, 1, 4096));
+        assert_ne!(
+            a,
+            attachment_bytes(3, 2, 4096),
+            "each round trip's bytes differ"
+        );
+        assert_ne!(
+            a,
+            attachment_bytes(4, 1, 4096),
+            "each client's bytes differ"
+        );
+        assert!(a.iter().any(|&b| b != a[0]), "not a constant fill");
+    }
+
+    #[test]
+    fn idle_clients_of_the_mixed_scenario_never_send() {
+        let mut sc = Scenario::new("t", Kind::Echo, 110);
+        sc.idle = 100;
+        sc.rate = 100.0;
+        assert!((0..100).all(|g| schedule(&sc, g).is_none()));
+        assert!((100..110)
+            .all(|g| schedule(&sc, g).is_some_and(|(_, p)| p == Duration::from_millis(10))));
+    }
+
+    #[test]
+    fn a_large_frame_is_read_whole() {
+        // The missing-bytes estimate of a 64 KiB text frame whose header and 100 bytes arrived.
+        let mut head = vec![0x81u8, 127];
+        head.extend_from_slice(&65_600u64.to_be_bytes());
+        head.extend_from_slice(&[b'x'; 100]);
+        assert_eq!(frame_missing(&head), 10 + 65_600 - head.len());
+        assert_eq!(frame_missing(&[0x81, 126, 0x01, 0x00, 0]), 4 + 256 - 5);
+        assert_eq!(frame_missing(&[0x81, 5, b'h', b'e']), 3);
+        assert_eq!(frame_missing(&[0x81]), 0);
+        // A bogus 2^63-byte length is capped.
+        let mut bogus = vec![0x81u8, 127];
+        bogus.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        assert_eq!(frame_missing(&bogus), 1 << 20);
     }
 }

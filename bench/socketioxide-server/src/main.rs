@@ -9,11 +9,16 @@
 //! `socketioxide-redis` adapter (its defaults, RESP3, the `redis` crate driver): a broadcast issued
 //! on one node reaches the clients of every node. socketioxide-redis speaks its own protocol, so
 //! its nodes only cluster with each other. It listens once the adapter has subscribed.
+//!
+//! `--msgpack`: socketioxide's msgpack parser (`ParserConfig::msgpack`, the `msgpack` feature).
+//! `--binary` (the `binary-50` scenario): `echo` takes its argument as [`bytes::Bytes`], the
+//! type socketioxide documents for binary data, so the 4 KiB attachment goes back as a binary ack
+//! (`serde_json::Value` cannot hold binary: it would fail to deserialize the placeholder).
 
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 
 /// The value of `--NAME V` or `--NAME=V`.
@@ -42,21 +47,30 @@ fn port() -> u16 {
 /// `SocketIo::ns` needs socketioxide-core's `DefinedAdapter`, which socketioxide does not
 /// re-export, so a generic function cannot name the bound.
 macro_rules! add_ns {
-    ($io:expr, $a:ty) => {
+    ($io:expr, $a:ty, $binary:expr) => {
         $io.ns(
             "/",
-            async |s: SocketRef<$a>, TryData(auth): TryData<Value>| {
+            async move |s: SocketRef<$a>, TryData(auth): TryData<Value>| {
                 if let Ok(Value::Object(auth)) = auth {
                     if let Some(Value::String(room)) = auth.get("room") {
                         s.join(room.clone());
                     }
                 }
-                s.on(
-                    "echo",
-                    async |Data(data): Data<Value>, ack: AckSender<$a>| {
-                        ack.send(&data).ok();
-                    },
-                );
+                if $binary {
+                    s.on(
+                        "echo",
+                        async |Data(data): Data<bytes::Bytes>, ack: AckSender<$a>| {
+                            ack.send(&data).ok();
+                        },
+                    );
+                } else {
+                    s.on(
+                        "echo",
+                        async |Data(data): Data<Value>, ack: AckSender<$a>| {
+                            ack.send(&data).ok();
+                        },
+                    );
+                }
                 s.on(
                     "broadcast",
                     async |io: SocketIo<$a>, Data(data): Data<Value>| {
@@ -73,6 +87,15 @@ macro_rules! add_ns {
     };
 }
 
+/// The msgpack parser when `msgpack`, else the default (common, JSON) one.
+fn with_parser<A: Adapter>(builder: SocketIoBuilder<A>, msgpack: bool) -> SocketIoBuilder<A> {
+    if msgpack {
+        builder.with_parser(ParserConfig::msgpack())
+    } else {
+        builder.with_parser(ParserConfig::common())
+    }
+}
+
 async fn serve<A: Adapter>(
     layer: socketioxide::layer::SocketIoLayer<A>,
     note: &str,
@@ -86,10 +109,13 @@ async fn serve<A: Adapter>(
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    let binary = flag("--binary");
+    let msgpack = flag("--msgpack");
     match arg("redis") {
         None => {
-            let (layer, io) = SocketIo::new_layer();
-            add_ns!(io, socketioxide::adapter::LocalAdapter);
+            let (layer, io) = with_parser(SocketIo::builder(), msgpack).build_layer();
+            add_ns!(io, socketioxide::adapter::LocalAdapter, binary);
             serve(layer, "").await?;
         }
         Some(url) => {
@@ -97,10 +123,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let sep = if url.contains('?') { '&' } else { '?' };
             let client = redis::Client::open(format!("{url}{sep}protocol=resp3"))?;
             let adapter = RedisAdapterCtr::new_with_redis(&client).await?;
-            let (layer, io) = SocketIo::builder()
-                .with_adapter::<RedisAdapter<_>>(adapter)
-                .build_layer();
-            add_ns!(io, RedisAdapter<socketioxide::adapter::Emitter>).await?;
+            let builder = SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter);
+            let (layer, io) = with_parser(builder, msgpack).build_layer();
+            add_ns!(io, RedisAdapter<socketioxide::adapter::Emitter>, binary).await?;
             serve(layer, &format!(" (redis {url})")).await?;
         }
     }

@@ -4,7 +4,8 @@
 //! `echo` answers its ack with the arguments it received; `broadcast` re-emits `broadcast` with
 //! the same data to every socket of `/`. For the `rooms` scenario only: a client whose
 //! handshake auth carries `room` joins that room, and `room` re-emits `room` to `data.room`.
-//! Default settings otherwise.
+//! Default settings otherwise. With `--msgpack` the server uses the msgpack parser
+//! ([`Parser::Msgpack`], npm `socket.io-msgpack-parser`'s wire format) instead of JSON.
 //!
 //! With `--redis URL` (the cluster scenarios) the server is one node of a cluster on
 //! [`sockgate_redis::ClassicAdapter`] (key `socket.io`, the defaults of Node's
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sockgate::extract::Data;
-use sockgate::{AckSender, Payload, SocketIo, SocketRef};
+use sockgate::{AckSender, Parser, Payload, SocketIo, SocketRef};
 use sockgate_redis::{ClassicAdapter, ClassicConfig, Driver, FredConfig, FredDriver};
 
 /// The value of `--NAME V` or `--NAME=V`.
@@ -49,6 +50,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
     {
         builder = builder.write_coalescing(std::time::Duration::from_millis(ms));
+    }
+    let msgpack = std::env::args().any(|a| a == "--msgpack");
+    if msgpack {
+        builder = builder.parser(Parser::Msgpack);
     }
     let metrics = std::env::args().any(|a| a == "--metrics");
     if metrics {
@@ -97,7 +102,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let port = port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let observed = if metrics { " (metrics on)" } else { "" };
+    let observed = match (metrics, msgpack) {
+        (true, true) => " (metrics on, msgpack)",
+        (true, false) => " (metrics on)",
+        (false, true) => " (msgpack)",
+        (false, false) => "",
+    };
     match &redis {
         Some(url) => {
             println!("sockgate listening on http://127.0.0.1:{port} (redis {url}){observed}")
