@@ -445,7 +445,8 @@ async fn connect(
     let traced = socket.clone();
     let _entered = traced.span().enter();
     tracing::debug!(target: "sockgate::socket", recovered, "socket connected");
-    if let Some(handler) = &ns.connect_handler {
+    let connect_handler = ns.connect_handler.read().clone();
+    if let Some(handler) = connect_handler {
         let span = tracing::debug_span!(
             target: "sockgate::event",
             "event",

@@ -69,7 +69,9 @@ pub(crate) struct Namespace {
     server: Arc<ServerShared>,
     adapter: OnceLock<Arc<dyn Adapter>>,
     sockets: RwLock<SidMap<Arc<Socket>>>,
-    pub(crate) connect_handler: Option<BoxedMessageHandler>,
+    /// Set again by a later `io.ns(name, handler)` for the same name, which keeps the
+    /// namespace (its sockets, handlers and adapter) and only swaps this.
+    pub(crate) connect_handler: RwLock<Option<BoxedMessageHandler>>,
     middlewares: RwLock<Vec<BoxedMiddleware>>,
     /// Event handlers shared by every socket of the namespace (used when the socket has no
     /// handler of its own for the event): one table, not one per socket.
@@ -114,7 +116,7 @@ impl Namespace {
             server: server.clone(),
             adapter: OnceLock::new(),
             sockets: RwLock::new(SidMap::default()),
-            connect_handler,
+            connect_handler: RwLock::new(connect_handler),
             middlewares: RwLock::new(middlewares),
             handlers: RwLock::new(HashMap::new()),
             disconnect_handlers: RwLock::new(Vec::new()),

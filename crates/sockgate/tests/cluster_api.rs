@@ -64,8 +64,14 @@ async fn server_side_emit_reaches_the_other_servers_handlers() {
     let own = Arc::new(Mutex::new(0));
     let own_log = own.clone();
     a.on_server_side("hello", move || *own_log.lock() += 1);
-    until("both servers counted", async || a.server_count().await == 2).await;
-    assert_eq!(b.server_count().await, 2);
+    // Both must count two (a count that times out falls back to 1). This test lost its first
+    // server-side emit about once in 40 runs while `io.ns("/")` still built a second main
+    // namespace: the first one's adapter stayed subscribed for a moment, so the count reached
+    // two before the live adapter had subscribed (namespaces.rs has the regression test).
+    until("both servers counted", async || {
+        a.server_count().await == 2 && b.server_count().await == 2
+    })
+    .await;
 
     a.server_side_emit("hello", ("x", 1)).await.unwrap();
     until("b received hello", async || !got.lock().is_empty()).await;

@@ -80,3 +80,59 @@ async fn children_stay_when_cleanup_is_off() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(io.of("/tenant/a").is_some());
 }
+
+/// `io.ns(name, handler)` for a namespace that exists (the main one always does) used to build
+/// a new namespace: the handlers declared on the old one were lost, its sockets orphaned, and a
+/// second adapter made (a cluster adapter's lingering subscriptions made the other nodes count
+/// a server too many for a while). Now it keeps the namespace and swaps the connect handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declaring_an_existing_namespace_keeps_it() {
+    use std::sync::{Arc, Mutex, Weak};
+
+    use sockgate::core::InMemoryAdapter;
+    use sockgate::extract::AckSender;
+    use sockgate::testing::TestClient;
+    use sockgate_core::{Adapter, LocalNamespace};
+
+    let made: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = made.clone();
+    let io = SocketIo::builder()
+        .adapter(move |ns: Weak<dyn LocalNamespace>| {
+            let name = ns
+                .upgrade()
+                .map_or_else(String::new, |n| n.name().to_owned());
+            seen.lock().unwrap().push(name);
+            Arc::new(InMemoryAdapter::new(ns, None)) as Arc<dyn Adapter>
+        })
+        .build();
+    // Declared on the main namespace before its connect handler, as `io.on_server_side` or an
+    // early `io.of("/")` would.
+    io.of("/")
+        .expect("the main namespace exists from build")
+        .on("ping", |ack: AckSender| ack.send("pong"));
+    io.ns("/", |socket: SocketRef| {
+        let _ = socket.emit("hello", "first");
+    });
+    io.ns("/", |socket: SocketRef| {
+        let _ = socket.emit("hello", "second");
+    });
+    assert_eq!(
+        *made.lock().unwrap(),
+        vec!["/".to_owned()],
+        "one adapter for '/'"
+    );
+
+    let client = TestClient::connect(&io).await.unwrap();
+    let socket = client.socket("/", None).await.unwrap();
+    let hello = socket
+        .wait_for("hello", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(hello.args, vec![serde_json::json!("second")]);
+    let pong = socket
+        .emit_with_ack("ping", (), Duration::from_secs(5))
+        .await
+        .expect("the handler declared before io.ns still answers");
+    assert_eq!(pong.args, vec![serde_json::json!("pong")]);
+    assert_eq!(io.of("/").map(|ns| ns.sockets().len()), Some(1));
+}

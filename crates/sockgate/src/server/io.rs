@@ -92,19 +92,30 @@ impl SocketIo {
     /// Declares a namespace and the handler called for each socket that connects to it
     /// (Node's `io.of(name).on("connection", handler)`). Its extractors see the `auth`
     /// payload as [`crate::extract::Data`].
+    ///
+    /// For a namespace that already exists (the main namespace `/` always does) this replaces
+    /// only the connect handler: the namespace's sockets, event and server-side handlers,
+    /// middlewares and adapter stay.
     pub fn ns<H, M>(&self, name: &str, handler: H) -> NamespaceRef
     where
         H: MessageHandler<M>,
         M: Send + Sync + 'static,
     {
+        // A namespace that exists (the main one always does, from `build`) is kept: making a
+        // new one would orphan its sockets, drop the handlers and middlewares already declared
+        // on it, and start a second adapter (a cluster adapter's subscriptions would linger
+        // until the old one is dropped, counted as a server by the other nodes).
         let existing = self.registry.namespaces.read().get(name).cloned();
-        let middlewares = existing.map(|ns| ns.middlewares()).unwrap_or_default();
+        if let Some(ns) = existing {
+            *ns.connect_handler.write() = Some(boxed_message_handler(handler));
+            return NamespaceRef(ns);
+        }
         let ns = Namespace::new(
             name.to_owned(),
             Vec::new(),
             self.registry.shared.clone(),
             Some(boxed_message_handler(handler)),
-            middlewares,
+            Vec::new(),
         );
         self.registry.insert(ns.clone());
         NamespaceRef(ns)
