@@ -331,9 +331,16 @@ async fn an_idle_timeout_past_the_clock_keeps_the_connection() {
 
 #[tokio::test]
 async fn a_parked_long_poll_is_not_idle() {
+    let (_engine, _stream) = a_long_poll_answered_by_its_ping().await;
+}
+
+/// A server with a 300 ms idle timeout and a 1.5 s ping interval, and a connection whose long
+/// poll is parked until the ping is due, well past the idle timeout, then answered on the same
+/// connection (asserted here).
+async fn a_long_poll_answered_by_its_ping() -> (impl Sized, TcpStream) {
     let config = EngineConfig::default().ping_interval(Duration::from_millis(1500));
     let http = patient().idle_timeout(Some(Duration::from_millis(300)));
-    let (addr, _engine) = start(config, http).await;
+    let (addr, engine) = start(config, http).await;
     let sid = handshake(addr).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
@@ -346,13 +353,12 @@ async fn a_parked_long_poll_is_not_idle() {
         )
         .await
         .unwrap();
-    // Parked until the ping is due, well past the idle timeout, and answered on the same
-    // connection.
     let reply = tokio::time::timeout(Duration::from_secs(4), read_reply(&mut stream))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(reply.body, b"2");
+    (engine, stream)
 }
 
 /// The idle timer looks at the connection only at its own deadlines (it is not told when a
@@ -360,26 +366,7 @@ async fn a_parked_long_poll_is_not_idle() {
 /// still idle exactly from the poll's answer, not at once and not never.
 #[tokio::test]
 async fn a_connection_is_idle_from_the_end_of_its_long_poll() {
-    let config = EngineConfig::default().ping_interval(Duration::from_millis(1500));
-    let http = patient().idle_timeout(Some(Duration::from_millis(300)));
-    let (addr, _engine) = start(config, http).await;
-    let sid = handshake(addr).await;
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            get_req(
-                &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
-                "",
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(4), read_reply(&mut stream))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.body, b"2");
+    let (_engine, mut stream) = a_long_poll_answered_by_its_ping().await;
     let answered = Instant::now();
     closed_within(&mut stream, Duration::from_secs(3))
         .await
