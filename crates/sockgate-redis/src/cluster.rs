@@ -8,7 +8,12 @@
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use sockgate_core::{BroadcastOptions, Room, SocketDetails};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sockgate_core::{
+    AckCallback, BroadcastFlags, BroadcastOptions, LocalNamespace, Room, Sid, SocketDetails,
+};
 use sockgate_proto::socketio::{Packet, PacketType};
 
 use crate::classic::codec::{
@@ -218,4 +223,33 @@ pub fn answer_data(request_id: &str, answer: &Value) -> Value {
 /// BROADCAST_CLIENT_COUNT's data: `{requestId, clientCount}`.
 pub fn client_count_data(request_id: &str, count: usize) -> Value {
     json!({ "requestId": request_id, "clientCount": count })
+}
+
+/// Sends one answer `(type, data)` to the node that made a request; each transport encodes and
+/// queues it its own way.
+pub(crate) type Reply = Arc<dyn Fn(u64, Value) + Send + Sync>;
+
+/// Answers a `BROADCAST` that carries a request id (another node's broadcast with acks), as
+/// Node's ClusterAdapter does: the local recipients get the packet, each one's ack goes back as
+/// a `BROADCAST_ACK`, and the number reached goes back at once as a `BROADCAST_CLIENT_COUNT`.
+pub(crate) fn answer_broadcast_with_ack(
+    ns: &dyn LocalNamespace,
+    sids: &[Sid],
+    packet: &Packet,
+    flags: &BroadcastFlags,
+    timeout: Duration,
+    request_id: &str,
+    reply: Reply,
+) {
+    let ack_id = request_id.to_owned();
+    let ack_reply = reply.clone();
+    let on_ack: AckCallback = Arc::new(move |args: Vec<Value>| {
+        let first = args.into_iter().next().unwrap_or(Value::Null);
+        ack_reply(message_type::BROADCAST_ACK, answer_data(&ack_id, &first));
+    });
+    let count = ns.deliver_with_ack(sids, packet, flags, timeout, on_ack);
+    reply(
+        message_type::BROADCAST_CLIENT_COUNT,
+        client_count_data(request_id, count),
+    );
 }

@@ -823,31 +823,23 @@ impl Inner {
                 let channel = self.response_channel(&requester);
                 let timeout = opts.flags.timeout.unwrap_or(self.config().requests_timeout);
                 let (outbox, outage) = (self.outbox.clone(), self.outage.clone());
-                let (uid, nsp, ack_id, ack_channel) = (
-                    self.uid.clone(),
-                    self.nsp.clone(),
-                    id.clone(),
-                    channel.clone(),
-                );
-                let on_ack: AckCallback = Arc::new(move |args: Vec<Value>| {
-                    let first = args.into_iter().next().unwrap_or(Value::Null);
-                    let data = cluster::answer_data(&ack_id, &first);
-                    let payload = codec::encode_pubsub(BROADCAST_ACK, Some(data), &uid, &nsp, &[]);
-                    let item = Outgoing::Publish(ack_channel.clone(), Bytes::from(payload));
+                let (uid, nsp) = (self.uid.clone(), self.nsp.clone());
+                let reply: cluster::Reply = Arc::new(move |kind, data| {
+                    let payload = codec::encode_pubsub(kind, Some(data), &uid, &nsp, &[]);
+                    let item = Outgoing::Publish(channel.clone(), Bytes::from(payload));
                     if outbox.try_send(item).is_err() {
                         outage.dropped();
                     }
                 });
-                let count = ns.deliver_with_ack(&sids, &packet, &opts.flags, timeout, on_ack);
-                let data = cluster::client_count_data(&id, count);
-                let payload = codec::encode_pubsub(
-                    BROADCAST_CLIENT_COUNT,
-                    Some(data),
-                    &self.uid,
-                    &self.nsp,
-                    &[],
+                cluster::answer_broadcast_with_ack(
+                    ns.as_ref(),
+                    &sids,
+                    &packet,
+                    &opts.flags,
+                    timeout,
+                    &id,
+                    reply,
                 );
-                self.publish(channel, payload);
             }
             SOCKETS_JOIN | SOCKETS_LEAVE => {
                 let rooms = rooms_of(message.get("rooms"));
