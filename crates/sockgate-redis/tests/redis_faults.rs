@@ -5,54 +5,19 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde_json::json;
 use sockgate_core::{Adapter, AdapterError, Room};
 use sockgate_proto::socketio::Packet;
-use sockgate_redis::{ClassicConfig, FredConfig, FredDriver};
-use support::redis_server::RedisServer;
+use sockgate_redis::{ClassicConfig, FredDriver};
+use support::redis_server::{fred_config, Logs, RedisServer};
 use support::{eventually, sid, Node};
-
-fn fred_config(url: &str) -> FredConfig {
-    FredConfig {
-        command_timeout: Duration::from_millis(500),
-        min_reconnect_delay: Duration::from_millis(50),
-        max_reconnect_delay: Duration::from_millis(500),
-        connect_timeout: Duration::from_secs(2),
-        ..FredConfig::new(url)
-    }
-}
 
 fn config() -> ClassicConfig {
     ClassicConfig {
         requests_timeout: Duration::from_millis(800),
         ..ClassicConfig::default()
-    }
-}
-
-/// Collects log lines, to count how often an outage is reported.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn count(&self, needle: &str) -> usize {
-        String::from_utf8_lossy(&self.0.lock())
-            .matches(needle)
-            .count()
     }
 }
 

@@ -6,32 +6,20 @@
 
 mod support;
 
-use std::io::Write;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde_json::{json, Value};
 use sockgate_core::{
     packet_offset, Adapter, BroadcastOptions, LocalNamespace, PersistedSession, RecoveryConfig,
     Room,
 };
 use sockgate_proto::socketio::Packet;
-use sockgate_redis::{Driver, FredConfig, FredDriver, StreamsAdapter, StreamsConfig};
-use support::redis_server::RedisServer;
+use sockgate_redis::{Driver, FredDriver, StreamsAdapter, StreamsConfig};
+use support::redis_server::{fred_config, Logs, RedisServer};
 use support::{eventually, sid, FakeNamespace};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn fred_config(url: &str) -> FredConfig {
-    FredConfig {
-        command_timeout: Duration::from_millis(500),
-        min_reconnect_delay: Duration::from_millis(50),
-        max_reconnect_delay: Duration::from_millis(500),
-        connect_timeout: Duration::from_secs(2),
-        ..FredConfig::new(url)
-    }
-}
 
 fn config() -> StreamsConfig {
     StreamsConfig {
@@ -40,27 +28,6 @@ fn config() -> StreamsConfig {
         session_flush_interval: Duration::from_millis(20),
         recovery: Some(RecoveryConfig::default()),
         ..StreamsConfig::default()
-    }
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn count(&self, needle: &str) -> usize {
-        String::from_utf8_lossy(&self.0.lock())
-            .matches(needle)
-            .count()
     }
 }
 

@@ -2,9 +2,14 @@
 //! A throwaway `redis-server` for tests: a free port on 127.0.0.1, no persistence, stopped
 //! by its PID when dropped.
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use sockgate_redis::FredConfig;
 
 /// A running `redis-server` owned by the test.
 pub struct RedisServer {
@@ -101,5 +106,39 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A fred configuration that notices an outage and reconnects within a test's patience.
+pub fn fred_config(url: &str) -> FredConfig {
+    FredConfig {
+        command_timeout: Duration::from_millis(500),
+        min_reconnect_delay: Duration::from_millis(50),
+        max_reconnect_delay: Duration::from_millis(500),
+        connect_timeout: Duration::from_secs(2),
+        ..FredConfig::new(url)
+    }
+}
+
+/// Collects log lines, to count how often an outage is reported.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// How many times `needle` was logged.
+    pub fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock())
+            .matches(needle)
+            .count()
     }
 }
