@@ -179,7 +179,7 @@ impl SocketIo {
             .map(NamespaceRef)
     }
 
-    fn main(&self) -> NamespaceRef {
+    pub(crate) fn main(&self) -> NamespaceRef {
         self.of("/").unwrap_or_else(|| self.ns("/", || {}))
     }
 

@@ -198,38 +198,26 @@ impl ServerSideEmitTyped for &NamespaceRef {
     }
 }
 
+/// The main namespace's, as [`SocketIo::server_side_emit`] is.
 impl ServerSideEmitTyped for &SocketIo {
     fn server_side_emit_typed<E: InterServer>(
         self,
-        _: E,
+        event: E,
         payload: &E::Payload,
     ) -> BoxedFuture<Result<(), crate::ClusterError>> {
-        let io = self.clone();
-        let payload = crate::Payload::from_value(payload);
-        Box::pin(async move {
-            let payload =
-                payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
-            io.server_side_emit(E::NAME, payload).await
-        })
+        (&self.main()).server_side_emit_typed(event, payload)
     }
 
     fn server_side_emit_with_ack_typed<E>(
         self,
-        _: E,
+        event: E,
         payload: &E::Payload,
     ) -> BoxedFuture<Result<TypedAckResponses<E::Ack>, crate::ClusterError>>
     where
         E: InterServer,
         E::Ack: DeserializeOwned,
     {
-        let io = self.clone();
-        let payload = crate::Payload::from_value(payload);
-        Box::pin(async move {
-            let payload =
-                payload.map_err(|e| crate::ClusterError::from(SendError::Serialize(e)))?;
-            let responses = io.server_side_emit_with_ack(E::NAME, payload).await?;
-            Ok(TypedAckResponses::new(responses))
-        })
+        (&self.main()).server_side_emit_with_ack_typed(event, payload)
     }
 }
 
