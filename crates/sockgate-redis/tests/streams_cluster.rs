@@ -417,19 +417,30 @@ fn session(n: u8, pid: &str, rooms: &[&str]) -> PersistedSession {
     }
 }
 
+/// Tracks `s` on `node` (its rooms joined), broadcasts one `name` event to `opts`, and returns
+/// the offset the node's client saw it with.
+async fn track_and_broadcast_once(
+    node: &StreamsNode,
+    s: &PersistedSession,
+    name: &str,
+    opts: BroadcastOptions,
+) -> String {
+    node.adapter.add_all(s.sid, &s.rooms);
+    node.adapter.track_session(s.clone());
+    node.adapter.broadcast(event(name, vec![]), opts);
+    assert!(eventually(WAIT, || node.delivered().len() == 1).await);
+    packet_offset(&node.ns.delivered.lock()[0].1)
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_session_saved_while_connected_recovers_on_another_node_with_what_it_missed() {
     let bus = MemoryBus::new();
     let a = StreamsNode::start("A", bus.driver(), config(true)).await;
     let b = StreamsNode::start("B", bus.driver(), config(true)).await;
     let s = session(1, "pid-1", &["r1"]);
-    a.adapter.add_all(sid(1), &s.rooms);
-    a.adapter.track_session(s.clone());
-    a.adapter.broadcast(event("first", vec![]), to(&["r1"]));
-    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
-    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
-        .unwrap()
-        .to_owned();
+    let offset = track_and_broadcast_once(&a, &s, "first", to(&["r1"])).await;
     // Saved before any disconnect (what lets a SIGKILLed node's sessions recover).
     assert!(eventually(WAIT, || bus.key("sio:session:pid-1").is_some()).await);
     let stored = codec::decode_session(&bus.key("sio:session:pid-1").unwrap()).unwrap();
@@ -509,14 +520,7 @@ async fn recovery_is_refused_for_bad_offsets_trimmed_offsets_and_left_sockets() 
     };
     let a = StreamsNode::start("A", bus.driver(), small).await;
     let s = session(1, "pid-t", &[]);
-    a.adapter.add_all(sid(1), &s.rooms);
-    a.adapter.track_session(s.clone());
-    a.adapter
-        .broadcast(event("x", vec![]), BroadcastOptions::default());
-    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
-    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
-        .unwrap()
-        .to_owned();
+    let offset = track_and_broadcast_once(&a, &s, "x", BroadcastOptions::default()).await;
     assert!(eventually(WAIT, || bus.key("sio:session:pid-t").is_some()).await);
     for bad in ["", "abc", "1-", "-1", "1-2-3", "1-a"] {
         assert!(
@@ -640,14 +644,7 @@ async fn a_late_disconnect_does_not_overwrite_a_session_recovered_elsewhere() {
     let a = StreamsNode::start("A", bus.driver(), config(true)).await;
     let b = StreamsNode::start("B", bus.driver(), config(true)).await;
     let s = session(1, "pid-late", &["r"]);
-    a.adapter.add_all(sid(1), &s.rooms);
-    a.adapter.track_session(s.clone());
-    a.adapter
-        .broadcast(event("x", vec![]), BroadcastOptions::default());
-    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
-    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
-        .unwrap()
-        .to_owned();
+    let offset = track_and_broadcast_once(&a, &s, "x", BroadcastOptions::default()).await;
     a.adapter.flush().await;
     // The client is back on B before A noticed anything; it joins a room there.
     let (restored, _) = b
@@ -679,13 +676,7 @@ async fn a_restore_waits_out_a_short_redis_outage() {
     let a = StreamsNode::start("A", bus.driver(), config(true)).await;
     let b = StreamsNode::start("B", bus.driver(), config(true)).await;
     let s = session(1, "pid-wait", &["r"]);
-    a.adapter.add_all(sid(1), &s.rooms);
-    a.adapter.track_session(s.clone());
-    a.adapter.broadcast(event("first", vec![]), to(&["r"]));
-    assert!(eventually(WAIT, || a.delivered().len() == 1).await);
-    let offset = packet_offset(&a.ns.delivered.lock()[0].1)
-        .unwrap()
-        .to_owned();
+    let offset = track_and_broadcast_once(&a, &s, "first", to(&["r"])).await;
     assert!(eventually(WAIT, || bus.key("sio:session:pid-wait").is_some()).await);
 
     bus.set_down(true);
