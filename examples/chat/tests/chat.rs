@@ -1,7 +1,10 @@
 //! The seed example, driven in-process with sockgate's test client.
 
+mod common;
+
 use std::time::Duration;
 
+use common::join;
 use serde_json::json;
 use sockgate::testing::TestClient;
 
@@ -15,14 +18,8 @@ fn server() -> sockgate::SocketIo {
 #[tokio::test]
 async fn a_message_reaches_everyone_with_the_whole_name() {
     let io = server();
-    let alice = TestClient::connect_with_query(&io, "name=alice")
-        .await
-        .unwrap();
-    let alice = alice.socket("/example", None).await.unwrap();
-    let bob = TestClient::connect_with_query(&io, "name=bob")
-        .await
-        .unwrap();
-    let bob = bob.socket("/example", None).await.unwrap();
+    let (_alice, alice) = join(&io, "alice").await;
+    let (_bob, bob) = join(&io, "bob").await;
     assert_ne!(alice.id(), bob.id());
 
     alice.emit("message", "hi").unwrap();
@@ -35,10 +32,7 @@ async fn a_message_reaches_everyone_with_the_whole_name() {
 #[tokio::test]
 async fn several_arguments_and_objects_format_like_javascript() {
     let io = server();
-    let client = TestClient::connect_with_query(&io, "name=carol")
-        .await
-        .unwrap();
-    let socket = client.socket("/example", None).await.unwrap();
+    let (_client, socket) = join(&io, "carol").await;
     socket.emit("message", ("x", "y")).unwrap();
     let message = socket.wait_for("message", WAIT).await.unwrap();
     assert_eq!(message.args, vec![json!("carol : x,y")]);
@@ -52,10 +46,7 @@ async fn a_missing_name_gets_the_nestjs_exception_and_nobody_gets_a_message() {
     let io = server();
     let nameless = TestClient::connect(&io).await.unwrap();
     let nameless = nameless.socket("/example", None).await.unwrap();
-    let witness = TestClient::connect_with_query(&io, "name=dave")
-        .await
-        .unwrap();
-    let witness = witness.socket("/example", None).await.unwrap();
+    let (_witness, witness) = join(&io, "dave").await;
 
     nameless.emit("message", "hi").unwrap();
     let exception = nameless.wait_for("exception", WAIT).await.unwrap();
@@ -76,14 +67,8 @@ async fn a_missing_name_gets_the_nestjs_exception_and_nobody_gets_a_message() {
 #[tokio::test]
 async fn joins_and_leaves_are_announced() {
     let io = server();
-    let watcher = TestClient::connect_with_query(&io, "name=erin")
-        .await
-        .unwrap();
-    let watcher = watcher.socket("/example", None).await.unwrap();
-    let visitor = TestClient::connect_with_query(&io, "name=frank")
-        .await
-        .unwrap();
-    let visitor_socket = visitor.socket("/example", None).await.unwrap();
+    let (_watcher, watcher) = join(&io, "erin").await;
+    let (_visitor, visitor_socket) = join(&io, "frank").await;
     let joined = watcher.wait_for("joined", WAIT).await.unwrap();
     // The watcher's own join may come first.
     let joined = if joined.args[0]["name"] == "erin" {
@@ -105,10 +90,7 @@ async fn the_macro_edition_behaves_the_same() {
         .build()
         .unwrap();
     let io = gateways.shared_servers()[0].clone();
-    let alice = TestClient::connect_with_query(&io, "name=alice")
-        .await
-        .unwrap();
-    let alice = alice.socket("/example", None).await.unwrap();
+    let (_alice, alice) = join(&io, "alice").await;
     alice.emit("message", "hi").unwrap();
     let message = alice.wait_for("message", WAIT).await.unwrap();
     assert_eq!(message.args, vec![json!("alice : hi")]);

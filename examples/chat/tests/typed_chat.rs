@@ -1,11 +1,13 @@
 //! The typed chat's own addition (`members`, answered in a typed ack), and the plain
 //! `ExampleGateway`, which the chat no longer serves, still behaving as the typed one.
 
+mod common;
+
 use std::time::Duration;
 
+use common::join;
 use serde_json::json;
 use sockgate::gateway::GatewayApp;
-use sockgate::testing::TestClient;
 
 const WAIT: Duration = Duration::from_secs(2);
 
@@ -13,14 +15,8 @@ const WAIT: Duration = Duration::from_secs(2);
 async fn members_answers_in_the_ack_sorted_and_limited() {
     let gateways = chat::gateways().unwrap();
     let io = gateways.shared_servers()[0].clone();
-    let zoe = TestClient::connect_with_query(&io, "name=zoe")
-        .await
-        .unwrap();
-    let zoe = zoe.socket("/example", None).await.unwrap();
-    let amy = TestClient::connect_with_query(&io, "name=amy")
-        .await
-        .unwrap();
-    let _amy = amy.socket("/example", None).await.unwrap();
+    let (_zoe, zoe) = join(&io, "zoe").await;
+    let (_amy_client, _amy) = join(&io, "amy").await;
     let ack = zoe.emit_with_ack("members", json!({}), WAIT).await.unwrap();
     assert_eq!(
         ack.args,
@@ -44,10 +40,7 @@ async fn the_plain_gateway_behaves_as_the_typed_one() {
         .build()
         .unwrap();
     let io = gateways.shared_servers()[0].clone();
-    let alice = TestClient::connect_with_query(&io, "name=alice")
-        .await
-        .unwrap();
-    let alice = alice.socket("/example", None).await.unwrap();
+    let (_alice, alice) = join(&io, "alice").await;
     let joined = alice.wait_for("joined", WAIT).await.unwrap();
     assert_eq!(joined.args, vec![json!({"name": "alice"})]);
     alice.emit("message", ("x", "y")).unwrap();
