@@ -90,38 +90,26 @@ impl Socket {
         Ok(Written::All)
     }
 
-    /// Writes whole frames, gathering many into each system call.
+    /// Writes whole frames, gathering many into each system call; waits while the kernel's
+    /// buffer is full. (The write path tries [`Socket::try_write_now`] first and comes here
+    /// only with what it could not write.)
     pub(super) async fn write_frames(&mut self, frames: &[&Bytes]) -> io::Result<()> {
         match self {
-            Socket::Tcp(stream) => {
-                if let [frame] = frames {
-                    let mut rest: &[u8] = frame;
-                    while !rest.is_empty() {
+            Socket::Tcp(_) => {
+                let mut rest: Vec<Bytes> = frames.iter().map(|frame| (*frame).clone()).collect();
+                loop {
+                    if let Socket::Tcp(stream) = self {
                         stream.writable().await?;
-                        match stream.try_write(rest) {
-                            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                            Ok(n) => rest = &rest[n..],
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                            Err(e) => return Err(e),
-                        }
                     }
-                    return Ok(());
-                }
-                for chunk in frames.chunks(MAX_IOVECS) {
-                    let mut slices: Vec<IoSlice<'_>> =
-                        chunk.iter().map(|f| IoSlice::new(f)).collect();
-                    let mut remaining: &mut [IoSlice<'_>] = &mut slices;
-                    while !remaining.is_empty() {
-                        stream.writable().await?;
-                        match stream.try_write_vectored(remaining) {
-                            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                            Ok(n) => IoSlice::advance_slices(&mut remaining, n),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                            Err(e) => return Err(e),
+                    let pending: Vec<&Bytes> = rest.iter().collect();
+                    match self.try_write_now(&pending)? {
+                        Written::All => return Ok(()),
+                        Written::Part(done) => {
+                            let next = rest_of(&pending, done);
+                            rest = next;
                         }
                     }
                 }
-                Ok(())
             }
             Socket::Other(io) => {
                 for frame in frames {
