@@ -86,6 +86,31 @@ export async function startRedis(port) {
   return redis;
 }
 
+/** Runs `redis-cli` against `redis` and resolves with its trimmed output. */
+export function redisCli(redis, ...args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("redis-cli", ["-p", String(redis.port), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 ? resolve(output.trim()) : reject(new Error(`redis-cli ${args.join(" ")} exited with ${code}`)));
+  });
+}
+
+/**
+ * Waits until `n` nodes subscribe the sharded channel of `room` (the dynamic subscription mode
+ * of the sharded adapters). A join is acked before its node's SSUBSCRIBE reaches Redis, on Node
+ * and on sockgate alike, so a room broadcast right after a join may miss the new member's node.
+ */
+export async function roomSubscribed(redis, room, n, nsp = "/") {
+  const channel = `socket.io#${nsp}#${room}#`;
+  await until(async () => {
+    const [, count] = (await redisCli(redis, "PUBSUB", "SHARDNUMSUB", channel)).split("\n");
+    return Number(count) === n;
+  }, 5000, `${n} subscribers of ${channel}`);
+}
+
 /**
  * A Node node; `adapter` is `classic` (createAdapter), `sharded` (createShardedAdapter) or
  * `streams` (@socket.io/redis-streams-adapter); `extra` are more flags (`--csr`, ...). A

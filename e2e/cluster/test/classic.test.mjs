@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  call, client, haveRedis, sleep, startNodeNode, startRedis, startSockgateNode, stopAll, until,
+  call, client, haveRedis, roomSubscribed, sleep, startNodeNode, startRedis, startSockgateNode, stopAll, until,
 } from "../lib.mjs";
 
 const skip = haveRedis() ? false : "redis-server not installed (apt-get install -y redis-server)";
@@ -57,6 +57,7 @@ for (const mode of ["classic", "sharded", "streams"]) describe(`${mode} adapter,
   test("rooms and except cross both ways", async () => {
     await call(cN, "join", "room1");
     await call(cS2, "join", "room1");
+    if (mode === "sharded") await roomSubscribed(redis, "room1", 2);
     clear();
     await call(cS1, "emit-op", { event: "r", ops: [["to", "room1"]] }, "from S1");
     await call(cN, "emit-op", { event: "r", ops: [["to", "room1"], ["except", cN.id]] }, "from N");
