@@ -27,6 +27,23 @@ FAILED_STEPS=()
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Runs a node --test command ("$@"), shows its output, and adds its `# pass` / `# fail` counts to
+# the e2e totals; a non-zero exit with no failed test counts as one failure.
+node_tests() {
+  local log rc=0 pass fail
+  log="$(mktemp)"
+  "$@" 2>&1 | tee "$log" || rc=$?
+  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
+  rm -f "$log"
+  pass="${pass:-0}"
+  fail="${fail:-0}"
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  NODE_PASS=$((NODE_PASS + pass))
+  NODE_FAIL=$((NODE_FAIL + fail))
+  return "$rc"
+}
+
 # (a) JS dependencies: npm ci when node_modules is missing or the lock file changed.
 npm_deps() {
   step "npm dependencies (e2e/js)"
@@ -90,18 +107,10 @@ build_servers() {
 # (e) the official JS clients against the servers
 node_e2e() {
   step "node --test e2e/js/test (binaries from $SOCKGATE_BIN_DIR)"
-  local log rc=0 args=(--test --test-concurrency=1)
+  local args=(--test --test-concurrency=1)
   [ -n "${SOCKGATE_E2E_FILTER:-}" ] && args+=(--test-name-pattern="$SOCKGATE_E2E_FILTER")
-  log="$(mktemp)"
   # bounded: the whole e2e run must finish within 15 minutes
-  (cd "$E2E_JS" && timeout --kill-after=10 900 node "${args[@]}" test/) 2>&1 | tee "$log" || rc=$?
-  NODE_PASS="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  NODE_FAIL="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  NODE_PASS="${NODE_PASS:-0}"
-  NODE_FAIL="${NODE_FAIL:-0}"
-  rm -f "$log"
-  if [ "$rc" -ne 0 ] && [ "$NODE_FAIL" -eq 0 ]; then NODE_FAIL=1; fi
-  return "$rc"
+  node_tests bash -c 'cd "$1" && shift && exec timeout --kill-after=10 900 node "$@" test/' _ "$E2E_JS" "${args[@]}"
 }
 
 # (f) Debian's chromium for the browser test (installed only when missing)
@@ -131,42 +140,21 @@ cluster_deps() {
 }
 cluster_e2e() {
   step "scripts/cluster-e2e.sh"
-  "$ROOT/scripts/cluster-e2e.sh"
+  node_tests "$ROOT/scripts/cluster-e2e.sh"
 }
 
 # (j) rolling deploys behind HAProxy: two sockgate nodes, then two Node nodes, on Redis
-# Streams (issue 11); 200 clients here, 1,000 in scripts/reliability.sh. Its node --test
-# counts are added to the e2e counts.
+# Streams (issue 11); 200 clients here, 1,000 in scripts/reliability.sh.
 deploy_e2e() {
   step "scripts/deploy-e2e.sh"
-  local log rc=0 pass fail
-  log="$(mktemp)"
-  timeout --kill-after=10 900 "$ROOT/scripts/deploy-e2e.sh" 2>&1 | tee "$log" || rc=$?
-  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  rm -f "$log"
-  pass="${pass:-0}"
-  fail="${fail:-0}"
-  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
-  NODE_PASS=$((NODE_PASS + pass))
-  NODE_FAIL=$((NODE_FAIL + fail))
-  return "$rc"
+  node_tests timeout --kill-after=10 900 "$ROOT/scripts/deploy-e2e.sh"
 }
 
 # (k) the official Socket.IO Admin UI (issue 12): its protocol, the real UI in Chromium, a mixed
 # cluster with a Node node running @socket.io/admin-ui; counted with the node e2e tests
 admin_e2e() {
   step "scripts/admin-e2e.sh"
-  local log rc=0 pass fail
-  log="$(mktemp)"
-  "$ROOT/scripts/admin-e2e.sh" 2>&1 | tee "$log" || rc=$?
-  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  rm -f "$log"
-  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then fail=1; fi
-  NODE_PASS=$((NODE_PASS + ${pass:-0}))
-  NODE_FAIL=$((NODE_FAIL + ${fail:-0}))
-  return "$rc"
+  node_tests "$ROOT/scripts/admin-e2e.sh"
 }
 
 # (l) promtool for e2e/js/test/metrics.test.mjs (issue 12), which checks the chat example's
@@ -205,7 +193,7 @@ metrics_deps() {
 # @asyncapi/parser, and the tsc-compiled client talks to the typed chat (examples/chat/client,
 # own package.json + lockfile).
 typed_contracts() {
-  local dir="$ROOT/examples/chat/client" log rc=0 pass fail
+  local dir="$ROOT/examples/chat/client"
   step "typed contracts (examples/chat/client)"
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund) || return 1
@@ -213,15 +201,7 @@ typed_contracts() {
   cargo build -p chat --bins --quiet || return 1
   "$SOCKGATE_BIN_DIR/chat-contract" --check || { echo "generated contract files are stale: cargo run -p chat --bin chat-contract" >&2; return 1; }
   (cd "$dir" && rm -rf dist && timeout 300 node node_modules/typescript/bin/tsc -p tsconfig.json) || return 1
-  log="$(mktemp)"
-  (cd "$dir" && timeout --kill-after=10 600 node --test --test-concurrency=1 test/) 2>&1 | tee "$log" || rc=$?
-  pass="$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  fail="$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')"
-  rm -f "$log"
-  NODE_PASS=$((NODE_PASS + ${pass:-0}))
-  NODE_FAIL=$((NODE_FAIL + ${fail:-0}))
-  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then NODE_FAIL=$((NODE_FAIL + 1)); fi
-  return "$rc"
+  node_tests bash -c 'cd "$1" && exec timeout --kill-after=10 600 node --test --test-concurrency=1 test/' _ "$dir"
 }
 
 # Runs a step, records a failure and carries on, so one run shows every problem.
