@@ -881,8 +881,11 @@ async fn large_compression_does_not_stall_the_runtime() {
     assert_eq!(decoded.len(), text.len() + 1);
     let worst = *worst.lock();
     eprintln!("poll took {took:?}, worst ticker gap {worst:?}");
+    // Compressing on the runtime thread stops the ticker for most of the poll. The bound grows
+    // with the poll, so a loaded machine's scheduling gaps (CI) do not count as blocking.
+    let bound = Duration::from_millis(100).max(took / 3);
     assert!(
-        worst < Duration::from_millis(100),
+        worst < bound,
         "the runtime thread was blocked for {worst:?} (the poll took {took:?})"
     );
 }
