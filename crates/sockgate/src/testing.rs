@@ -209,12 +209,24 @@ impl TestClient {
     }
 
     /// Joins a namespace, with an optional `auth` payload; fails with the `connect_error` data
-    /// when a middleware or guard refuses.
+    /// when a middleware or guard refuses, and with [`TestError::Timeout`] after 5 s without an
+    /// answer (see [`TestClient::socket_within`] for slow middlewares).
     pub async fn socket(&self, nsp: &str, auth: Option<Value>) -> Result<TestSocket, TestError> {
+        self.socket_within(nsp, auth, Duration::from_secs(5)).await
+    }
+
+    /// [`TestClient::socket`] waiting at most `timeout` for the server's answer: for
+    /// middlewares that take long by design (password hashing, a queue of logins).
+    pub async fn socket_within(
+        &self,
+        nsp: &str,
+        auth: Option<Value>,
+        timeout: Duration,
+    ) -> Result<TestSocket, TestError> {
         let (tx, rx) = oneshot::channel();
         self.inbox.connects.lock().insert(nsp.to_owned(), tx);
         send(&self.outgoing, &Packet::connect(nsp, auth))?;
-        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(id))) => Ok(TestSocket {
                 nsp: nsp.to_owned(),
                 id,
