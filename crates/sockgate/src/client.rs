@@ -382,6 +382,13 @@ async fn connect(
 
     let client = conn.data();
     if recovered {
+        // The session was restored while a socket of the same id is still here: its
+        // connection dropped without a word and is not noticed dead yet (a cluster adapter
+        // saves sessions of live sockets). It leaves first, so its later close cannot take
+        // this socket's place or rooms.
+        if let Some(stale) = ns.socket(id) {
+            stale.close_superseded();
+        }
         // Broadcasts that reach the socket from its registration on wait for the replay.
         socket.start_replay();
     }

@@ -216,13 +216,21 @@ impl Namespace {
         self.sockets.write().insert(socket.id(), socket);
     }
 
-    pub(crate) fn remove_socket(&self, id: Sid) {
-        self.adapter().del_all(id);
-        let empty = {
+    /// Removes `socket` and its rooms, unless its id now belongs to another socket (a
+    /// recovery took it over): that one's entry and rooms stay.
+    pub(crate) fn remove_socket(&self, socket: &Arc<Socket>) {
+        let id = socket.id();
+        let (removed, empty) = {
             let mut sockets = self.sockets.write();
-            sockets.remove(&id);
-            sockets.is_empty()
+            let mine = sockets.get(&id).is_some_and(|s| Arc::ptr_eq(s, socket));
+            if mine {
+                sockets.remove(&id);
+            }
+            (mine, sockets.is_empty())
         };
+        if removed {
+            self.adapter().del_all(id);
+        }
         if empty {
             self.free_if_unused();
         }

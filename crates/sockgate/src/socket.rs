@@ -633,6 +633,18 @@ impl Socket {
     /// Leaves the namespace for `reason`: runs the disconnecting callbacks, forgets rooms and
     /// pending acks, then runs the disconnect callbacks. Runs once.
     pub(crate) fn close(self: &Arc<Self>, reason: DisconnectReason) {
+        self.leave_namespace(reason, false);
+    }
+
+    /// Closes a socket whose id and session a recovering socket on another connection takes
+    /// over (its connection dropped silently and is not noticed dead yet). It leaves as for a
+    /// transport close, but its session is neither saved nor forgotten: it is the recovering
+    /// socket's now.
+    pub(crate) fn close_superseded(self: &Arc<Self>) {
+        self.leave_namespace(DisconnectReason::TransportClose, true);
+    }
+
+    fn leave_namespace(self: &Arc<Self>, reason: DisconnectReason, superseded: bool) {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
@@ -645,19 +657,10 @@ impl Socket {
         for callback in disconnecting.into_iter().flatten() {
             guarded(|| callback(this.clone(), reason));
         }
-        if reason.is_recoverable() && self.ns.adapter().recovery_enabled() {
-            if let Some(pid) = &self.pid {
-                self.ns.adapter().persist_session(PersistedSession {
-                    sid: self.id,
-                    pid: pid.clone(),
-                    rooms: self.rooms(),
-                    data: self.data_value(),
-                });
-            }
-        } else if let (Some(pid), true) = (&self.pid, self.ns.adapter().recovery_enabled()) {
-            self.ns.adapter().forget_session(self.id, pid);
+        if !superseded {
+            self.end_session(reason);
         }
-        self.ns.remove_socket(self.id);
+        self.ns.remove_socket(self);
         self.conn.data().remove_socket(self.ns_name());
         // Re-read: a disconnecting callback may have registered more.
         let rare = self.rare_if_any();
@@ -679,6 +682,24 @@ impl Socket {
             rare.handlers.write().clear();
             rare.any_handlers.write().clear();
             rare.any_outgoing.write().clear();
+        }
+    }
+
+    /// Saves the session for a recovery when `reason` allows one, else forgets it.
+    fn end_session(&self, reason: DisconnectReason) {
+        let adapter = self.ns.adapter();
+        let Some(pid) = self.pid.as_ref().filter(|_| adapter.recovery_enabled()) else {
+            return;
+        };
+        if reason.is_recoverable() {
+            adapter.persist_session(PersistedSession {
+                sid: self.id,
+                pid: pid.clone(),
+                rooms: self.rooms(),
+                data: self.data_value(),
+            });
+        } else {
+            adapter.forget_session(self.id, pid);
         }
     }
 

@@ -308,3 +308,109 @@ async fn a_late_live_copy_of_a_replayed_packet_is_dropped() {
         "2 only once, then 3: {next}"
     );
 }
+
+/// An in-memory adapter whose tracked sessions are restorable while their socket is still
+/// connected, as the Redis streams adapter's saved sessions are.
+struct LiveSessions {
+    inner: sockgate::core::InMemoryAdapter,
+}
+
+mod live_sessions_impl {
+    use super::*;
+    use sockgate::core::{Adapter, BoxFuture, PersistedSession};
+    use sockgate::{Room, Sid};
+    use sockgate_proto::socketio::Packet;
+
+    impl Adapter for LiveSessions {
+        fn add_all(&self, sid: Sid, rooms: &[Room]) {
+            self.inner.add_all(sid, rooms)
+        }
+        support::delegate_rooms_and_broadcasts_to_inner!();
+        fn recovery_enabled(&self) -> bool {
+            true
+        }
+        fn track_session(&self, session: PersistedSession) {
+            self.inner.persist_session(session)
+        }
+        fn persist_session(&self, session: PersistedSession) {
+            self.inner.persist_session(session)
+        }
+        fn restore_session(
+            &self,
+            pid: &str,
+            offset: &str,
+        ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
+            self.inner.restore_session(pid, offset)
+        }
+        fn packets_after(
+            &self,
+            offset: &str,
+            rooms: &[Room],
+        ) -> BoxFuture<'_, Option<Vec<Packet>>> {
+            self.inner.packets_after(offset, rooms)
+        }
+    }
+}
+
+/// A client whose connection dropped silently recovers on the same node before the server
+/// noticed: for a while two sockets have one id. The stale one's later close used to remove
+/// the recovered socket from the namespace and its rooms (by id), so it stopped receiving.
+/// Now the recovery closes the stale socket first, and a close only removes its own socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_over_a_stale_socket_of_the_same_id_keeps_the_new_socket() {
+    let recovery = RecoveryConfig::default();
+    let io = SocketIo::builder()
+        .connection_state_recovery(recovery)
+        .adapter(move |ns| {
+            Arc::new(LiveSessions {
+                inner: sockgate::core::InMemoryAdapter::new(ns, Some(recovery)),
+            }) as Arc<dyn sockgate::core::Adapter>
+        })
+        .build();
+    let sockets = record_sockets(&io);
+    let addr = serve(&io).await;
+
+    let (mut stale_ws, pid) = Ws::connect_with_pid(addr).await;
+    let id = stale_ws.id.clone();
+    let stale = sockets.lock()[0].clone();
+    stale.join("room");
+    // A data change tracks the session, with its room.
+    stale.set_data(&serde_json::json!({"user": "ann"})).unwrap();
+    io.emit("n", &1).unwrap();
+    let first = stale_ws.next_text(Duration::from_secs(5)).await.unwrap();
+    let args: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();
+    let offset = args[2].as_str().unwrap().to_owned();
+
+    // The same client on a new connection, while the old one still looks alive.
+    let mut again = Ws::open(addr, "").await;
+    again
+        .send_text(&format!("40{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}"))
+        .await;
+    let answer = again.next_text(Duration::from_secs(5)).await.unwrap();
+    let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    assert_eq!(connect["sid"], id.as_str(), "recovered: same id");
+    assert!(eventually(Duration::from_secs(5), || sockets.lock().len() == 2).await);
+    let recovered = sockets.lock()[1].clone();
+    assert!(recovered.recovered());
+    assert!(
+        !stale.connected(),
+        "the recovery took the stale socket's place"
+    );
+
+    // The server now notices the old connection's end.
+    drop(stale_ws);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(recovered.connected());
+    assert!(
+        recovered.rooms().iter().any(|r| &**r == "room"),
+        "the recovered socket keeps its room: {:?}",
+        recovered.rooms()
+    );
+    io.to("room").emit("r", &2).unwrap();
+    let delivered = again.next_text(Duration::from_secs(5)).await.unwrap();
+    assert!(delivered.starts_with("42[\"r\",2"), "{delivered}");
+    let listed = io.of("/").unwrap().sockets();
+    assert_eq!(listed.len(), 1, "one socket in the namespace");
+    assert_eq!(listed[0].id().as_str(), id.as_str());
+    assert!(listed[0].recovered(), "and it is the recovered one");
+}
