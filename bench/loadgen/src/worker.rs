@@ -709,18 +709,34 @@ async fn http(
         uri.push_str("&sid=");
         uri.push_str(sid);
     }
-    let req = hyper::Request::builder()
-        .method(if body.is_some() { "POST" } else { "GET" })
-        .uri(uri)
-        .header("host", &sh.hosts[0])
-        .header("content-type", "text/plain;charset=UTF-8")
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .map_err(|e| e.to_string())?;
-    s.ready().await.map_err(|e| format!("http: {e}"))?;
-    let resp = s
-        .send_request(req)
-        .await
-        .map_err(|e| format!("http: {e}"))?;
+    let method = if body.is_some() { "POST" } else { "GET" };
+    let body = Bytes::from(body.unwrap_or_default());
+    let request = || {
+        hyper::Request::builder()
+            .method(method)
+            .uri(uri.as_str())
+            .header("host", &sh.hosts[0])
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(Full::new(body.clone()))
+            .map_err(|e| e.to_string())
+    };
+    // Servers close an idle keep-alive connection (Node and sockgate after 5 s): an idle
+    // session's POST connection is gone by its next pong. A browser then opens a new one, and
+    // so does this client, also when the close crossed the request (nothing was answered).
+    if s.is_closed() || s.ready().await.is_err() {
+        *s = http_conn(sh).await?;
+    }
+    let resp = match s.send_request(request()?).await {
+        Ok(resp) => resp,
+        Err(e) if e.is_canceled() || e.is_incomplete_message() || s.is_closed() => {
+            *s = http_conn(sh).await?;
+            s.ready().await.map_err(|e| format!("http: {e}"))?;
+            s.send_request(request()?)
+                .await
+                .map_err(|e| format!("http: {e}"))?
+        }
+        Err(e) => return Err(format!("http: {e}")),
+    };
     let status = resp.status();
     let body = resp
         .into_body()
