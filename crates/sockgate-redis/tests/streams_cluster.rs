@@ -666,6 +666,53 @@ async fn a_late_disconnect_does_not_overwrite_a_session_recovered_elsewhere() {
     );
 }
 
+/// A node whose client silently moved to another node keeps the old socket until its ping
+/// timeout, and refreshed its sessions meanwhile: its stale copy replaced the session the other
+/// node had recovered and saved (rooms joined there were lost for the next recovery). A
+/// refresh now leaves a session that another node wrote since.
+#[tokio::test]
+async fn a_refresh_does_not_overwrite_a_session_recovered_elsewhere() {
+    let bus = MemoryBus::new();
+    let short = StreamsConfig {
+        recovery: Some(RecoveryConfig {
+            // A refresh every 150 ms (half of it).
+            max_disconnection_duration: Duration::from_millis(300),
+            ..RecoveryConfig::default()
+        }),
+        ..config(true)
+    };
+    let a = StreamsNode::start("A", bus.driver(), short).await;
+    // B refreshes once a minute: what the key holds between is what A leaves of it.
+    let b = StreamsNode::start("B", bus.driver(), config(true)).await;
+    let s = session(1, "pid-moved", &["r"]);
+    let offset = track_and_broadcast_once(&a, &s, "x", BroadcastOptions::default()).await;
+    a.adapter.flush().await;
+    let (restored, _) = b
+        .adapter
+        .restore_session("pid-moved", &offset)
+        .await
+        .unwrap();
+    b.adapter.add_all(sid(1), &restored.rooms);
+    b.adapter.track_session(restored);
+    b.adapter.add_all(sid(1), &[Room::from("joined-on-b")]);
+    b.adapter.flush().await;
+    let on_b = |bus: &MemoryBus| {
+        bus.key("sio:session:pid-moved")
+            .and_then(|v| codec::decode_session(&v).ok())
+            .is_some_and(|s| s.rooms.contains(&Room::from("joined-on-b")))
+    };
+    assert!(on_b(&bus));
+    // A's socket still looks connected; several of its refreshes pass.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(on_b(&bus), "B's session stays");
+    }
+    // And A's late close does not put it back either.
+    a.adapter.persist_session(s);
+    a.adapter.flush().await;
+    assert!(on_b(&bus), "B's session stays after A's close");
+}
+
 /// A restore that meets an unanswering Redis keeps trying (within `restore_patience`) instead
 /// of giving the client a fresh session. It used to give up at the first failed command: in the
 /// 1,000-client jitter runs, commands timing out under load (2 s) turned 1–16 % of the

@@ -578,7 +578,7 @@ impl Inner {
                         let Some(write) = write else { return };
                         let Some(inner) = weak.upgrade() else { return };
                         if let SessionWrite::Flush(done) = write {
-                            inner.flush_sessions(ttl).await;
+                            inner.flush_sessions(ttl, false).await;
                             let _ = done.send(());
                         } else {
                             inner.write_session(write, ttl).await;
@@ -586,13 +586,14 @@ impl Inner {
                     }
                     _ = tick.tick() => {
                         let Some(inner) = weak.upgrade() else { return };
-                        if Instant::now() >= next_refresh {
+                        let refreshing = Instant::now() >= next_refresh;
+                        if refreshing {
                             next_refresh = Instant::now() + refresh;
                             let mut sessions = inner.sessions.lock();
                             let all: Vec<Sid> = sessions.tracked.keys().copied().collect();
                             sessions.dirty.extend(all);
                         }
-                        inner.flush_sessions(ttl).await;
+                        inner.flush_sessions(ttl, refreshing).await;
                     }
                 }
             }
@@ -638,7 +639,11 @@ impl Inner {
         }
     }
 
-    async fn flush_sessions(&self, ttl: Duration) {
+    /// Writes the dirty sessions. A `refresh` first checks the sessions this node wrote
+    /// before: one whose key holds another value now was recovered on another node while its
+    /// socket here still looked connected (the connection dropped silently, up to a ping
+    /// timeout ago). This node stops tracking it instead of putting its stale copy back.
+    async fn flush_sessions(&self, ttl: Duration, refresh: bool) {
         let snapshots: Vec<PersistedSession> = {
             let mut sessions = self.sessions.lock();
             let dirty: Vec<Sid> = sessions.dirty.drain().collect();
@@ -658,6 +663,13 @@ impl Inner {
         };
         // Distinct keys: written concurrently (one pipeline), 256 at a time.
         for chunk in snapshots.chunks(256) {
+            let owned;
+            let chunk = if refresh {
+                owned = self.still_owned(chunk).await;
+                owned.as_slice()
+            } else {
+                chunk
+            };
             let writes = chunk.iter().map(|session| {
                 let key = self.session_key(&session.pid);
                 let value = codec::encode_session(session);
@@ -681,6 +693,40 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// The sessions of `chunk` whose key still holds what this node last wrote (or nothing:
+    /// expired, or a Redis that restarted empty); the others moved and are no longer tracked
+    /// here. Their last written value is kept, so the stale socket's close is not saved over
+    /// the new owner's session either (see `write_session`).
+    async fn still_owned(&self, chunk: &[PersistedSession]) -> Vec<PersistedSession> {
+        let checks = chunk.iter().map(|session| {
+            let last = self.written.lock().get(&session.pid).cloned();
+            let key = self.session_key(&session.pid);
+            async move {
+                match last {
+                    Some(last) => match self.driver().get(key).await {
+                        Ok(Some(current)) => current == last,
+                        // Unknown (Redis unanswering): the write will fail or succeed alike.
+                        Ok(None) | Err(_) => true,
+                    },
+                    None => true,
+                }
+            }
+        });
+        let owned = futures_util::future::join_all(checks).await;
+        let mut kept = Vec::with_capacity(chunk.len());
+        for (session, owned) in chunk.iter().zip(owned) {
+            if owned {
+                kept.push(session.clone());
+            } else {
+                tracing::debug!(pid = %session.pid, "session recovered on another node; no longer refreshed here");
+                let mut sessions = self.sessions.lock();
+                sessions.tracked.remove(&session.sid);
+                sessions.dirty.remove(&session.sid);
+            }
+        }
+        kept
     }
 
     fn mark_dirty(&self, sid: Sid) {
