@@ -275,6 +275,10 @@ impl FredDriver {
         let options = Options {
             fail_fast: true,
             timeout: Some(timeout),
+            // fred re-sends a command that was in flight when its connection dropped. An
+            // `XADD` may have been applied then: the streams adapter checks before it retries,
+            // so fred must not retry it blindly.
+            max_attempts: (name == "XADD").then_some(1),
             ..Default::default()
         };
         client

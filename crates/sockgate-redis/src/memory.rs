@@ -39,6 +39,8 @@ struct BusInner {
     appended: Notify,
     keys: Mutex<HashMap<String, (String, Instant)>>,
     key_writes: std::sync::atomic::AtomicUsize,
+    /// `XADD`s still to be applied with their answer lost.
+    lost_xadd_replies: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -106,6 +108,12 @@ impl MemoryBus {
     /// Starts (`true`) or ends (`false`) a simulated outage.
     pub fn set_down(&self, down: bool) {
         self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The next `n` `XADD`s are applied but fail with [`DriverError::Unavailable`], as when
+    /// a connection drops between Redis's write and its answer (or a command times out late).
+    pub fn lose_xadd_replies(&self, n: usize) {
+        self.inner.lost_xadd_replies.store(n, Ordering::SeqCst);
     }
 
     /// Every `(channel, payload)` published so far (classic and sharded), oldest first.
@@ -312,6 +320,19 @@ impl Driver for MemoryDriver {
             id
         });
         self.bus.inner.appended.notify_waiters();
+        let lost = &self.bus.inner.lost_xadd_replies;
+        let result = match result {
+            Ok(_)
+                if lost
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok() =>
+            {
+                Err(DriverError::Unavailable(
+                    "the answer to XADD was lost".into(),
+                ))
+            }
+            result => result,
+        };
         Box::pin(async move { result })
     }
 

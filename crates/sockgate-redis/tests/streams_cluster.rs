@@ -713,6 +713,40 @@ async fn a_refresh_does_not_overwrite_a_session_recovered_elsewhere() {
     assert!(on_b(&bus), "B's session stays after A's close");
 }
 
+/// An `XADD` that Redis applied but whose answer was lost (a connection dropped after the
+/// write, a late timeout) used to be appended again: every client got the broadcast twice. The
+/// retry now looks for its own entry first.
+#[tokio::test]
+async fn an_append_whose_answer_was_lost_is_not_appended_twice() {
+    let bus = MemoryBus::new();
+    let a = StreamsNode::start("A", bus.driver(), config(true)).await;
+    let b = StreamsNode::start("B", bus.driver(), config(true)).await;
+    a.adapter.add_all(sid(1), &[Room::from("r")]);
+    b.adapter.add_all(sid(2), &[Room::from("r")]);
+    // The adapter's first entry: it knows no entry of its own yet to search after.
+    bus.lose_xadd_replies(1);
+    a.adapter
+        .broadcast(event("before", vec![]), BroadcastOptions::default());
+    assert!(eventually(WAIT, || b.delivered().len() == 1).await);
+    bus.lose_xadd_replies(1);
+    a.adapter
+        .broadcast(event("once", vec![json!(1)]), BroadcastOptions::default());
+    a.adapter
+        .broadcast(event("after", vec![]), BroadcastOptions::default());
+    assert!(eventually(WAIT, || b.delivered().len() >= 3).await);
+    a.adapter.flush().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let names = |node: &StreamsNode| -> Vec<String> {
+        node.delivered()
+            .iter()
+            .map(|(args, _)| args[0].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&b), ["before", "once", "after"]);
+    assert_eq!(names(&a), ["before", "once", "after"]);
+    assert_eq!(bus.stream("socket.io").len(), 3, "one entry each");
+}
+
 /// A restore that meets an unanswering Redis keeps trying (within `restore_patience`) instead
 /// of giving the client a fresh session. It used to give up at the first failed command: in the
 /// 1,000-client jitter runs, commands timing out under load (2 s) turned 1–16 % of the

@@ -327,6 +327,9 @@ struct Inner {
     /// The value this node last wrote for each session (by pid): a disconnect noticed late
     /// must not overwrite a session another node restored and saved since.
     written: Mutex<HashMap<String, String>>,
+    /// The id of this adapter's newest entry known to be in the stream: where a retried
+    /// `XADD` looks for its first attempt.
+    appended: Mutex<Option<String>>,
 }
 
 impl StreamsAdapter {
@@ -398,6 +401,7 @@ impl StreamsAdapter {
             sessions: Mutex::new(Sessions::default()),
             session_writes,
             written: Mutex::new(HashMap::new()),
+            appended: Mutex::new(None),
         });
         inner.spawn_outbox(outbox_rx);
         inner.spawn_receiver();
@@ -493,13 +497,26 @@ impl Inner {
         failing_since: &mut Option<Instant>,
     ) -> bool {
         let mut delay = Duration::from_millis(50);
+        // Set after an attempt that failed without an answer: Redis may have applied it (a
+        // connection that dropped after the write, a late timeout), and appending it again
+        // would deliver it twice to everyone.
+        let mut maybe_written: Option<String> = None;
         loop {
+            if let Some(since) = &maybe_written {
+                if let Ok(Some(id)) = self.find_own_entry(since, &fields).await {
+                    *self.appended.lock() = Some(id);
+                    *failing_since = None;
+                    self.outage.ok();
+                    return true;
+                }
+            }
             let result = self
                 .driver()
                 .xadd(self.stream.clone(), self.config().max_len, fields.clone())
                 .await;
             match result {
-                Ok(_) => {
+                Ok(id) => {
+                    *self.appended.lock() = Some(id);
                     *failing_since = None;
                     self.outage.ok();
                     return true;
@@ -508,7 +525,18 @@ impl Inner {
                     self.outage.failed("XADD", &error);
                     let since = *failing_since.get_or_insert_with(Instant::now);
                     let retryable = matches!(error, crate::DriverError::Unavailable(_));
+                    if retryable && maybe_written.is_none() {
+                        maybe_written = Some(self.search_start());
+                    }
                     if !retryable || since.elapsed() >= self.config().append_retry {
+                        // One last look: given up on, it must not be delivered locally
+                        // without its offset while the stream has it too.
+                        if let Some(since) = &maybe_written {
+                            if let Ok(Some(id)) = self.find_own_entry(since, &fields).await {
+                                *self.appended.lock() = Some(id);
+                                return true;
+                            }
+                        }
                         return false;
                     }
                     tokio::time::sleep(delay).await;
@@ -516,6 +544,52 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Where to look for an attempt's entry: after this adapter's newest known entry (appends
+    /// are made one at a time, so a later entry with this uid is that attempt), or, before the
+    /// first one, the last minute of the stream by Redis time (ids start with Redis's clock;
+    /// a minute covers a clock skew and the outage's retries).
+    fn search_start(&self) -> String {
+        if let Some(id) = self
+            .appended
+            .lock()
+            .as_ref()
+            .and_then(|id| next_stream_id(id))
+        {
+            return id;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        format!("{}-0", now.saturating_sub(60_000))
+    }
+
+    /// The id of an entry from `start` on with exactly `fields` (this adapter's uid among
+    /// them), if one is in the stream.
+    async fn find_own_entry(
+        &self,
+        start: &str,
+        fields: &[(String, String)],
+    ) -> Result<Option<String>, crate::DriverError> {
+        let mut start = start.to_owned();
+        for _ in 0..MAX_RANGE_PAGES {
+            let entries = self
+                .driver()
+                .xrange(self.stream.clone(), start.clone(), "+".into(), RANGE_PAGE)
+                .await?;
+            let full = entries.len() >= RANGE_PAGE;
+            for entry in &entries {
+                if entry.fields == fields {
+                    return Ok(Some(entry.id.clone()));
+                }
+            }
+            match entries.last().and_then(|e| next_stream_id(&e.id)) {
+                Some(next) if full => start = next,
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 
     fn spawn_receiver(self: &Arc<Self>) {
