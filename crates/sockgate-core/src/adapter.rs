@@ -163,6 +163,12 @@ pub trait LocalNamespace: Send + Sync {
     /// `ack`, when set, answers the sender. The default ignores it, as a Node server with no
     /// listener for the event does.
     fn on_server_side_emit(&self, _data: Vec<Value>, _ack: Option<ServerSideAck>) {}
+
+    /// Another node's `socketsJoin` (`joined`) or `socketsLeave` changed the rooms of these
+    /// local sockets, already applied to the adapter's index; the namespace tells its observers
+    /// as of a local join or leave (in Node, such a join goes through `socket.join` on the
+    /// socket's node and fires the adapter's `join-room`). The default does nothing.
+    fn rooms_changed_remotely(&self, _sids: &[Sid], _rooms: &[Room], _joined: bool) {}
 }
 
 /// Room bookkeeping and broadcasting for one namespace.

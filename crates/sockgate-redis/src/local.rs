@@ -6,22 +6,41 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use sockgate_core::{
-    AdapterError, BroadcastOptions, LocalNamespace, Room, RoomIndex, SocketDetails,
+    AdapterError, BroadcastOptions, LocalNamespace, Room, RoomIndex, Sid, SocketDetails,
 };
 
-/// Makes this node's sockets matching `opts` join `rooms`.
-pub(crate) fn join(index: &mut RoomIndex, opts: &BroadcastOptions, rooms: &[Room]) {
-    for sid in index.select(opts) {
-        index.add_all(sid, rooms);
+/// Makes this node's sockets matching `opts` join `rooms`; returns them.
+pub(crate) fn join(index: &mut RoomIndex, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+    let sids = index.select(opts);
+    for sid in &sids {
+        index.add_all(*sid, rooms);
     }
+    sids
 }
 
-/// Makes this node's sockets matching `opts` leave `rooms`.
-pub(crate) fn leave(index: &mut RoomIndex, opts: &BroadcastOptions, rooms: &[Room]) {
-    for sid in index.select(opts) {
+/// Makes this node's sockets matching `opts` leave `rooms`; returns them.
+pub(crate) fn leave(index: &mut RoomIndex, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+    let sids = index.select(opts);
+    for sid in &sids {
         for room in rooms {
-            index.del(sid, room);
+            index.del(*sid, room);
         }
+    }
+    sids
+}
+
+/// A room operation another node asked for (`SOCKETS_JOIN`/`SOCKETS_LEAVE`, Node's
+/// `REMOTE_JOIN`/`REMOTE_LEAVE`), applied by `apply` to this node's sockets, which are
+/// then reported to the namespace (its observers hear of the joins and leaves).
+pub(crate) fn remote_rooms_change(
+    ns: Option<Arc<dyn LocalNamespace>>,
+    rooms: &[Room],
+    joined: bool,
+    apply: impl FnOnce() -> Vec<Sid>,
+) {
+    let sids = apply();
+    if let Some(ns) = ns.filter(|_| !sids.is_empty()) {
+        ns.rooms_changed_remotely(&sids, rooms, joined);
     }
 }
 

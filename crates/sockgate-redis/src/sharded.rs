@@ -384,11 +384,14 @@ impl Inner {
             }
             SOCKETS_JOIN | SOCKETS_LEAVE => {
                 let rooms = rooms_of(message.get("rooms"));
-                if message.kind == SOCKETS_JOIN {
-                    self.join_local(&opts, &rooms);
-                } else {
-                    self.leave_local(&opts, &rooms);
-                }
+                let joined = message.kind == SOCKETS_JOIN;
+                crate::local::remote_rooms_change(self.namespace(), &rooms, joined, || {
+                    if joined {
+                        self.join_local(&opts, &rooms)
+                    } else {
+                        self.leave_local(&opts, &rooms)
+                    }
+                });
             }
             DISCONNECT_SOCKETS => {
                 let close = message
@@ -441,12 +444,18 @@ impl Inner {
         }
     }
 
-    fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.mutate(rooms, |index| crate::local::join(index, opts, rooms));
+    fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+        let mut sids = Vec::new();
+        self.mutate(rooms, |index| sids = crate::local::join(index, opts, rooms));
+        sids
     }
 
-    fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.mutate(rooms, |index| crate::local::leave(index, opts, rooms));
+    fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+        let mut sids = Vec::new();
+        self.mutate(rooms, |index| {
+            sids = crate::local::leave(index, opts, rooms)
+        });
+        sids
     }
 
     fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {

@@ -356,6 +356,21 @@ impl LocalNamespace for Namespace {
         })
     }
 
+    fn rooms_changed_remotely(&self, sids: &[Sid], rooms: &[sockgate_core::Room], joined: bool) {
+        if !self.is_observed() {
+            return;
+        }
+        for socket in sids.iter().filter_map(|sid| self.socket(*sid)) {
+            for room in rooms {
+                if joined {
+                    self.observe(|o, ns| o.room_joined(ns, &socket, room));
+                } else {
+                    self.observe(|o, ns| o.room_left(ns, &socket, room));
+                }
+            }
+        }
+    }
+
     fn disconnect(&self, sids: &[Sid], close: bool) {
         for sid in sids {
             if let Some(socket) = self.socket(*sid) {

@@ -8,16 +8,26 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use sockgate::extract::{AckSender, Args, Data, Event};
+use sockgate::observe::{ObservedNamespace, Observer};
 use sockgate::testing::TestClient;
-use sockgate::{SocketIo, SocketRef};
+use sockgate::{Socket, SocketIo, SocketRef};
 use sockgate_core::{Adapter, LocalNamespace};
 use sockgate_redis::{ClassicAdapter, ClassicConfig, MemoryBus};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 fn node(bus: &MemoryBus) -> SocketIo {
+    observed_node(bus, None)
+}
+
+/// A node whose observer, if any, is `observer`.
+fn observed_node(bus: &MemoryBus, observer: Option<Arc<dyn Observer>>) -> SocketIo {
     let bus = bus.clone();
-    let io = SocketIo::builder()
+    let mut builder = SocketIo::builder();
+    if let Some(observer) = observer {
+        builder = builder.observer_arc(observer);
+    }
+    let io = builder
         .adapter(move |ns: std::sync::Weak<dyn LocalNamespace>| {
             let config = ClassicConfig {
                 requests_timeout: Duration::from_millis(500),
@@ -151,6 +161,47 @@ async fn fetched_remote_sockets_are_driven_through_the_adapter() {
     })
     .await;
     assert!(!socket_a.was_disconnected());
+}
+
+/// Records the rooms its namespace's sockets join and leave.
+#[derive(Default)]
+struct RoomLog(Mutex<Vec<String>>);
+
+impl Observer for RoomLog {
+    fn room_joined(&self, _ns: &ObservedNamespace<'_>, _socket: &Socket, room: &str) {
+        self.0.lock().push(format!("joined {room}"));
+    }
+    fn room_left(&self, _ns: &ObservedNamespace<'_>, _socket: &Socket, room: &str) {
+        self.0.lock().push(format!("left {room}"));
+    }
+}
+
+/// Another node's `socketsJoin`/`socketsLeave` reaches the observers of the sockets' node, as
+/// a local join does (the admin UI's room list, metrics); it changed the rooms silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_sockets_join_and_leave_are_observed_where_the_sockets_are() {
+    let bus = MemoryBus::new();
+    let log = Arc::new(RoomLog::default());
+    let (a, b) = (node(&bus), observed_node(&bus, Some(log.clone())));
+    until("both servers counted", async || a.server_count().await == 2).await;
+    let client_b = TestClient::connect(&b).await.unwrap();
+    let _socket_b = client_b.socket("/", None).await.unwrap();
+    log.0.lock().clear();
+
+    a.broadcast().sockets_join("vip");
+    until("b's socket joined", async || {
+        b.to("vip").fetch_sockets().await.len() == 1
+    })
+    .await;
+    until("b's observer heard the join", async || {
+        log.0.lock().clone() == ["joined vip"]
+    })
+    .await;
+    a.broadcast().sockets_leave("vip");
+    until("b's observer heard the leave", async || {
+        log.0.lock().clone() == ["joined vip", "left vip"]
+    })
+    .await;
 }
 
 /// A gateway that answers the server-side event `whoami` with its name.

@@ -342,8 +342,16 @@ impl Inner {
                 let rooms = self.index.read().rooms();
                 self.publish_response(requester, codec::encode_all_rooms_response(id, &rooms));
             }
-            RequestBody::RemoteJoin { opts, rooms } => self.join_local(&opts, &rooms),
-            RequestBody::RemoteLeave { opts, rooms } => self.leave_local(&opts, &rooms),
+            RequestBody::RemoteJoin { opts, rooms } => {
+                crate::local::remote_rooms_change(self.namespace(), &rooms, true, || {
+                    self.join_local(&opts, &rooms)
+                })
+            }
+            RequestBody::RemoteLeave { opts, rooms } => {
+                crate::local::remote_rooms_change(self.namespace(), &rooms, false, || {
+                    self.leave_local(&opts, &rooms)
+                })
+            }
             RequestBody::RemoteDisconnect { opts, close } => self.disconnect_local(&opts, close),
             RequestBody::RemoteFetch { opts } => {
                 let Some(id) = id else { return };
@@ -416,12 +424,12 @@ impl Inner {
         }
     }
 
-    fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        crate::local::join(&mut self.index.write(), opts, rooms);
+    fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+        crate::local::join(&mut self.index.write(), opts, rooms)
     }
 
-    fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        crate::local::leave(&mut self.index.write(), opts, rooms);
+    fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+        crate::local::leave(&mut self.index.write(), opts, rooms)
     }
 
     fn disconnect_local(&self, opts: &BroadcastOptions, close: bool) {

@@ -963,11 +963,14 @@ impl Inner {
             }
             SOCKETS_JOIN | SOCKETS_LEAVE => {
                 let rooms = rooms_of(message.get("rooms"));
-                if message.kind == SOCKETS_JOIN {
-                    self.join_local(&opts, &rooms);
-                } else {
-                    self.leave_local(&opts, &rooms);
-                }
+                let joined = message.kind == SOCKETS_JOIN;
+                crate::local::remote_rooms_change(self.namespace(), &rooms, joined, || {
+                    if joined {
+                        self.join_local(&opts, &rooms)
+                    } else {
+                        self.leave_local(&opts, &rooms)
+                    }
+                });
             }
             DISCONNECT_SOCKETS => {
                 let close = message
@@ -1024,30 +1027,16 @@ impl Inner {
         }
     }
 
-    fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let sids = {
-            let mut index = self.index.write();
-            let sids = index.select(opts);
-            for sid in &sids {
-                index.add_all(*sid, rooms);
-            }
-            sids
-        };
-        sids.into_iter().for_each(|sid| self.mark_dirty(sid));
+    fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+        let sids = crate::local::join(&mut self.index.write(), opts, rooms);
+        sids.iter().for_each(|sid| self.mark_dirty(*sid));
+        sids
     }
 
-    fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let sids = {
-            let mut index = self.index.write();
-            let sids = index.select(opts);
-            for sid in &sids {
-                for room in rooms {
-                    index.del(*sid, room);
-                }
-            }
-            sids
-        };
-        sids.into_iter().for_each(|sid| self.mark_dirty(sid));
+    fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
+        let sids = crate::local::leave(&mut self.index.write(), opts, rooms);
+        sids.iter().for_each(|sid| self.mark_dirty(*sid));
+        sids
     }
 
     fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
