@@ -30,15 +30,16 @@ pub(crate) fn leave(index: &mut RoomIndex, opts: &BroadcastOptions, rooms: &[Roo
 }
 
 /// A room operation another node asked for (`SOCKETS_JOIN`/`SOCKETS_LEAVE`, Node's
-/// `REMOTE_JOIN`/`REMOTE_LEAVE`), applied by `apply` to this node's sockets, which are
-/// then reported to the namespace (its observers hear of the joins and leaves).
+/// `REMOTE_JOIN`/`REMOTE_LEAVE`): `join` or `leave` applies it to this node's sockets, which
+/// are then reported to the namespace (its observers hear of the joins and leaves).
 pub(crate) fn remote_rooms_change(
     ns: Option<Arc<dyn LocalNamespace>>,
     rooms: &[Room],
     joined: bool,
-    apply: impl FnOnce() -> Vec<Sid>,
+    join: impl FnOnce() -> Vec<Sid>,
+    leave: impl FnOnce() -> Vec<Sid>,
 ) {
-    let sids = apply();
+    let sids = if joined { join() } else { leave() };
     if let Some(ns) = ns.filter(|_| !sids.is_empty()) {
         ns.rooms_changed_remotely(&sids, rooms, joined);
     }

@@ -384,14 +384,13 @@ impl Inner {
             }
             SOCKETS_JOIN | SOCKETS_LEAVE => {
                 let rooms = rooms_of(message.get("rooms"));
-                let joined = message.kind == SOCKETS_JOIN;
-                crate::local::remote_rooms_change(self.namespace(), &rooms, joined, || {
-                    if joined {
-                        self.join_local(&opts, &rooms)
-                    } else {
-                        self.leave_local(&opts, &rooms)
-                    }
-                });
+                crate::local::remote_rooms_change(
+                    self.namespace(),
+                    &rooms,
+                    message.kind == SOCKETS_JOIN,
+                    || self.join_local(&opts, &rooms),
+                    || self.leave_local(&opts, &rooms),
+                );
             }
             DISCONNECT_SOCKETS => {
                 let close = message

@@ -638,6 +638,16 @@ async fn flush_waits_for_queued_writes_and_sessions() {
     assert!(saved.rooms.contains(&Room::from("late")));
 }
 
+/// Recovers session `pid` from `offset` on `node` (its socket `sid(1)` tracked there), joins
+/// `room` there, and waits until that is saved.
+async fn recover_and_join(node: &StreamsNode, pid: &str, offset: &str, room: &str) {
+    let (restored, _) = node.adapter.restore_session(pid, offset).await.unwrap();
+    node.adapter.add_all(sid(1), &restored.rooms);
+    node.adapter.track_session(restored);
+    node.adapter.add_all(sid(1), &[Room::from(room)]);
+    node.adapter.flush().await;
+}
+
 #[tokio::test]
 async fn a_late_disconnect_does_not_overwrite_a_session_recovered_elsewhere() {
     let bus = MemoryBus::new();
@@ -647,15 +657,7 @@ async fn a_late_disconnect_does_not_overwrite_a_session_recovered_elsewhere() {
     let offset = track_and_broadcast_once(&a, &s, "x", BroadcastOptions::default()).await;
     a.adapter.flush().await;
     // The client is back on B before A noticed anything; it joins a room there.
-    let (restored, _) = b
-        .adapter
-        .restore_session("pid-late", &offset)
-        .await
-        .unwrap();
-    b.adapter.add_all(sid(1), &restored.rooms);
-    b.adapter.track_session(restored);
-    b.adapter.add_all(sid(1), &[Room::from("joined-on-b")]);
-    b.adapter.flush().await;
+    recover_and_join(&b, "pid-late", &offset, "joined-on-b").await;
     // Now A processes the old transport's close.
     a.adapter.persist_session(s);
     a.adapter.flush().await;
@@ -687,15 +689,7 @@ async fn a_refresh_does_not_overwrite_a_session_recovered_elsewhere() {
     let s = session(1, "pid-moved", &["r"]);
     let offset = track_and_broadcast_once(&a, &s, "x", BroadcastOptions::default()).await;
     a.adapter.flush().await;
-    let (restored, _) = b
-        .adapter
-        .restore_session("pid-moved", &offset)
-        .await
-        .unwrap();
-    b.adapter.add_all(sid(1), &restored.rooms);
-    b.adapter.track_session(restored);
-    b.adapter.add_all(sid(1), &[Room::from("joined-on-b")]);
-    b.adapter.flush().await;
+    recover_and_join(&b, "pid-moved", &offset, "joined-on-b").await;
     let on_b = |bus: &MemoryBus| {
         bus.key("sio:session:pid-moved")
             .and_then(|v| codec::decode_session(&v).ok())

@@ -42,12 +42,7 @@ async fn per_socket_emits_are_replayed_after_a_transport_drop() {
     drop(ws);
     assert!(eventually(Duration::from_secs(5), || !socket.connected()).await);
 
-    let mut again = Ws::open(addr, "").await;
-    again
-        .send_text(&format!("40{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}"))
-        .await;
-    let answer = again.next_text(Duration::from_secs(5)).await.unwrap();
-    let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    let (mut again, connect) = Ws::recover(addr, &pid, &offset).await;
     assert_eq!(connect["sid"], id.as_str(), "recovered: same id");
     for n in [2, 3] {
         let missed = again.next_text(Duration::from_secs(5)).await.unwrap();
@@ -317,37 +312,20 @@ struct LiveSessions {
 
 mod live_sessions_impl {
     use super::*;
-    use sockgate::core::{Adapter, BoxFuture, PersistedSession};
+    use sockgate::core::{Adapter, PersistedSession};
     use sockgate::{Room, Sid};
-    use sockgate_proto::socketio::Packet;
 
     impl Adapter for LiveSessions {
         fn add_all(&self, sid: Sid, rooms: &[Room]) {
             self.inner.add_all(sid, rooms)
         }
         support::delegate_rooms_and_broadcasts_to_inner!();
+        support::delegate_sessions_to_inner!();
         fn recovery_enabled(&self) -> bool {
             true
         }
         fn track_session(&self, session: PersistedSession) {
             self.inner.persist_session(session)
-        }
-        fn persist_session(&self, session: PersistedSession) {
-            self.inner.persist_session(session)
-        }
-        fn restore_session(
-            &self,
-            pid: &str,
-            offset: &str,
-        ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
-            self.inner.restore_session(pid, offset)
-        }
-        fn packets_after(
-            &self,
-            offset: &str,
-            rooms: &[Room],
-        ) -> BoxFuture<'_, Option<Vec<Packet>>> {
-            self.inner.packets_after(offset, rooms)
         }
     }
 }
@@ -382,12 +360,7 @@ async fn a_recovery_over_a_stale_socket_of_the_same_id_keeps_the_new_socket() {
     let offset = args[2].as_str().unwrap().to_owned();
 
     // The same client on a new connection, while the old one still looks alive.
-    let mut again = Ws::open(addr, "").await;
-    again
-        .send_text(&format!("40{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}"))
-        .await;
-    let answer = again.next_text(Duration::from_secs(5)).await.unwrap();
-    let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    let (mut again, connect) = Ws::recover(addr, &pid, &offset).await;
     assert_eq!(connect["sid"], id.as_str(), "recovered: same id");
     assert!(eventually(Duration::from_secs(5), || sockets.lock().len() == 2).await);
     let recovered = sockets.lock()[1].clone();

@@ -190,12 +190,7 @@ async fn a_drained_session_is_recovered_with_what_it_missed() {
 
     // Published while the client was away (on a cluster: by another node).
     io.emit("n", &2).unwrap();
-    let mut again = Ws::open(server.addr, "").await;
-    again
-        .send_text(&format!("40{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}"))
-        .await;
-    let answer = again.next_text(Duration::from_secs(5)).await.unwrap();
-    let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    let (mut again, connect) = Ws::recover(server.addr, &pid, &offset).await;
     assert_eq!(connect["sid"], id.as_str(), "recovered: same id");
     let missed = again.next_text(Duration::from_secs(5)).await.unwrap();
     assert!(missed.starts_with("42[\"n\",2,"), "{missed}");

@@ -342,16 +342,8 @@ impl Inner {
                 let rooms = self.index.read().rooms();
                 self.publish_response(requester, codec::encode_all_rooms_response(id, &rooms));
             }
-            RequestBody::RemoteJoin { opts, rooms } => {
-                crate::local::remote_rooms_change(self.namespace(), &rooms, true, || {
-                    self.join_local(&opts, &rooms)
-                })
-            }
-            RequestBody::RemoteLeave { opts, rooms } => {
-                crate::local::remote_rooms_change(self.namespace(), &rooms, false, || {
-                    self.leave_local(&opts, &rooms)
-                })
-            }
+            RequestBody::RemoteJoin { opts, rooms } => self.remote_rooms(&opts, &rooms, true),
+            RequestBody::RemoteLeave { opts, rooms } => self.remote_rooms(&opts, &rooms, false),
             RequestBody::RemoteDisconnect { opts, close } => self.disconnect_local(&opts, close),
             RequestBody::RemoteFetch { opts } => {
                 let Some(id) = id else { return };
@@ -426,6 +418,17 @@ impl Inner {
 
     fn join_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {
         crate::local::join(&mut self.index.write(), opts, rooms)
+    }
+
+    /// Another node's `socketsJoin` (`joined`) or `socketsLeave`.
+    fn remote_rooms(&self, opts: &BroadcastOptions, rooms: &[Room], joined: bool) {
+        crate::local::remote_rooms_change(
+            self.namespace(),
+            rooms,
+            joined,
+            || self.join_local(opts, rooms),
+            || self.leave_local(opts, rooms),
+        );
     }
 
     fn leave_local(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Vec<Sid> {

@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use sockgate::core::{Adapter, BoxFuture, PersistedSession};
+use sockgate::core::Adapter;
 use sockgate::{Room, Sid, SocketIo};
-use sockgate_proto::socketio::Packet;
 use sockgate_proto::ws::{self, FrameDecoder, Message, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -213,6 +212,20 @@ impl Ws {
         (ws, pid.to_owned())
     }
 
+    /// Opens a new connection that joins `/` recovering session `pid` from `offset`; returns
+    /// it and the CONNECT's answer (`sid`, `pid`).
+    #[allow(dead_code)] // not every test binary that includes `support` recovers
+    pub async fn recover(addr: SocketAddr, pid: &str, offset: &str) -> (Ws, serde_json::Value) {
+        let mut ws = Ws::open(addr, "").await;
+        ws.send_text(&format!("40{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}"))
+            .await;
+        let answer = ws.next_text(Duration::from_secs(5)).await.expect("CONNECT");
+        assert!(answer.starts_with("40{"), "{answer}");
+        let connect: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+        ws.id = connect["sid"].as_str().unwrap_or_default().to_owned();
+        (ws, connect)
+    }
+
     /// Opens and joins `/`.
     pub async fn connect(addr: SocketAddr) -> Ws {
         let mut ws = Ws::open(addr, "").await;
@@ -325,6 +338,38 @@ pub async fn stable_sockets() -> usize {
     last
 }
 
+/// Inside `impl Adapter for X`, where `X` wraps an adapter in a field `inner`: delegates
+/// `persist_session`, `restore_session` and `packets_after` to it.
+macro_rules! delegate_sessions_to_inner {
+    () => {
+        fn persist_session(&self, session: sockgate::core::PersistedSession) {
+            self.inner.persist_session(session)
+        }
+        fn restore_session(
+            &self,
+            pid: &str,
+            offset: &str,
+        ) -> sockgate::core::BoxFuture<
+            '_,
+            Option<(
+                sockgate::core::PersistedSession,
+                Vec<sockgate_proto::socketio::Packet>,
+            )>,
+        > {
+            self.inner.restore_session(pid, offset)
+        }
+        fn packets_after(
+            &self,
+            offset: &str,
+            rooms: &[sockgate::Room],
+        ) -> sockgate::core::BoxFuture<'_, Option<Vec<sockgate_proto::socketio::Packet>>> {
+            self.inner.packets_after(offset, rooms)
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use delegate_sessions_to_inner;
+
 /// Inside `impl Adapter for X`, where `X` wraps an adapter in a field `inner`: delegates the
 /// room and broadcast methods to it, so a test adapter writes only what it changes
 /// (`add_all` stays with the caller: test adapters hook it).
@@ -411,17 +456,5 @@ impl Adapter for SlowJoin {
     fn recovery_enabled(&self) -> bool {
         self.recovery
     }
-    fn persist_session(&self, session: PersistedSession) {
-        self.inner.persist_session(session)
-    }
-    fn restore_session(
-        &self,
-        pid: &str,
-        offset: &str,
-    ) -> BoxFuture<'_, Option<(PersistedSession, Vec<Packet>)>> {
-        self.inner.restore_session(pid, offset)
-    }
-    fn packets_after(&self, offset: &str, rooms: &[Room]) -> BoxFuture<'_, Option<Vec<Packet>>> {
-        self.inner.packets_after(offset, rooms)
-    }
+    delegate_sessions_to_inner!();
 }
