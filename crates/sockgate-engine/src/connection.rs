@@ -250,6 +250,39 @@ impl<D: Send + Sync + 'static> Connection<D> {
     }
 }
 
+/// A connection in the engine's sessions table, hashed and compared by its sid, which it
+/// lends as the key (`Borrow<Sid>`): a `HashMap<Sid, Arc<Connection>>` entry would store a
+/// second copy of the 20-byte sid, padded to 32 bytes with the pointer, where this is 8
+/// (about 39 bytes less per session with the table's load factor).
+pub(crate) struct BySid<D>(pub(crate) Arc<Connection<D>>);
+
+impl<D> BySid<D> {
+    pub(crate) fn connection(&self) -> Arc<Connection<D>> {
+        self.0.clone()
+    }
+}
+
+impl<D> std::borrow::Borrow<Sid> for BySid<D> {
+    fn borrow(&self) -> &Sid {
+        &self.0.sid
+    }
+}
+
+// `Borrow` requires that the wrapper hashes and compares exactly as the sid it lends.
+impl<D> std::hash::Hash for BySid<D> {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.0.sid.hash(state);
+    }
+}
+
+impl<D> PartialEq for BySid<D> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.sid == other.0.sid
+    }
+}
+
+impl<D> Eq for BySid<D> {}
+
 pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(existing) if existing.will_wake(waker) => {}

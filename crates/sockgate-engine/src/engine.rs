@@ -4,7 +4,7 @@
 //! One file because the session table, the request dispatch and the `Reporter` (settling
 //! closes) are one lock discipline over the same table.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -19,7 +19,7 @@ use sockgate_proto::engine::{handshake_json, Session, SessionConfig, Sid, Transp
 use tracing::Instrument;
 
 use crate::config::EngineConfig;
-use crate::connection::{Connection, Reporter};
+use crate::connection::{BySid, Connection, Reporter};
 use crate::error::RequestError;
 use crate::handler::EngineHandler;
 use crate::request::RequestInfo;
@@ -60,7 +60,9 @@ pub(crate) struct Shared<H: EngineHandler> {
     pub(crate) config: EngineConfig,
     pub(crate) session_config: Arc<SessionConfig>,
     pub(crate) handler: H,
-    sessions: Mutex<HashMap<Sid, Arc<Connection<H::Data>>>>,
+    /// Keyed by each connection's own sid (see [`BySid`]): an entry is one pointer, not a
+    /// copy of the 20-byte sid next to it.
+    sessions: Mutex<HashSet<BySid<H::Data>>>,
     timer: Arc<SharedTimer<Connection<H::Data>>>,
     timer_started: AtomicBool,
     /// Set by [`Engine::shutdown`]: new handshakes are refused with 503.
@@ -81,7 +83,7 @@ impl<H: EngineHandler> Engine<H> {
             config,
             session_config,
             handler,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashSet::new()),
             timer: SharedTimer::new(),
             timer_started: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
@@ -107,12 +109,17 @@ impl<H: EngineHandler> Engine<H> {
 
     /// The session with this sid, if it is live.
     pub fn connection(&self, sid: Sid) -> Option<Arc<Connection<H::Data>>> {
-        self.shared.sessions.lock().get(&sid).cloned()
+        self.shared.sessions.lock().get(&sid).map(BySid::connection)
     }
 
     /// Every live session.
     pub fn connections(&self) -> Vec<Arc<Connection<H::Data>>> {
-        self.shared.sessions.lock().values().cloned().collect()
+        self.shared
+            .sessions
+            .lock()
+            .iter()
+            .map(BySid::connection)
+            .collect()
     }
 
     /// Closes every session (their queues are still delivered).
@@ -258,7 +265,7 @@ impl<H: EngineHandler> Shared<H> {
         match route_request(&line, &self.config.transports, shutting_down)? {
             Target::Session { sid, transport } => {
                 let connection = sid
-                    .and_then(|sid| self.sessions.lock().get(&sid).cloned())
+                    .and_then(|sid| self.sessions.lock().get(&sid).map(BySid::connection))
                     .ok_or(RequestError::UnknownSid)?;
                 let route = route_session(
                     &line,
@@ -341,7 +348,7 @@ impl<H: EngineHandler> Shared<H> {
             reporter,
             H::Data::default(),
         ));
-        self.sessions.lock().insert(sid, connection.clone());
+        self.sessions.lock().insert(BySid(connection.clone()));
         self.start_timer();
         connection.reschedule();
         connection
@@ -412,7 +419,11 @@ impl<H: EngineHandler> Reporter<H::Data> for Shared<H> {
     }
 
     fn settle_soon(&self, connection: &Connection<H::Data>) {
-        let live = self.sessions.lock().get(&connection.sid()).cloned();
+        let live = self
+            .sessions
+            .lock()
+            .get(&connection.sid())
+            .map(BySid::connection);
         if let Some(connection) = live {
             self.timer.schedule(&connection, Instant::now());
         }

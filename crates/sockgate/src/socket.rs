@@ -85,7 +85,7 @@ impl SocketRef {
 /// Its id is 20 characters, distinct from the Engine.IO session id; it is always in the room
 /// named by its id.
 pub struct Socket {
-    id: Sid,
+    pub(crate) id: Sid,
     pub(crate) ns: Arc<Namespace>,
     pub(crate) conn: Arc<Connection<ClientState>>,
     pub(crate) handshake: Handshake,

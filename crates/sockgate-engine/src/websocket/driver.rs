@@ -3,6 +3,7 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -12,8 +13,8 @@ use sockgate_proto::engine::policy::{
 use sockgate_proto::engine::{CloseReason, Packet, SharedFrame};
 use sockgate_proto::ws::{self, FrameDecoder, OpCode};
 
-use super::socket::Socket;
-use super::write::Coalescing;
+use super::socket::{Socket, Written};
+use super::write::{Batch, Coalescing, PendingFlush, PendingWrite};
 use super::CLOSE_HANDSHAKE_TIMEOUT;
 use crate::connection::Connection;
 use crate::engine::Shared;
@@ -58,13 +59,6 @@ impl<H: EngineHandler> Driver<H> {
         self.role == WsRole::Transport
     }
 
-    pub(super) async fn run(&mut self) {
-        let end = self.run_loop().await;
-        // Once per socket, and its timers would make every idle socket's task state 100
-        // bytes larger: boxed.
-        Box::pin(self.close(end)).await;
-    }
-
     /// The end of the socket: the closing handshake, the shutdown, the session's release.
     async fn close(&mut self, end: WsEnd) {
         let ending = begin_close(&self.connection, &end, self.role);
@@ -105,30 +99,47 @@ impl<H: EngineHandler> Driver<H> {
         }
     }
 
-    /// Runs until the socket must close; returns why.
-    async fn run_loop(&mut self) -> WsEnd {
-        loop {
+    /// Runs the socket until it must close, then closes it.
+    ///
+    /// What this future holds at its await points is part of every WebSocket task, so it is
+    /// kept to references and pointers: one async level (the loop and the close are one fn;
+    /// each async fn level costs its own copies of `self`), a decoded message and a batch are
+    /// handled synchronously and not kept, a write the kernel cannot take at once is a boxed
+    /// rest ([`Driver::write_now`]), and the wait borrows the driver's fields rather than
+    /// holding futures of its own.
+    pub(super) async fn run(&mut self) {
+        let end = loop {
             let stop = match self.role {
                 WsRole::Probe => poll_probe(&self.connection.state.lock().session),
-                WsRole::Transport => self.flush().await,
+                WsRole::Transport => match self.flush_now() {
+                    Flush::Done(stop) => stop,
+                    Flush::Wait(rest) => rest.await,
+                },
             };
             if let Some(end) = stop {
-                return end;
+                break end;
             }
 
             // Handle every complete frame already buffered before waiting again.
-            match self.decoder.decode(&mut self.buf) {
-                Ok(Some(message)) => match self.on_message(message).await {
-                    None => continue,
-                    Some(end) => return end,
-                },
-                Ok(None) => {}
+            let message = match self.decoder.decode(&mut self.buf) {
+                Ok(message) => message,
                 Err(error) => {
                     tracing::debug!(sid = %self.connection.sid(), %error, "WebSocket protocol error");
-                    return WsEnd::ProtocolError {
+                    break WsEnd::ProtocolError {
                         close_code: error.close_code(),
                     };
                 }
+            };
+            if let Some(message) = message {
+                let waited = match self.on_message(message) {
+                    Replied::Done(None) => None,
+                    Replied::Done(Some(end)) => break end,
+                    Replied::Wait(rest) => Some(rest.await),
+                };
+                if let Some(Err(_)) = waited {
+                    break WsEnd::ReplyWriteFailed;
+                }
+                continue;
             }
             if self.buf.is_empty() {
                 // Release the buffer while idle: thousands of quiet sockets must not each
@@ -137,51 +148,101 @@ impl<H: EngineHandler> Driver<H> {
                 self.buf = BytesMut::new();
             }
 
-            let connection = self.connection.clone();
             let probing = self.role == WsRole::Probe;
-            let holding = self.coalescing.is_holding();
-            tokio::select! {
-                read = self.socket.read(&mut self.buf) => match read {
-                    Ok(0) => return WsEnd::PeerEof,
-                    Ok(_) => {}
-                    Err(_) => return WsEnd::ReadFailed,
-                },
-                _ = poll_fn(|cx| connection.poll_ws_work(cx, probing, holding)) => {}
-                _ = poll_fn(|cx| self.coalescing.poll_timer(cx)), if holding => {}
+            let Driver {
+                connection,
+                socket,
+                buf,
+                coalescing,
+                ..
+            } = self;
+            let holding = coalescing.is_holding();
+            // One poll function over the three sources, in the order the `select!` it
+            // replaces polled them (the read first): nothing but these references is held
+            // while the socket is idle.
+            let woke = poll_fn(|cx| {
+                if let Poll::Ready(read) = socket.poll_read(cx, buf) {
+                    return Poll::Ready(Some(read));
+                }
+                if connection.poll_ws_work(cx, probing, holding).is_ready() {
+                    return Poll::Ready(None);
+                }
+                if holding && coalescing.poll_timer(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
+            match woke {
+                Some(Ok(0)) => break WsEnd::PeerEof,
+                Some(Ok(_)) | None => {}
+                Some(Err(_)) => break WsEnd::ReadFailed,
             }
-        }
-    }
-
-    /// Writes the session's queue unless the coalescing window holds it; ends the driver once
-    /// a closed session's queue is out.
-    async fn flush(&mut self) -> Option<WsEnd> {
-        let window = self.shared.config.write_coalescing;
-        let batch = self.coalescing.take(&self.connection, window);
-        let written = if batch.frames.is_empty() {
-            Ok(())
-        } else {
-            let written = self.write(&batch.frames).await;
-            self.shared
-                .handler
-                .on_frames_written(&self.connection, batch.frames.len());
-            written
         };
-        batch.written(&self.connection, written)
+        // Once per socket, and its timers would make every idle socket's task state 100
+        // bytes larger: boxed.
+        Box::pin(self.close(end)).await;
     }
 
-    /// One message from the client; `Some` when the socket must stop.
-    async fn on_message(&mut self, message: ws::Message) -> Option<WsEnd> {
+    /// Writes the session's queue unless the coalescing window holds it, as far as the
+    /// kernel takes it now; [`Flush::Done`] says whether the driver stops (a closed
+    /// session's queue is out).
+    fn flush_now(&mut self) -> Flush<'_> {
+        let window = self.shared.config.write_coalescing;
+        let Batch { frames, closed } = self.coalescing.take(&self.connection, window);
+        if frames.is_empty() {
+            return Flush::Done(Batch::finished(&self.connection, closed, Ok(())));
+        }
+        let count = frames.len();
+        let done = match self.try_write_queue(&frames) {
+            Ok(Written::All) => return Flush::Done(self.flushed(count, closed, Ok(()))),
+            Ok(Written::Part(done)) => done,
+            Err(error) => return Flush::Done(self.flushed(count, closed, Err(error))),
+        };
+        // The rest owns what it still writes: the batch is not kept across the wait.
+        Flush::Wait(self.queue_rest(&frames, done, closed))
+    }
+
+    /// A batch of `count` frames was written (or failed): tell the handler; whether the
+    /// driver stops.
+    fn flushed(&self, count: usize, closed: bool, written: std::io::Result<()>) -> Option<WsEnd> {
+        self.shared
+            .handler
+            .on_frames_written(&self.connection, count);
+        Batch::finished(&self.connection, closed, written)
+    }
+
+    /// One message from the client: routed, and its reply (a pong, the probe's answer)
+    /// written as far as the kernel takes it now.
+    fn on_message(&mut self, message: ws::Message) -> Replied<'_> {
         let reply = match route_message(&self.shared, &self.connection, &mut self.role, message) {
-            Routed::Continue => return None,
-            Routed::End(end) => return Some(end),
+            Routed::Continue => return Replied::Done(None),
+            Routed::End(end) => return Replied::Done(Some(end)),
             Routed::Pong(payload) => ws::encode_frame(OpCode::Pong, &payload),
             Routed::Reply(frame) => frame.ws_frame().clone(),
         };
-        match self.write_bytes(&[&reply]).await {
-            Ok(()) => None,
-            Err(_) => Some(WsEnd::ReplyWriteFailed),
+        match self.write_now(&[&reply]) {
+            Ok(None) => Replied::Done(None),
+            Ok(Some(rest)) => Replied::Wait(rest),
+            Err(_) => Replied::Done(Some(WsEnd::ReplyWriteFailed)),
         }
     }
+}
+
+/// What [`Driver::flush_now`] left to do.
+enum Flush<'a> {
+    /// Nothing to wait for; `Some` when the socket must stop.
+    Done(Option<WsEnd>),
+    /// The rest of the batch's write and its end.
+    Wait(PendingFlush<'a>),
+}
+
+/// What [`Driver::on_message`] left to do.
+enum Replied<'a> {
+    /// Nothing to wait for; `Some` when the socket must stop.
+    Done(Option<WsEnd>),
+    /// The rest of the reply's write (a failure stops the socket).
+    Wait(PendingWrite<'a>),
 }
 
 /// How the socket ends (see [`handle_ws_end`]): the session fails at once with the reason

@@ -8,21 +8,23 @@ use std::task::{ready, Context, Poll};
 use bytes::{Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Most frames handed to one vectored write.
 const MAX_IOVECS: usize = 256;
-/// Bytes read from the socket per wake-up into a stack buffer, then copied into the
-/// connection's buffer only if a frame is incomplete.
+/// Bytes read from the socket per wake-up into the thread's scratch buffer, then copied into
+/// the connection's buffer.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// The upgraded connection. A plain TCP stream is used directly so that an idle socket holds no
-/// read buffer: we wait for readiness, then read into a stack buffer. Other streams (TLS,
-/// in-memory) go through hyper's `Upgraded` with a buffer reserved while waiting.
+/// The upgraded connection. A plain TCP stream is used directly; other streams (TLS,
+/// in-memory) go through hyper's `Upgraded`. Neither holds a read buffer while idle: a read
+/// goes into the worker thread's scratch buffer and only what arrived is copied out.
 pub(super) enum Socket {
     Tcp(TcpStream),
-    Other(TokioIo<Upgraded>),
+    /// Boxed: inline, hyper's `Upgraded` (48 bytes) would make every plain TCP socket's task
+    /// carry its size.
+    Other(Box<TokioIo<Upgraded>>),
 }
 
 impl Socket {
@@ -30,22 +32,34 @@ impl Socket {
     pub(super) fn new(upgraded: Upgraded) -> (Socket, Bytes) {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => (Socket::Tcp(parts.io.into_inner()), parts.read_buf),
-            Err(upgraded) => (Socket::Other(TokioIo::new(upgraded)), Bytes::new()),
+            Err(upgraded) => (
+                Socket::Other(Box::new(TokioIo::new(upgraded))),
+                Bytes::new(),
+            ),
         }
     }
 
     /// Reads what is available into `buf`; `Ok(0)` means the peer closed.
     pub(super) async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Reads what is available into `buf`, through the thread's scratch buffer; `Ok(0)`
+    /// means the peer closed.
+    ///
+    /// A poll function rather than `readable().await` or an async read: that future carries
+    /// a waiter node of its own, and this is what an idle socket's task waits in, so its size
+    /// would be paid by every idle socket (the driver polls this in a `poll_fn` that holds
+    /// two references). `poll_read` also clears readiness on a short read, which saves the
+    /// `recv` that would only return EAGAIN.
+    pub(super) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
         match self {
-            // A `poll_fn` over `poll_read` rather than `readable().await`: that future carries
-            // a waiter node of its own, and it is what an idle socket's task waits in, so its
-            // size would be paid by every idle socket. `poll_read` also clears readiness on a
-            // short read, which saves the `recv` that would only return EAGAIN.
-            Socket::Tcp(stream) => poll_fn(|cx| poll_read_now(stream, cx, buf)).await,
-            Socket::Other(io) => {
-                buf.reserve(READ_CHUNK);
-                io.read_buf(buf).await
-            }
+            Socket::Tcp(stream) => poll_read_now(Pin::new(stream), cx, buf),
+            Socket::Other(io) => poll_read_now(Pin::new(&mut **io), cx, buf),
         }
     }
 
@@ -160,21 +174,22 @@ thread_local! {
 }
 
 /// Reads what is available into the thread's scratch buffer and appends it to `buf`, so an
-/// idle socket holds no buffer of its own.
+/// idle socket holds no buffer of its own (TLS and in-memory streams too: they are read the
+/// same way, one copy, instead of reserving 16 KiB in `buf` while they wait).
 ///
 /// Through tokio's `poll_read`, not `readable()` + `try_read`: a read that does not fill the
 /// scratch buffer has drained the socket, and `poll_read` then clears the readiness, so the
 /// next read waits for epoll instead of first trying a `recv` that can only say `EAGAIN`
 /// (one wasted system call per request/response round trip otherwise).
-fn poll_read_now(
-    stream: &mut TcpStream,
+fn poll_read_now<S: AsyncRead>(
+    stream: Pin<&mut S>,
     cx: &mut Context<'_>,
     buf: &mut BytesMut,
 ) -> Poll<io::Result<usize>> {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let mut read = ReadBuf::new(&mut scratch);
-        ready!(Pin::new(stream).poll_read(cx, &mut read))?;
+        ready!(stream.poll_read(cx, &mut read))?;
         let n = read.filled().len();
         buf.extend_from_slice(read.filled());
         Poll::Ready(Ok(n))

@@ -32,7 +32,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::driver::{begin_close, released, route_message, Routed};
 use super::upgrade::opened;
-use super::write::{race_write, Coalescing};
+use super::write::{race_write, Batch, Coalescing};
 use super::CLOSE_HANDSHAKE_TIMEOUT;
 use crate::connection::Connection;
 use crate::engine::Shared;
@@ -221,7 +221,7 @@ impl<H: EngineHandler, S: AsyncRead + AsyncWrite + Unpin> Driver<H, S> {
                 .handler
                 .on_frames_written(&self.connection, batch.frames.len());
         }
-        batch.written(&self.connection, written)
+        Batch::finished(&self.connection, batch.closed, written)
     }
 
     async fn on_message(&mut self, message: WsMessage) -> Option<WsEnd> {

@@ -76,13 +76,17 @@ pub(crate) fn upgrade<H: EngineHandler, B>(
     if let Some(connection) = &connection {
         span.record("sid", tracing::field::display(connection.sid()));
     }
+    let upgrading = Box::new(Upgrading {
+        shared,
+        on_upgrade,
+        existing: connection,
+        refused,
+        info,
+    });
     match parts.extensions.remove::<ConnectionSlot>() {
-        None => spawn_in(
-            span,
-            run_upgraded(shared, on_upgrade, connection, refused, info),
-        ),
+        None => spawn_in(span, run_upgraded(upgrading)),
         Some(slot) => spawn_in(span, async move {
-            run_upgraded(shared, on_upgrade, connection, refused, info).await;
+            run_upgraded(upgrading).await;
             drop(slot);
         }),
     }
@@ -115,28 +119,42 @@ fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + Send + 'static
 /// a variable keeps its room in the state until the variable's scope ends, even once moved.
 /// So the upgrade is awaited in a future of its own ([`upgraded_driver`]), over before the
 /// driver runs, and the handshake frame lives in a block.
-async fn run_upgraded<H: EngineHandler>(
-    shared: Arc<Shared<H>>,
-    on_upgrade: OnUpgrade,
-    existing: Option<Arc<Connection<H::Data>>>,
-    refused: bool,
-    info: Arc<RequestInfo>,
-) {
-    let Some(mut driver) = upgraded_driver(shared, on_upgrade, existing, refused, info).await
-    else {
+///
+/// An async fn's arguments keep their room in its state for its whole life, even once moved
+/// out (about 40 bytes here, for values used only until the upgrade): they come in one box,
+/// which [`upgraded_driver`] takes apart.
+async fn run_upgraded<H: EngineHandler>(upgrading: Box<Upgrading<H>>) {
+    let Some(mut driver) = upgraded_driver(upgrading).await else {
         return;
     };
     if driver.is_new_session() {
         // A new session opens with the handshake packet; a probe sends nothing first.
         let sent = {
-            let handshake = handshake_frame(&driver.shared, &driver.connection);
-            driver.write_bytes(&[handshake.ws_frame()]).await
+            let pending = {
+                let handshake = handshake_frame(&driver.shared, &driver.connection);
+                driver.write_now(&[handshake.ws_frame()])
+            };
+            match pending {
+                Ok(None) => Ok(()),
+                Ok(Some(rest)) => rest.await,
+                Err(error) => Err(error),
+            }
         };
         if !opened(&driver.shared, &driver.connection, sent) {
             return;
         }
     }
     driver.run().await;
+}
+
+/// What a WebSocket's task starts from: the upgrade to wait for and the session it opens or
+/// probes (`refused`: a probe of a session that already has a WebSocket, closed at once).
+struct Upgrading<H: EngineHandler> {
+    shared: Arc<Shared<H>>,
+    on_upgrade: OnUpgrade,
+    existing: Option<Arc<Connection<H::Data>>>,
+    refused: bool,
+    info: Arc<RequestInfo>,
 }
 
 /// The open packet of a new session.
@@ -153,13 +171,14 @@ fn handshake_frame<H: EngineHandler>(
 /// Waits for hyper to hand the connection over, then opens the session (or joins the polling
 /// session being probed) and builds the driver; `None` when nothing more is to be done (the
 /// upgrade failed, the probe was refused, or another driver ran the socket).
-async fn upgraded_driver<H: EngineHandler>(
-    shared: Arc<Shared<H>>,
-    on_upgrade: OnUpgrade,
-    existing: Option<Arc<Connection<H::Data>>>,
-    refused: bool,
-    info: Arc<RequestInfo>,
-) -> Option<Driver<H>> {
+async fn upgraded_driver<H: EngineHandler>(upgrading: Box<Upgrading<H>>) -> Option<Driver<H>> {
+    let Upgrading {
+        shared,
+        on_upgrade,
+        existing,
+        refused,
+        info,
+    } = *upgrading;
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(error) => {
