@@ -250,7 +250,7 @@ impl Namespace {
         let id = socket.id();
         let (removed, empty) = {
             let mut sockets = self.sockets.write();
-            let mine = sockets.get(&id).is_some_and(|s| Arc::ptr_eq(s, socket));
+            let mine = sockets.get(&id).is_some_and(|s| Arc::ptr_eq(&s.0, socket));
             if mine {
                 sockets.remove(&id);
             }
