@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use sockgate_core::Sid;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::payload::{IntoPayload, Payload};
+use crate::payload::{IntoPayload, Outgoing, Payload};
 use crate::socket::SocketRef;
 
 /// Why an ack did not arrive.
@@ -323,11 +323,11 @@ impl AckSender {
         };
         let payload = data.into_payload().map_err(crate::SendError::Serialize)?;
         match self.target {
-            AckTarget::Socket(socket) => socket.send_packet(payload.into_ack(socket.ns_name(), id)),
+            AckTarget::Socket(socket) => socket.send_payload(payload, Outgoing::Ack(id)),
             AckTarget::ServerSide(ack) => {
                 if let Some(ack) = ack.into_inner() {
                     ack(payload
-                        .args
+                        .into_args()
                         .into_iter()
                         .next()
                         .unwrap_or(serde_json::Value::Null));
@@ -344,10 +344,7 @@ mod tests {
     use serde_json::Value;
 
     fn payload(n: i64) -> Payload {
-        Payload {
-            args: vec![Value::from(n)],
-            attachments: Vec::new(),
-        }
+        Payload::from_parts(vec![Value::from(n)], Vec::new())
     }
 
     #[test]

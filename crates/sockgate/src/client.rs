@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use sockgate_core::{Room, Sid};
 use sockgate_engine::Connection;
-use sockgate_proto::socketio::{Decoder, EioMessage, Packet, PacketType};
+use sockgate_proto::socketio::{Decoded, Decoder, EioMessage, Packet, PacketType, RawPacket};
 use tokio::task::AbortHandle;
 
 use crate::handler::{run_future, MessageParts};
@@ -160,7 +160,7 @@ pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMess
             // The common case, a packet in one message: decoded on the stack, nothing boxed.
             None => {
                 let mut decoder = new_decoder(registry);
-                let decoded = decoder.feed(message);
+                let decoded = decoder.feed_lazy(message);
                 if matches!(decoded, Ok(None)) {
                     // Attachments are still to come: keep the partial packet, for a bounded
                     // time.
@@ -178,7 +178,7 @@ pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMess
             Some(mut partial) => {
                 partial.bytes += size;
                 let bytes = partial.bytes;
-                let decoded = partial.decoder.feed(message);
+                let decoded = partial.decoder.feed_lazy(message);
                 if matches!(decoded, Ok(None)) {
                     *slot = Some(partial);
                 }
@@ -187,7 +187,8 @@ pub(crate) fn on_message(registry: &Arc<Registry>, conn: &Conn, message: EioMess
         }
     };
     match decoded {
-        Ok(Some(packet)) => dispatch(registry, conn, packet, bytes),
+        Ok(Some(Decoded::Packet(packet))) => dispatch(registry, conn, packet, bytes),
+        Ok(Some(Decoded::Raw(raw))) => dispatch_raw(conn, raw, bytes),
         Ok(None) => {}
         Err(error) => protocol_violation(conn, &error.to_string()),
     }
@@ -201,6 +202,36 @@ fn observe_received(socket: &Socket, packet: &Packet, bytes: usize) {
         packet,
     };
     socket.ns.observe(|o, ns| o.packet_received(ns, &event));
+}
+
+/// A text event or ack whose arguments stay JSON text until read (see [`Payload`]); the
+/// observers, when there are any, see it as the packet it is.
+fn dispatch_raw(conn: &Conn, raw: RawPacket, bytes: usize) {
+    let client = conn.data();
+    let Some(socket) = client.socket(normalize(&raw.nsp)) else {
+        let why = match raw.kind {
+            PacketType::Ack => "ACK for a namespace not joined",
+            _ => "EVENT for a namespace not joined",
+        };
+        return protocol_violation(conn, why);
+    };
+    if socket.ns.is_observed() {
+        observe_received(&socket, &raw.to_packet(), bytes);
+    }
+    let payload = Payload::from_raw(raw.args);
+    match (raw.kind, raw.event, raw.id) {
+        (PacketType::Event, Some(event), ack_id) => socket.dispatch(MessageParts {
+            event,
+            payload,
+            ack_id,
+        }),
+        (PacketType::Ack, None, Some(id)) => {
+            if let Some(rare) = socket.rare_if_any() {
+                rare.acks.lock().resolve(id, payload);
+            }
+        }
+        _ => protocol_violation(conn, "ACK without id or arguments"),
+    }
 }
 
 fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize) {
@@ -269,10 +300,7 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
             args.remove(0);
             socket.dispatch(MessageParts {
                 event,
-                payload: Payload {
-                    args,
-                    attachments: packet.attachments,
-                },
+                payload: Payload::from_parts(args, packet.attachments),
                 ack_id: packet.id,
             });
         }
@@ -284,10 +312,7 @@ fn dispatch(registry: &Arc<Registry>, conn: &Conn, packet: Packet, bytes: usize)
             let (Some(id), Some(Value::Array(args))) = (packet.id, packet.data) else {
                 return protocol_violation(conn, "ACK without id or arguments");
             };
-            let payload = Payload {
-                args,
-                attachments: packet.attachments,
-            };
+            let payload = Payload::from_parts(args, packet.attachments);
             if let Some(rare) = socket.rare_if_any() {
                 rare.acks.lock().resolve(id, payload);
             }
@@ -466,10 +491,7 @@ async fn connect(
             SocketRef(socket),
             MessageParts {
                 event: "connection".to_owned(),
-                payload: Payload {
-                    args: vec![auth],
-                    attachments: Vec::new(),
-                },
+                payload: Payload::from_parts(vec![auth], Vec::new()),
                 ack_id: None,
             },
         );

@@ -328,14 +328,16 @@ impl LocalNamespace for Namespace {
             }
             if let Some(event) = event {
                 if let Some(listeners) = socket.outgoing_listeners() {
-                    let payload = outgoing.get_or_init(|| crate::payload::Payload {
-                        args: packet
-                            .data
-                            .as_ref()
-                            .and_then(|d| d.as_array())
-                            .map(|a| a[1..].to_vec())
-                            .unwrap_or_default(),
-                        attachments: packet.attachments.clone(),
+                    let payload = outgoing.get_or_init(|| {
+                        crate::payload::Payload::from_parts(
+                            packet
+                                .data
+                                .as_ref()
+                                .and_then(|d| d.as_array())
+                                .map(|a| a[1..].to_vec())
+                                .unwrap_or_default(),
+                            packet.attachments.clone(),
+                        )
                     });
                     for listener in listeners {
                         listener(event, payload);
@@ -437,7 +439,7 @@ impl LocalNamespace for Namespace {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
                         Ok(Some((_, payload))) => {
                             answered += 1;
-                            on_ack(payload.args);
+                            on_ack(payload.into_args());
                         }
                         Ok(None) | Err(_) => break,
                     }
@@ -614,8 +616,8 @@ pub(crate) fn server_side_data<P: crate::payload::IntoPayload>(
             "server-side emits carry no binary: send the bytes as base64 or an array of numbers",
         )));
     }
-    let mut values = Vec::with_capacity(payload.args.len() + 1);
+    let mut values = Vec::with_capacity(payload.len() + 1);
     values.push(Value::String(event.to_owned()));
-    values.extend(payload.args);
+    values.extend(payload.into_args());
     Ok(values)
 }

@@ -128,13 +128,7 @@ impl BroadcastOperators {
             // The adapter hands each remote answer's arguments as a list: an answer whose
             // one argument is an array stays one argument.
             let on_ack: sockgate_core::AckCallback = Arc::new(move |args: Vec<Value>| {
-                let _ = remote_tx.send((
-                    None,
-                    Payload {
-                        args,
-                        attachments: Vec::new(),
-                    },
-                ));
+                let _ = remote_tx.send((None, Payload::from_parts(args, Vec::new())));
             });
             let timer = AdapterTimer::start(&self.ns);
             expected += self
@@ -231,15 +225,7 @@ impl BroadcastOperators {
             missing: Vec::new(),
             answers: answers
                 .into_iter()
-                .map(|answer| {
-                    (
-                        None,
-                        Payload {
-                            args: vec![answer],
-                            attachments: Vec::new(),
-                        },
-                    )
-                })
+                .map(|answer| (None, Payload::from_parts(vec![answer], Vec::new())))
                 .collect(),
         })
     }

@@ -326,10 +326,7 @@ pub(crate) fn dispatch(ns: NamespaceRef, mut data: Vec<Value>, ack: Option<Serve
     };
     handler.call(ServerSideParts {
         event,
-        payload: Payload {
-            args: data,
-            attachments: Vec::new(),
-        },
+        payload: Payload::from_parts(data, Vec::new()),
         ack,
         ns,
         gateway: None,

@@ -26,7 +26,7 @@ use crate::handler::{BoxedMessageHandler, DisconnectCallback, MessageParts};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::operators::BroadcastOperators;
-use crate::payload::{encode_frames, IntoPayload, Payload};
+use crate::payload::{encode_frames, IntoPayload, Outgoing, Payload};
 use crate::reason::DisconnectReason;
 use crate::SendError;
 
@@ -361,7 +361,7 @@ impl Socket {
         for callback in self.outgoing_listeners().into_iter().flatten() {
             callback(event, &payload);
         }
-        self.send_packet(payload.into_event(self.ns_name(), event))
+        self.send_payload(payload, Outgoing::Event(event))
     }
 
     /// Emits an event and waits for the client's ack, up to the server's ack timeout (5 s
@@ -415,6 +415,27 @@ impl Socket {
             socket: self.clone(),
             timeout,
         }
+    }
+
+    /// Sends `payload` as `to`: received arguments still in their JSON text are copied as is
+    /// (no packet, no `Value`), unless observers want to see the packet.
+    pub(crate) fn send_payload(&self, payload: Payload, to: Outgoing<'_>) -> Result<(), SendError> {
+        let parser = self.ns.server().config.parser;
+        if !self.ns.is_observed() {
+            if let Some(frames) = payload.encode_raw(parser, self.ns_name(), to) {
+                if !self.connected() {
+                    return Err(SendError::Disconnected);
+                }
+                return self
+                    .conn
+                    .send_all(frames)
+                    .map_err(|_| SendError::Disconnected);
+            }
+        }
+        self.send_packet(match to {
+            Outgoing::Event(event) => payload.into_event(self.ns_name(), event),
+            Outgoing::Ack(id) => payload.into_ack(self.ns_name(), id),
+        })
     }
 
     /// Sends a packet to this socket's connection.

@@ -13,7 +13,7 @@
 //! let socket = client.socket("/example", None).await?;
 //! socket.emit("message", &"hi")?;
 //! let reply = socket.wait_for("message", Duration::from_secs(1)).await?;
-//! assert_eq!(reply.args[0], "alice : hi");
+//! assert_eq!(reply.args()[0], "alice : hi");
 //! # Ok(()) }
 //! ```
 //!
@@ -317,10 +317,7 @@ fn on_frame(
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                let payload = Payload {
-                    args,
-                    attachments: packet.attachments,
-                };
+                let payload = Payload::from_parts(args, packet.attachments);
                 inbox
                     .events
                     .lock()
@@ -333,10 +330,7 @@ fn on_frame(
         PacketType::Ack | PacketType::BinaryAck => {
             if let (Some(id), Some(Value::Array(args))) = (packet.id, packet.data) {
                 if let Some(tx) = inbox.acks.lock().remove(&id) {
-                    let _ = tx.send(Payload {
-                        args,
-                        attachments: packet.attachments,
-                    });
+                    let _ = tx.send(Payload::from_parts(args, packet.attachments));
                 }
             }
         }

@@ -142,7 +142,7 @@ async fn fetched_remote_sockets_are_driven_through_the_adapter() {
 
     remote.emit("direct", "to b").unwrap();
     let payload = socket_b.wait_for("direct", WAIT).await.unwrap();
-    assert_eq!(payload.args, vec![json!("to b")]);
+    assert_eq!(payload.args(), vec![json!("to b")]);
 
     remote.join("joined-remotely");
     until("b's socket joined", async || {

@@ -77,13 +77,13 @@ async fn handlers_return_any_error_with_question_mark() {
     let socket = client.socket("/", None).await.unwrap();
     socket.emit("sync", &7).unwrap();
     assert_eq!(
-        socket.wait_for("before", WAIT).await.unwrap().args,
+        socket.wait_for("before", WAIT).await.unwrap().args(),
         [json!(7)]
     );
     socket.emit("async", ()).unwrap();
     socket.wait_for("before-async", WAIT).await.unwrap();
     let pong = socket.emit_with_ack("ping", (), WAIT).await.unwrap();
-    assert_eq!(pong.args, [json!("pong")]);
+    assert_eq!(pong.args(), [json!("pong")]);
     assert!(
         socket
             .wait_for("never", Duration::from_millis(100))
@@ -132,19 +132,19 @@ async fn server_extractors_work_in_gateway_handlers() {
     let socket = client.socket("/", None).await.unwrap();
 
     let total = socket.emit_with_ack("add", &3, WAIT).await.unwrap();
-    assert_eq!(total.args, [json!(3)]);
+    assert_eq!(total.args(), [json!(3)]);
     let total = socket.emit_with_ack("peek", (), WAIT).await.unwrap();
-    assert_eq!(total.args, [json!(3)]);
+    assert_eq!(total.args(), [json!(3)]);
 
     let answer = socket.emit_with_ack("manual", &"hi", WAIT).await.unwrap();
-    assert_eq!(answer.args, [json!("manual hi")]);
+    assert_eq!(answer.args(), [json!("manual hi")]);
 
     // `Data<u32>` rejecting reaches the client as the gateway's validation exception.
     socket.emit("add", "three").unwrap();
     let exception = socket.wait_for("exception", WAIT).await.unwrap();
-    assert_eq!(exception.args[0]["message"], "Validation failed");
-    assert_eq!(exception.args[0]["errors"][0]["field"], "data");
-    assert_eq!(exception.args[0]["cause"]["pattern"], "add");
+    assert_eq!(exception.args()[0]["message"], "Validation failed");
+    assert_eq!(exception.args()[0]["errors"][0]["field"], "data");
+    assert_eq!(exception.args()[0]["cause"]["pattern"], "add");
 }
 
 /// An extractor that panics.
@@ -176,9 +176,9 @@ async fn a_panicking_extractor_is_caught() {
     let socket = client.socket("/", None).await.unwrap();
     socket.emit("boom", ()).unwrap();
     let exception = socket.wait_for("exception", WAIT).await.unwrap();
-    assert_eq!(exception.args[0]["message"], "Internal server error");
+    assert_eq!(exception.args()[0]["message"], "Internal server error");
     let fine = socket.emit_with_ack("fine", (), WAIT).await.unwrap();
-    assert_eq!(fine.args, [json!("fine")]);
+    assert_eq!(fine.args(), [json!("fine")]);
 
     let io = SocketIo::new();
     io.ns("/", |socket: SocketRef| {
@@ -189,7 +189,7 @@ async fn a_panicking_extractor_is_caught() {
     let socket = client.socket("/", None).await.unwrap();
     socket.emit("boom", ()).unwrap();
     let pong = socket.emit_with_ack("ping", (), WAIT).await.unwrap();
-    assert_eq!(pong.args, [json!("pong")]);
+    assert_eq!(pong.args(), [json!("pong")]);
 }
 
 /// A `Payload` argument that is the handler's only reader of the payload takes it by value
@@ -222,7 +222,7 @@ async fn a_payload_argument_gets_the_whole_payload_however_it_is_extracted() {
         });
         socket.on_any(move |Event(event): Event, payload: Payload| {
             if event == "watched" {
-                any_log.lock().unwrap().push(payload.args);
+                any_log.lock().unwrap().push(payload.into_args());
             }
         });
     });
@@ -247,7 +247,7 @@ async fn a_payload_argument_gets_the_whole_payload_however_it_is_extracted() {
     let seen_by_any = seen_by_any.lock().unwrap().clone();
     assert_eq!(
         seen_by_any,
-        vec![sent.args],
+        vec![sent.into_args()],
         "on_any saw the whole payload too"
     );
 }

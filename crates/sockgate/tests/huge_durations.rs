@@ -30,7 +30,7 @@ async fn a_server_with_every_timeout_at_duration_max_serves_clients() {
         .wait_for("echo", Duration::from_secs(2))
         .await
         .expect("echo");
-    assert_eq!(reply.args, vec![serde_json::json!("still alive")]);
+    assert_eq!(reply.args(), vec![serde_json::json!("still alive")]);
     // The server closes its side: the close path computes deadlines too.
     client.close();
     io.close_with_timeout(Duration::from_secs(2)).await;

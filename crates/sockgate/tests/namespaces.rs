@@ -128,11 +128,11 @@ async fn declaring_an_existing_namespace_keeps_it() {
         .wait_for("hello", Duration::from_secs(5))
         .await
         .unwrap();
-    assert_eq!(hello.args, vec![serde_json::json!("second")]);
+    assert_eq!(hello.args(), vec![serde_json::json!("second")]);
     let pong = socket
         .emit_with_ack("ping", (), Duration::from_secs(5))
         .await
         .expect("the handler declared before io.ns still answers");
-    assert_eq!(pong.args, vec![serde_json::json!("pong")]);
+    assert_eq!(pong.args(), vec![serde_json::json!("pong")]);
     assert_eq!(io.of("/").map(|ns| ns.sockets().len()), Some(1));
 }

@@ -88,11 +88,11 @@ async fn a_typed_handler_gets_the_payload_and_answers_the_typed_ack() {
         .emit_with_ack("note", json!({"noteText": "hello", "urgent": true}), WAIT)
         .await
         .unwrap();
-    assert_eq!(ack.args, vec![json!({"length": 5})]);
+    assert_eq!(ack.args(), vec![json!({"length": 5})]);
     // `to("readers")` from the writer: the reader gets it, in serde's shape.
     let received = reader.wait_for("note", WAIT).await.unwrap();
     assert_eq!(
-        received.args,
+        received.args(),
         vec![json!({"noteText": "hello", "urgent": true})]
     );
     assert!(writer
@@ -116,7 +116,7 @@ async fn a_payload_of_another_shape_never_reaches_the_plain_handler() {
         .emit_with_ack("note", json!({"noteText": "ok"}), WAIT)
         .await
         .unwrap();
-    assert_eq!(ack.args, vec![json!({"length": 2})]);
+    assert_eq!(ack.args(), vec![json!({"length": 2})]);
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn typed_emits_from_the_namespace_and_the_server_reach_every_client() {
     namespace.emit_typed(NoteEvent, &note("to all")).unwrap();
     let received = socket.wait_for("note", WAIT).await.unwrap();
     assert_eq!(
-        received.args,
+        received.args(),
         vec![json!({"noteText": "to all", "urgent": null})]
     );
     for server_socket in namespace.sockets() {
@@ -137,7 +137,7 @@ async fn typed_emits_from_the_namespace_and_the_server_reach_every_client() {
             .unwrap();
     }
     let received = socket.wait_for("note", WAIT).await.unwrap();
-    assert_eq!(received.args[0]["noteText"], "to one");
+    assert_eq!(received.args()[0]["noteText"], "to one");
 }
 
 struct NoteGateway;
@@ -170,14 +170,14 @@ async fn in_a_gateway_a_wrong_payload_is_a_validation_exception() {
         .emit_with_ack("note", json!({"noteText": "abc"}), WAIT)
         .await
         .unwrap();
-    assert_eq!(ack.args, vec![json!({"length": 3})]);
+    assert_eq!(ack.args(), vec![json!({"length": 3})]);
 
     socket.emit("note", json!({"noteText": 7})).unwrap();
     let exception = socket.wait_for("exception", WAIT).await.unwrap();
-    assert_eq!(exception.args[0]["status"], "error");
-    assert_eq!(exception.args[0]["message"], "Validation failed");
-    assert_eq!(exception.args[0]["errors"][0]["field"], "body");
-    let messages = exception.args[0]["errors"][0]["messages"][0]
+    assert_eq!(exception.args()[0]["status"], "error");
+    assert_eq!(exception.args()[0]["message"], "Validation failed");
+    assert_eq!(exception.args()[0]["errors"][0]["field"], "body");
+    let messages = exception.args()[0]["errors"][0]["messages"][0]
         .as_str()
         .unwrap();
     assert!(
@@ -186,7 +186,7 @@ async fn in_a_gateway_a_wrong_payload_is_a_validation_exception() {
     );
     // The exception payload is the one `sockgate::typed::Exception` declares.
     let _: sockgate::typed::ExceptionPayload =
-        serde_json::from_value(exception.args[0].clone()).unwrap();
+        serde_json::from_value(exception.args()[0].clone()).unwrap();
 }
 
 #[test]

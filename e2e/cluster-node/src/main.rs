@@ -90,10 +90,10 @@ fn operators(io: &SocketIo, spec: &Value) -> BroadcastOperators {
 }
 
 fn split_spec(mut payload: Payload) -> (Value, Payload) {
-    let spec = if payload.args.is_empty() {
+    let spec = if payload.is_empty() {
         Value::Null
     } else {
-        payload.args.remove(0)
+        payload.args_mut().remove(0)
     };
     (spec, payload)
 }
@@ -217,7 +217,7 @@ fn on_connect(io: SocketIo, socket: SocketRef) {
                 let mut answers: Vec<Value> = responses
                     .answers
                     .into_iter()
-                    .map(|(_, p)| p.args.into_iter().next().unwrap_or(Value::Null))
+                    .map(|(_, p)| p.into_args().into_iter().next().unwrap_or(Value::Null))
                     .collect();
                 sort_values(&mut answers);
                 let error = (!complete).then_some("operation has timed out");

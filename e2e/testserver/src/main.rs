@@ -207,10 +207,10 @@ fn operators(io: &SocketIo, socket: &SocketRef, spec: &Value) -> BroadcastOperat
 
 /// Splits a payload into its first argument (the spec) and the rest (binary kept).
 fn split_spec(mut payload: Payload) -> (Value, Payload) {
-    let spec = if payload.args.is_empty() {
+    let spec = if payload.is_empty() {
         Value::Null
     } else {
-        payload.args.remove(0)
+        payload.args_mut().remove(0)
     };
     (spec, payload)
 }
@@ -317,7 +317,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
             };
             let result = match answer {
                 Ok(mut answer) => {
-                    answer.args.insert(0, json!({ "ok": true }));
+                    answer.args_mut().insert(0, json!({ "ok": true }));
                     answer
                 }
                 Err(error) => Payload::new().with(json!({
@@ -346,7 +346,7 @@ fn set_up_socket(label: &'static str, io: SocketIo, socket: SocketRef, params: N
                     .answers
                     .iter()
                     .map(|(sid, payload)| {
-                        json!({ "sid": sid.map(|s| s.as_str().to_owned()), "args": payload.args })
+                        json!({ "sid": sid.map(|s| s.as_str().to_owned()), "args": payload.args() })
                     })
                     .collect();
                     let missing: Vec<&str> = responses.missing.iter().map(|s| s.as_str()).collect();

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::error::ParseError;
 use super::packet::{is_payload_valid, placeholders_valid, EioMessage, Packet, PacketType};
+use super::raw::{decode_raw, Decoded};
 
 /// Node's default limit on the number of attachments of one binary packet (socket.io-parser
 /// 4.2.6's `maxAttachments`); the msgpack decoder applies it to inline binaries too.
@@ -161,23 +162,40 @@ pub fn encode_json(packet: &Packet) -> EncodedPacket {
 /// Appends the text message of `packet` (as produced by [`encode_json`]) to `out`, which can be
 /// reused between packets. The attachments must be sent separately, after the text message.
 pub fn encode_json_into(packet: &Packet, out: &mut Vec<u8>) {
-    let wire = packet.wire_type();
-    out.push(b'0' + wire.as_u8());
-    if matches!(wire, PacketType::BinaryEvent | PacketType::BinaryAck) {
-        push_u64(out, packet.attachments.len() as u64);
-        out.push(b'-');
-    }
-    if !packet.nsp.is_empty() && packet.nsp != "/" {
-        out.extend_from_slice(packet.nsp.as_bytes());
-        out.push(b',');
-    }
-    if let Some(id) = packet.id {
-        push_u64(out, id);
-    }
+    encode_header_into(
+        packet.wire_type(),
+        packet.attachments.len(),
+        &packet.nsp,
+        packet.id,
+        out,
+    );
     match &packet.data {
         None | Some(Value::Null) => {}
         Some(data) => serde_json::to_writer(&mut *out, data)
             .expect("serializing a serde_json::Value into a Vec cannot fail"),
+    }
+}
+
+/// Appends the header of a text packet: type, attachment count (binary types only),
+/// namespace (unless `/`) and ack id.
+pub(crate) fn encode_header_into(
+    wire: PacketType,
+    attachments: usize,
+    nsp: &str,
+    id: Option<u64>,
+    out: &mut Vec<u8>,
+) {
+    out.push(b'0' + wire.as_u8());
+    if matches!(wire, PacketType::BinaryEvent | PacketType::BinaryAck) {
+        push_u64(out, attachments as u64);
+        out.push(b'-');
+    }
+    if !nsp.is_empty() && nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        push_u64(out, id);
     }
 }
 
@@ -200,14 +218,23 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// Decodes one text message into a packet and the number of attachments that must follow.
-///
-/// The kind of a binary packet is reported as `Event`/`Ack`.
-pub(crate) fn decode_text(
-    s: &str,
-    max_attachments: usize,
-    max_decoded: usize,
-) -> Result<(Packet, usize), ParseError> {
+/// The header of a text packet: everything before its JSON payload.
+#[derive(Clone, Copy)]
+pub(crate) struct Header<'a> {
+    /// The wire type (`5`/`6` for binary packets).
+    pub(crate) wire: PacketType,
+    /// The number of attachments announced (0 unless binary).
+    pub(crate) count: usize,
+    /// The namespace (`/` when absent).
+    pub(crate) nsp: &'a str,
+    /// The ack id.
+    pub(crate) id: Option<u64>,
+    /// Where the JSON payload starts in the text (its length when there is none).
+    pub(crate) payload: usize,
+}
+
+/// Decodes the header of one text message: type, attachment count, namespace and ack id.
+pub(crate) fn decode_header(s: &str, max_attachments: usize) -> Result<Header<'_>, ParseError> {
     let b = s.as_bytes();
     let first = *b.first().ok_or(ParseError::Empty)?;
     let wire = match first {
@@ -281,16 +308,41 @@ pub(crate) fn decode_text(
     } else {
         None
     };
+    Ok(Header {
+        wire,
+        count,
+        nsp,
+        id,
+        payload: i,
+    })
+}
 
-    // payload
-    let data = if i < b.len() {
-        match scan(&b[i..], MAX_NESTING_DEPTH, max_decoded) {
-            Ok(()) => {}
-            Err(Shape::TooDeep) => {
-                return Err(ParseError::InvalidJson("nesting too deep".to_owned()))
-            }
-            Err(Shape::TooLarge) => return Err(ParseError::DecodedTooLarge { max: max_decoded }),
-        }
+/// Refuses a payload deeper than [`MAX_NESTING_DEPTH`] or larger than `max_decoded` once
+/// decoded, before anything parses it.
+pub(crate) fn check_shape(payload: &[u8], max_decoded: usize) -> Result<(), ParseError> {
+    match scan(payload, MAX_NESTING_DEPTH, max_decoded) {
+        Ok(()) => Ok(()),
+        Err(Shape::TooDeep) => Err(ParseError::InvalidJson("nesting too deep".to_owned())),
+        Err(Shape::TooLarge) => Err(ParseError::DecodedTooLarge { max: max_decoded }),
+    }
+}
+
+/// The packet of a text message whose header is decoded, its payload parsed into a `Value`.
+pub(crate) fn decode_rest(
+    s: &str,
+    header: &Header<'_>,
+    max_decoded: usize,
+) -> Result<(Packet, usize), ParseError> {
+    let Header {
+        wire,
+        count,
+        nsp,
+        id,
+        payload: i,
+    } = *header;
+    let binary = matches!(wire, PacketType::BinaryEvent | PacketType::BinaryAck);
+    let data = if i < s.len() {
+        check_shape(&s.as_bytes()[i..], max_decoded)?;
         let v: Value =
             serde_json::from_str(&s[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
         Some(v)
@@ -415,6 +467,25 @@ impl JsonDecoder {
     /// Returns a [`ParseError`] when the message breaks the protocol (see its variants). The caller
     /// should then close the Engine.IO connection; the decoder has dropped its pending state.
     pub fn feed(&mut self, msg: EioMessage) -> Result<Option<Packet>, ParseError> {
+        self.feed_with(msg, false)
+            .map(|decoded| decoded.map(Decoded::into_packet))
+    }
+
+    /// As [`feed`](Self::feed), but a text EVENT or ACK without attachments comes back as
+    /// [`Decoded::Raw`], its arguments kept as the checked JSON text (see [`RawArgs`]); every
+    /// other packet as [`Decoded::Packet`]. Accepts and refuses exactly what `feed` does, with
+    /// the same errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    ///
+    /// [`RawArgs`]: super::RawArgs
+    pub fn feed_lazy(&mut self, msg: EioMessage) -> Result<Option<Decoded>, ParseError> {
+        self.feed_with(msg, true)
+    }
+
+    fn feed_with(&mut self, msg: EioMessage, lazy: bool) -> Result<Option<Decoded>, ParseError> {
         match msg {
             EioMessage::Text(text) => {
                 if self.pending.is_some() {
@@ -422,9 +493,15 @@ impl JsonDecoder {
                     return Err(ParseError::UnexpectedText);
                 }
                 let s = std::str::from_utf8(&text).map_err(|_| ParseError::InvalidUtf8)?;
-                let (packet, count) = decode_text(s, self.max_attachments, self.max_decoded_bytes)?;
+                let header = decode_header(s, self.max_attachments)?;
+                if lazy {
+                    if let Some(raw) = decode_raw(&text, s, &header, self.max_decoded_bytes)? {
+                        return Ok(Some(Decoded::Raw(raw)));
+                    }
+                }
+                let (packet, count) = decode_rest(s, &header, self.max_decoded_bytes)?;
                 if count == 0 {
-                    Ok(Some(packet))
+                    Ok(Some(Decoded::Packet(packet)))
                 } else {
                     self.pending = Some((packet, count));
                     Ok(None)
@@ -440,7 +517,7 @@ impl JsonDecoder {
                 }
                 packet.attachments.push(bin);
                 if packet.attachments.len() == *count {
-                    let packet = self.pending.take().map(|(p, _)| p);
+                    let packet = self.pending.take().map(|(p, _)| Decoded::Packet(p));
                     self.reset();
                     Ok(packet)
                 } else {

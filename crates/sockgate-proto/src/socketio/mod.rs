@@ -15,6 +15,7 @@ mod error;
 mod json;
 mod msgpack;
 mod packet;
+mod raw;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,7 @@ pub use packet::{
     is_reserved_event, placeholder, placeholder_num, EioMessage, EventArg, Packet, PacketType,
     RESERVED_EVENTS,
 };
+pub use raw::{encode_raw_json_into, Decoded, RawArgs, RawPacket};
 
 /// The two Socket.IO parsers a server can be configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -110,6 +112,20 @@ impl Decoder {
         match self {
             Self::Json(d) => d.feed(msg),
             Self::Msgpack(d) => d.feed(msg),
+        }
+    }
+
+    /// As [`feed`](Self::feed), but the JSON parser keeps the arguments of a text event or ack
+    /// as their checked JSON text ([`JsonDecoder::feed_lazy`]); msgpack packets are always
+    /// [`Decoded::Packet`].
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    pub fn feed_lazy(&mut self, msg: EioMessage) -> Result<Option<Decoded>, ParseError> {
+        match self {
+            Self::Json(d) => d.feed_lazy(msg),
+            Self::Msgpack(d) => d.feed(msg).map(|p| p.map(Decoded::Packet)),
         }
     }
 }

@@ -893,6 +893,22 @@ proptest! {
         }
     }
 
+    /// `feed_lazy` returns what `feed` returns, for generated packets and for junk alike.
+    #[test]
+    fn lazy_decoding_agrees_with_feed(
+        packet in arb_packet(),
+        junk in "[0-6][0-9]{0,2}-?(/[a-z]{0,4},?)?[0-9]{0,3}\\[.{0,16}\\]",
+    ) {
+        let mut messages = encode_json(&packet).into_messages();
+        messages.push(EioMessage::Text(Bytes::from(junk)));
+        let (mut strict, mut lazy) = (JsonDecoder::new(), JsonDecoder::new());
+        for m in messages {
+            let expected = strict.feed(m.clone());
+            let got = lazy.feed_lazy(m).map(|d| d.map(crate::socketio::Decoded::into_packet));
+            prop_assert_eq!(expected, got);
+        }
+    }
+
     #[test]
     fn msgpack_decoder_never_panics(b in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = MsgpackDecoder::new().feed(EioMessage::Binary(Bytes::from(b)));

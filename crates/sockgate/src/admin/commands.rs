@@ -114,7 +114,7 @@ async fn rooms_command(
 /// `_disconnect(nsp, close, filter?)`.
 fn disconnect(io: &SocketIo, payload: &Payload) -> Result<(), String> {
     let targets = targets(io, payload, 2)?;
-    let close = matches!(payload.args.get(1), Some(Value::Bool(true)));
+    let close = matches!(payload.get(1), Some(Value::Bool(true)));
     targets.disconnect_sockets(close);
     Ok(())
 }
@@ -131,7 +131,7 @@ fn targets(
         .of(&name)
         .ok_or_else(|| format!("no namespace {name:?} on this server"))?;
     let operators = ns.broadcast();
-    Ok(match payload.args.get(filter_at) {
+    Ok(match payload.get(filter_at) {
         None | Some(Value::Null) => operators,
         Some(Value::String(room)) if room.is_empty() => operators,
         Some(Value::String(room)) => operators.to(room.as_str()),
@@ -148,7 +148,6 @@ fn targets(
 
 fn string_arg(payload: &Payload, index: usize) -> Option<String> {
     payload
-        .args
         .get(index)
         .and_then(Value::as_str)
         .map(str::to_owned)

@@ -69,13 +69,7 @@ impl EventQueue {
                 let Some(ns) = namespace.upgrade() else {
                     break;
                 };
-                let _ = NamespaceRef(ns).emit(
-                    event,
-                    Payload {
-                        args,
-                        attachments: Vec::new(),
-                    },
-                );
+                let _ = NamespaceRef(ns).emit(event, Payload::from_parts(args, Vec::new()));
             }
         });
     }

@@ -29,7 +29,7 @@ fn send<G>(reply: Reply, scope: &GatewayScope<G>, acked: &mut bool) -> Option<Ws
                 (scope.context.parts.ack_id, scope.ack_taken(), *acked)
             {
                 *acked = true;
-                let _ = socket.send_packet(payload.into_ack(socket.ns_name(), id));
+                let _ = socket.send_payload(payload, crate::payload::Outgoing::Ack(id));
             }
         }
         Reply::Emit(event, payload) => {

@@ -56,7 +56,7 @@ impl GatewayContext {
 
 /// The body as NestJS passes it (binary arguments as their placeholders).
 fn body(parts: &MessageParts) -> Value {
-    match parts.payload.args.as_slice() {
+    match parts.payload.args() {
         [] => Value::Null,
         [one] => one.clone(),
         many => Value::Array(many.to_vec()),

@@ -151,7 +151,7 @@ fn approx_size(parts: &MessageParts) -> usize {
         }
     }
     parts.event.len()
-        + parts.payload.args.iter().map(value).sum::<usize>()
+        + parts.payload.args().iter().map(value).sum::<usize>()
         + parts
             .payload
             .attachments

@@ -291,18 +291,18 @@ mod tests {
 
     /// `["text", {name, file: <1>, parts: [<0>]}, <2>]` with three attachments.
     fn received() -> Payload {
-        Payload {
-            args: vec![
+        Payload::from_parts(
+            vec![
                 json!("text"),
                 json!({ "name": "a", "file": placeholder(1), "parts": [placeholder(0), 5] }),
                 placeholder(2),
             ],
-            attachments: vec![
+            vec![
                 Bytes::from_static(b"zero"),
                 Bytes::from_static(b"one"),
                 Bytes::from_static(b"two"),
             ],
-        }
+        )
     }
 
     #[test]
@@ -328,7 +328,7 @@ mod tests {
         let forwarded = Payload::from_args([payload.arg(2).unwrap(), payload.arg(1).unwrap()]);
         // The argument's own binary comes first, then the object's in the order they appear.
         assert_eq!(
-            forwarded.args,
+            forwarded.args(),
             vec![
                 placeholder(0),
                 json!({ "name": "a", "file": placeholder(1), "parts": [placeholder(2), 5] }),
@@ -434,7 +434,7 @@ mod tests {
         };
         let payload = Payload::from_args([Arg::from_serialize(&file).unwrap()]);
         assert_eq!(
-            payload.args,
+            payload.args(),
             vec![json!({ "name": "f", "data": placeholder(0), "chunks": [placeholder(1)] })]
         );
         assert_eq!(
@@ -445,10 +445,7 @@ mod tests {
 
     #[test]
     fn without_attachments_a_placeholder_is_an_object() {
-        let payload = Payload {
-            args: vec![placeholder(0)],
-            attachments: Vec::new(),
-        };
+        let payload = Payload::from_parts(vec![placeholder(0)], Vec::new());
         let value: Value = payload.decode_arg(0).unwrap();
         assert_eq!(value, placeholder(0));
         assert!(!payload.is_binary(0));
