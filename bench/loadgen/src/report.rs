@@ -272,7 +272,8 @@ pub(crate) fn write_all(
             &[]
         };
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
+            // A share of about zero (1e-13 from float sums) gives no ratio, not "4905984307x".
+            (Some(a), Some(b)) if b.abs() >= 1e-6 && a.is_finite() && b.is_finite() => {
                 format!("{:.2}x", a / b)
             }
             _ => "-".into(),
