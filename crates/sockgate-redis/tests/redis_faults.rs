@@ -11,7 +11,7 @@ use serde_json::json;
 use sockgate_core::{Adapter, AdapterError, Room};
 use sockgate_proto::socketio::Packet;
 use sockgate_redis::{ClassicConfig, FredDriver};
-use support::redis_server::{fred_config, Logs, RedisServer};
+use support::redis_server::{fred_config, server_count_reaching, Logs, RedisServer};
 use support::{eventually, sid, Node};
 
 fn config() -> ClassicConfig {
@@ -48,7 +48,7 @@ async fn redis_restart_and_node_death() {
     b.adapter.add_all(sid(2), &[Room::from("room1")]);
 
     // Healthy cluster.
-    assert_eq!(a.adapter.server_count().await, 2);
+    assert_eq!(server_count_reaching(&*a.adapter, 2).await, 2);
     a.adapter.broadcast(
         Packet::event("/", vec![json!("before")]),
         Default::default(),
@@ -109,15 +109,11 @@ async fn redis_restart_and_node_death() {
     })
     .await;
     assert!(resumed, "delivery resumed after the restart");
-    let mut count = 0;
-    for _ in 0..50 {
-        count = a.adapter.server_count().await;
-        if count == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count, 2, "both nodes resubscribed to the request channel");
+    assert_eq!(
+        server_count_reaching(&*a.adapter, 2).await,
+        2,
+        "both nodes resubscribed to the request channel"
+    );
     assert!(
         logs.count("redis answers again") >= 1,
         "the end of the outage is logged"
@@ -144,15 +140,7 @@ async fn redis_restart_and_node_death() {
     // Node B dies: it is no longer counted, and requests do not wait for it.
     driver_b.quit().await;
     drop(b);
-    let mut count = 0;
-    for _ in 0..50 {
-        count = a.adapter.server_count().await;
-        if count == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count, 1);
+    assert_eq!(server_count_reaching(&*a.adapter, 1).await, 1);
     let started = tokio::time::Instant::now();
     let sockets = a
         .adapter
@@ -194,7 +182,7 @@ async fn sharded_nodes_resubscribe_after_a_redis_restart() {
     a.adapter.add_all(sid(1), &[]);
     b.adapter.add_all(sid(2), &[Room::from("room1")]);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(a.adapter.server_count().await, 2);
+    assert_eq!(server_count_reaching(&*a.adapter, 2).await, 2);
 
     redis.restart();
     let resumed = eventually(Duration::from_secs(15), || {
@@ -209,15 +197,7 @@ async fn sharded_nodes_resubscribe_after_a_redis_restart() {
     })
     .await;
     assert!(resumed, "main and room channels renewed after the restart");
-    let mut count = 0;
-    for _ in 0..50 {
-        count = b.adapter.server_count().await;
-        if count == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count, 2);
+    assert_eq!(server_count_reaching(&*b.adapter, 2).await, 2);
     driver_a.quit().await;
     driver_b.quit().await;
 }
