@@ -499,28 +499,25 @@ impl Inner {
         let mut delay = Duration::from_millis(50);
         // Set after an attempt that failed without an answer: Redis may have applied it (a
         // connection that dropped after the write, a late timeout), and appending it again
-        // would deliver it twice to everyone.
+        // would deliver it twice to everyone. Looked for before each retry, and once more
+        // when giving up (then it must not be delivered locally without its offset either).
         let mut maybe_written: Option<String> = None;
+        let mut giving_up = false;
         loop {
             if let Some(since) = &maybe_written {
                 if let Ok(Some(id)) = self.find_own_entry(since, &fields).await {
-                    *self.appended.lock() = Some(id);
-                    *failing_since = None;
-                    self.outage.ok();
-                    return true;
+                    return self.appended_as(id, failing_since);
                 }
+            }
+            if giving_up {
+                return false;
             }
             let result = self
                 .driver()
                 .xadd(self.stream.clone(), self.config().max_len, fields.clone())
                 .await;
             match result {
-                Ok(id) => {
-                    *self.appended.lock() = Some(id);
-                    *failing_since = None;
-                    self.outage.ok();
-                    return true;
-                }
+                Ok(id) => return self.appended_as(id, failing_since),
                 Err(error) => {
                     self.outage.failed("XADD", &error);
                     let since = *failing_since.get_or_insert_with(Instant::now);
@@ -529,21 +526,23 @@ impl Inner {
                         maybe_written = Some(self.search_start());
                     }
                     if !retryable || since.elapsed() >= self.config().append_retry {
-                        // One last look: given up on, it must not be delivered locally
-                        // without its offset while the stream has it too.
-                        if let Some(since) = &maybe_written {
-                            if let Ok(Some(id)) = self.find_own_entry(since, &fields).await {
-                                *self.appended.lock() = Some(id);
-                                return true;
-                            }
-                        }
-                        return false;
+                        giving_up = true;
+                    } else {
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(1));
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
                 }
             }
         }
+    }
+
+    /// An append landed as entry `id`: the next retry searches after it, and the outage (if
+    /// any) is over.
+    fn appended_as(&self, id: String, failing_since: &mut Option<Instant>) -> bool {
+        *self.appended.lock() = Some(id);
+        *failing_since = None;
+        self.outage.ok();
+        true
     }
 
     /// Where to look for an attempt's entry: after this adapter's newest known entry (appends
